@@ -1,0 +1,132 @@
+/**
+ * `npm run bench:jobs`: outbound jobs per second, end to end (mutation to COMPLETED) against a
+ * zero-latency sandbox, beside raw pg-boss send/work throughput in the same run; then
+ * throughput against a 200 ms sandbox at concurrency 50, beside the ideal (50 / 0.2 s).
+ */
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { print } from 'graphql';
+import pg from 'pg';
+import { PgBoss } from 'pg-boss';
+import { startSandbox } from '../src/sandbox/sandbox.js';
+import { benchDatabase, benchGateway, fmt } from './support.js';
+
+const JOBS = Number(process.env.BENCH_JOBS ?? 2000);
+const SLOW_JOBS = Number(process.env.BENCH_SLOW_JOBS ?? 1000);
+const CLIENTS = 50;
+
+const db = await benchDatabase();
+const sandbox = await startSandbox();
+const { gateway, adminKey } = await benchGateway(db.url, { WORKER_CONCURRENCY: '50' });
+const sql = new pg.Pool({ connectionString: db.url, max: 4 });
+
+async function graphql(query: string, variables: Record<string, unknown>) {
+  const res = await fetch(gateway.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: any; errors?: unknown };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+async function integration(name: string, settings: Record<string, unknown>): Promise<string> {
+  const data = await graphql(
+    `mutation($input: CreateIntegrationInput!) { createIntegration(input: $input) { integration { id } } }`,
+    { input: { provider: 'STRIPE', name, baseUrl: sandbox.stripe.url, credentials: { apiKey: 'sk_test_bench' }, settings } },
+  );
+  return data.createIntegration.integration.id;
+}
+
+async function customers(n: number): Promise<string[]> {
+  const { rows } = await sql.query(
+    `INSERT INTO customer (id, name, email) SELECT gen_random_uuid(), 'Bench ' || i, 'bench' || i || '-' || $2 || '@example.com' FROM generate_series(1, $1::int) i RETURNING id`,
+    [n, randomBytes(4).toString('hex')],
+  );
+  return rows.map((r) => r.id);
+}
+
+const PUSH = print(
+  (await import('graphql')).parse(`mutation($c: ID!, $i: ID!) { pushCustomer(customerId: $c, integrationId: $i) { job { id status } } }`),
+);
+
+/** 50 clients send pushCustomer mutations for every customer. */
+async function enqueueAll(integrationId: string, ids: string[]): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (next < ids.length) {
+        const c = ids[next++];
+        await graphql(PUSH, { c, i: integrationId });
+      }
+    }),
+  );
+}
+
+async function waitAllDone(integrationId: string, n: number): Promise<void> {
+  const rowId = Buffer.from(integrationId, 'base64url').toString().split(':')[1];
+  for (;;) {
+    const { rows } = await sql.query(`SELECT count(*)::int AS n FROM integration_job WHERE integration_id = $1 AND status IN ('COMPLETED','FAILED','CANCELLED')`, [rowId]);
+    if (rows[0].n >= n) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+// 1. Raw pg-boss: send in batches, work with batching and bursts, no-op handler.
+async function rawPgBoss(n: number): Promise<number> {
+  const boss = new PgBoss({ connectionString: db.url, schema: 'pgboss', max: 10 });
+  boss.on('error', () => undefined);
+  await boss.start();
+  await boss.createQueue('bench-raw');
+  let done = 0;
+  const finished = new Promise<void>((resolve) => {
+    void boss.work('bench-raw', { batchSize: 50, localConcurrency: 4, burstWhenBatchFull: true, pollingIntervalSeconds: 0.5 }, async (jobs: unknown[]) => {
+      done += jobs.length;
+      if (done >= n) resolve();
+    });
+  });
+  const started = performance.now();
+  for (let i = 0; i < n; i += 500) {
+    await boss.insert('bench-raw', Array.from({ length: Math.min(500, n - i) }, (_, k) => ({ data: { k: i + k } })));
+  }
+  await finished;
+  const rate = n / ((performance.now() - started) / 1000);
+  await boss.stop({ graceful: false, close: true });
+  return rate;
+}
+
+console.log(`raw pg-boss: ${JOBS} jobs (insert in batches of 500; work batchSize 50 x 4, burst) ...`);
+const raw = await rawPgBoss(JOBS);
+
+console.log(`gateway: ${JOBS} pushCustomer mutations from ${CLIENTS} clients against a zero-latency Stripe sandbox ...`);
+const fast = await integration('bench-fast', { requestsPerSecond: 10_000, concurrency: 100 });
+const fastIds = await customers(JOBS);
+let started = performance.now();
+await enqueueAll(fast, fastIds);
+const enqueueSeconds = (performance.now() - started) / 1000;
+await waitAllDone(fast, JOBS);
+const e2e = JOBS / ((performance.now() - started) / 1000);
+
+console.log(`gateway: ${SLOW_JOBS} jobs against a 200 ms sandbox, integration concurrency 50 ...`);
+const slow = await integration('bench-slow', { requestsPerSecond: 10_000, concurrency: 50 });
+await graphql(`mutation($id: ID!) { pauseIntegration(id: $id) { integration { id } } }`, { id: slow });
+await enqueueAll(slow, await customers(SLOW_JOBS));
+sandbox.stripe.setFaults({ latencyMs: 200 });
+started = performance.now();
+await graphql(`mutation($id: ID!) { resumeIntegration(id: $id) { integration { id } } }`, { id: slow });
+await waitAllDone(slow, SLOW_JOBS);
+const slowRate = SLOW_JOBS / ((performance.now() - started) / 1000);
+const ideal = 50 / 0.2;
+
+const { rows: outcome } = await sql.query(`SELECT status, count(*)::int AS n FROM integration_job GROUP BY status ORDER BY status`);
+console.log(`\njob outcomes: ${outcome.map((r) => `${r.status} ${r.n}`).join(', ')}`);
+console.log(`raw pg-boss send+work          ${fmt(raw).padStart(8)} jobs/s`);
+console.log(`gateway end to end (0 ms)      ${fmt(e2e).padStart(8)} jobs/s   (enqueue alone: ${fmt(JOBS / enqueueSeconds)} mutations/s)   ratio to raw pg-boss: ${fmt(e2e / raw, 3)}   (target >= 2000 jobs/s)`);
+console.log(`gateway at 200 ms, conc. 50    ${fmt(slowRate).padStart(8)} jobs/s   ideal ${fmt(ideal)} jobs/s   ratio ${fmt(slowRate / ideal, 2)}   (target >= 0.80)`);
+
+await sql.end();
+await gateway.stop();
+await sandbox.stop();
+await db.close();
+process.exit(0);

@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
+import { createScratchDatabase } from '../src/db/scratch-database.js';
+import { parseEnv } from '../src/config/env.js';
+import { startGateway, type Gateway } from '../src/gateway.js';
+import { randomBytes } from 'node:crypto';
+import { createLogger } from '../src/observability/logger.js';
+
+const require = createRequire(import.meta.url);
+
+/** A fresh database for a benchmark: on DATABASE_URL's server, or on an embedded one. */
+export async function benchDatabase(): Promise<{ url: string; close: () => Promise<void> }> {
+  let adminUrl = process.env.DATABASE_URL;
+  let stopServer = async () => {};
+  if (!adminUrl) {
+    const dir = await mkdtemp(join(tmpdir(), 'switchboard-bench-'));
+    await chmod(dir, 0o755);
+    const server = await startEmbeddedPostgres(dir, createLogger('warn'), 'bench_admin');
+    adminUrl = server.url;
+    stopServer = async () => {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    };
+  }
+  const database = await createScratchDatabase(adminUrl, 'bench');
+  return {
+    url: database.url,
+    close: async () => {
+      await database.drop();
+      await stopServer();
+    },
+  };
+}
+
+export interface LoadResult {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  total: number;
+}
+
+/**
+ * Drives `url` with autocannon in a child process, so the load generator does not share the
+ * event loop of the servers being measured.
+ */
+export async function runLoad(opts: { url: string; body: string; headers: Record<string, string>; connections: number; seconds: number }): Promise<LoadResult> {
+  const bin = require.resolve('autocannon/autocannon.js');
+  const args = [bin, '-c', String(opts.connections), '-d', String(opts.seconds), '-m', 'POST', '-b', opts.body, '--json'];
+  for (const [k, v] of Object.entries(opts.headers)) args.push('-H', `${k}=${v}`);
+  args.push(opts.url);
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.on('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`autocannon exited ${code}`))));
+  });
+  const r = JSON.parse(out);
+  return {
+    requestsPerSecond: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+    total: r.requests.total,
+  };
+}
+
+export const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+/** The real gateway in this process on the bench database, with a fresh admin key. */
+export async function benchGateway(databaseUrl: string, extraEnv: Record<string, string> = {}): Promise<{ gateway: Gateway; adminKey: string }> {
+  const adminKey = `sb_bench_${randomBytes(24).toString('base64url')}`;
+  const env = parseEnv({
+    DATABASE_URL: databaseUrl,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ADMIN_API_KEY: adminKey,
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    LOG_LEVEL: 'warn',
+    ...extraEnv,
+  });
+  return { gateway: await startGateway(env, createLogger('warn')), adminKey };
+}

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+const encryptionKey = z
+  .string()
+  .refine((v) => Buffer.from(v, 'base64').length === 32, {
+    message: 'expected a base64 string that decodes to exactly 32 bytes (openssl rand -base64 32)',
+  });
+
+const origins = z
+  .string()
+  .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+  .pipe(
+    z.array(
+      z.string().refine((o) => o === '*' || /^https?:\/\/[^/\s]+$/.test(o), {
+        message: 'expected origins such as https://app.example.com (scheme and host, no path), comma-separated',
+      }),
+    ),
+  );
+
+/** The environment schema: every variable Switchboard reads, with its default. */
+export const envSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// connection string')
+    .optional(),
+  PORT: port.default(4000),
+  HOST: z.string().default('0.0.0.0'),
+  ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+  ADMIN_API_KEY: z
+    .string()
+    .min(24, 'expected at least 24 characters')
+    .optional(),
+  CORS_ORIGINS: origins.default([]),
+  ENCRYPTION_KEY: encryptionKey.optional(),
+  PUBLIC_URL: z.url({ message: 'expected the URL providers reach this gateway at, such as https://switchboard.example.com' }).optional(),
+  DATA_DIR: z.string().default('.data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(50).default(10),
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(10).default(20000),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(20),
+  CIRCUIT_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
+  CIRCUIT_COOLDOWN_MS: z.coerce.number().int().min(100).default(30_000),
+  QUEUE_HEARTBEAT_SECONDS: z.coerce.number().int().min(10).default(10),
+  QUEUE_MONITOR_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(2),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(15000),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`Invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment once. A bad value names the variable and what it expects. */
+export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const result = envSchema.safeParse(cleaned);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? 'environment');
+        return `${name}: ${issue.message}`;
+      }),
+    );
+  }
+  return result.data;
+}

@@ -1,0 +1,71 @@
+import type { CanonicalEntityType } from '../domain/external-ref/external-ref.entity.js';
+import type { Provider } from '../domain/integration/integration.entity.js';
+
+/** What a connector needs for one call: where, as whom, how long, and the attempt's abort signal. */
+export interface CallContext {
+  baseUrl: string;
+  credentials: Record<string, unknown>;
+  timeoutMs: number;
+  /** Aborted when the worker stops or the job is cancelled. */
+  signal?: AbortSignal;
+  /** Existing provider ids of canonical records, looked up by the engine before the call. */
+  refs: (entityType: CanonicalEntityType, entityId: string) => Promise<string | null>;
+  /** Waits for this integration's shared rate limit before each request. */
+  pace?: () => Promise<void>;
+}
+
+/** One HTTP exchange, with bodies already masked, for the IntegrationLog. */
+export interface HttpExchange {
+  method: string;
+  path: string;
+  status: number | null;
+  durationMs: number;
+  request: unknown;
+  response: unknown;
+}
+
+/** A provider-side record the call created or touched; the engine writes it as an ExternalRef. */
+export interface ProviderLink {
+  entityType: CanonicalEntityType;
+  entityId: string;
+  externalId: string;
+  remoteData?: Record<string, unknown>;
+}
+
+export interface OperationResult {
+  links: ProviderLink[];
+  exchanges: HttpExchange[];
+  /** Small, non-secret facts worth keeping on the job (provider ids, message ids). */
+  summary: Record<string, unknown>;
+}
+
+export type FailureKind = 'timeout' | 'network' | 'rate_limited' | 'server' | 'client' | 'auth' | 'circuit_open';
+
+/**
+ * A failed provider call, classified once by the connector that understands the provider's
+ * error format: the engine retries only what can succeed later.
+ */
+export class ProviderError extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+    readonly retryable: boolean,
+    readonly httpStatus: number | null = null,
+    /** The provider asked for this wait (Retry-After), in milliseconds. */
+    readonly retryAfterMs: number | null = null,
+    readonly exchanges: HttpExchange[] = [],
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}
+
+/**
+ * One provider behind one interface. Each operation receives the job's payload snapshot (taken
+ * when the job was enqueued, so every attempt sends the same parameters) and the key the
+ * provider must see on every attempt.
+ */
+export interface Connector {
+  provider: Provider;
+  operations: Record<string, (payload: Record<string, unknown>, idempotencyKey: string, ctx: CallContext) => Promise<OperationResult>>;
+}

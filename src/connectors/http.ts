@@ -1,0 +1,62 @@
+import { ProviderError, type CallContext, type HttpExchange } from './connector.js';
+
+export interface HttpResponse {
+  status: number;
+  headers: Headers;
+  body: unknown;
+  exchange: HttpExchange;
+}
+
+/** Retry-After as milliseconds: delta-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
+  if (!value) return null;
+  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
+
+/**
+ * One HTTP call with the integration's time limit. Transport failures become ProviderErrors
+ * (timeout, network); HTTP statuses are returned for the connector to classify.
+ */
+export async function send(
+  ctx: CallContext,
+  request: { method: string; path: string; headers: Record<string, string>; body?: string; maskedRequest?: unknown },
+): Promise<HttpResponse> {
+  await ctx.pace?.();
+  const started = performance.now();
+  const timeout = AbortSignal.timeout(ctx.timeoutMs);
+  const signal = ctx.signal ? AbortSignal.any([timeout, ctx.signal]) : timeout;
+  const exchange: HttpExchange = { method: request.method, path: request.path, status: null, durationMs: 0, request: request.maskedRequest ?? null, response: null };
+  try {
+    const res = await fetch(`${ctx.baseUrl}${request.path}`, { method: request.method, headers: request.headers, body: request.body, signal });
+    const text = await res.text();
+    exchange.status = res.status;
+    exchange.durationMs = Math.round(performance.now() - started);
+    let body: unknown = null;
+    if (text) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = { raw: text.slice(0, 500) };
+      }
+    }
+    return { status: res.status, headers: res.headers, body, exchange };
+  } catch (err) {
+    exchange.durationMs = Math.round(performance.now() - started);
+    if (timeout.aborted) {
+      throw new ProviderError('timeout', `no answer within ${ctx.timeoutMs} ms (${request.method} ${request.path})`, true, null, null, [exchange]);
+    }
+    if (ctx.signal?.aborted) throw new ProviderError('network', 'the call was aborted (worker stopping)', true, null, null, [exchange]);
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+    throw new ProviderError('network', `network error: ${cause} (${request.method} ${request.path})`, true, null, null, [exchange]);
+  }
+}
+
+/** Generic status classification; connectors refine it with the provider's own signals. */
+export function classifyStatus(status: number, message: string, retryAfterMs: number | null, exchanges: HttpExchange[]): ProviderError {
+  if (status === 429) return new ProviderError('rate_limited', message, true, status, retryAfterMs, exchanges);
+  if (status >= 500) return new ProviderError('server', message, true, status, retryAfterMs, exchanges);
+  if (status === 401 || status === 403) return new ProviderError('auth', message, false, status, null, exchanges);
+  return new ProviderError('client', message, false, status, null, exchanges);
+}

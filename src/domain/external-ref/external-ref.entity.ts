@@ -1,0 +1,35 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type { Provider } from '../integration/integration.entity.js';
+
+export type CanonicalEntityType = 'Customer' | 'Contract' | 'Invoice';
+
+/** Links one canonical record to its id in one integration. */
+@Entity({ name: 'external_ref' })
+export class ExternalRef {
+  @PrimaryColumn('uuid')
+  id: string;
+
+  @Column('text', { name: 'entity_type' })
+  entityType: CanonicalEntityType;
+
+  @Column('uuid', { name: 'entity_id' })
+  entityId: string;
+
+  @Column('uuid', { name: 'integration_id' })
+  integrationId: string;
+
+  @Column('text')
+  provider: Provider;
+
+  @Column('text', { name: 'external_id' })
+  externalId: string;
+
+  @Column('jsonb', { name: 'remote_data', nullable: true })
+  remoteData: Record<string, unknown> | null;
+
+  @Column('timestamptz', { name: 'last_synced_at', nullable: true })
+  lastSyncedAt: Date | null;
+
+  @Column('timestamptz', { name: 'created_at', default: () => 'now()' })
+  createdAt: Date;
+}

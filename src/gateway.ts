@@ -1,0 +1,140 @@
+import 'reflect-metadata';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { PgBoss } from 'pg-boss';
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import { loadEncryptionKey, verifyEncryptionKey } from './config/encryption-key.js';
+import type { Env } from './config/env.js';
+import { createDataSource, initialiseDatabase } from './db/data-source.js';
+import { startEmbeddedPostgres, type EmbeddedServer } from './db/embedded-postgres.js';
+import { createHttpApp } from './http/app.js';
+import { OutboundWorker } from './jobs/outbound-worker.js';
+import { queueReady, startQueue } from './jobs/queue.js';
+import { redactUrl } from './observability/logger.js';
+import { REVOCATION_CHANNEL } from './domain/auth/api-key.service.js';
+import { listen } from './pubsub/pg-listener.js';
+import { createServices, type Services } from './services.js';
+
+export interface Gateway {
+  /** http://host:port of the HTTP server. */
+  url: string;
+  graphqlUrl: string;
+  /** Set on the first start against an empty database: the generated admin key, shown once. */
+  generatedAdminKey: string | null;
+  services: Services;
+  db: DataSource;
+  boss: PgBoss;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start order: database -> migrations -> queue -> admin key -> workers -> HTTP.
+ * Stop order is the reverse; each step waits for what it started to drain.
+ */
+export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
+  const cleanups: Array<{ step: string; run: () => Promise<void> }> = [];
+  const onStop = (step: string, run: () => Promise<void>) => cleanups.push({ step, run });
+  const runCleanups = async () => {
+    let failed = false;
+    for (const { step, run } of cleanups.splice(0).reverse()) {
+      log.debug({ step }, 'stopping');
+      await run().catch((err) => {
+        failed = true;
+        log.error({ err, step }, 'error during shutdown');
+      });
+    }
+    if (failed) throw new Error('shutdown finished with errors (see the log)');
+  };
+  try {
+    let databaseUrl = env.DATABASE_URL;
+    if (!databaseUrl) {
+      const embedded: EmbeddedServer = await startEmbeddedPostgres(env.DATA_DIR, log);
+      onStop('embedded PostgreSQL', () => embedded.stop());
+      databaseUrl = embedded.url;
+      log.info({ dataDir: env.DATA_DIR }, 'embedded PostgreSQL started');
+    }
+    log.info({ database: redactUrl(databaseUrl) }, 'connecting to PostgreSQL');
+
+    const encryptionKey = await loadEncryptionKey(env.ENCRYPTION_KEY, env.DATA_DIR, log);
+    const db = createDataSource(databaseUrl, log, env.DB_POOL_SIZE);
+    const applied = await initialiseDatabase(db);
+    onStop('database pool', () => db.destroy());
+    if (applied.length) log.info({ applied }, 'migrations applied');
+    await verifyEncryptionKey(db, encryptionKey);
+
+    const runsWorkers = env.ROLE !== 'api';
+    const boss = await startQueue(databaseUrl, log, {
+      supervise: runsWorkers,
+      heartbeatSeconds: env.QUEUE_HEARTBEAT_SECONDS,
+      monitorIntervalSeconds: env.QUEUE_MONITOR_INTERVAL_SECONDS,
+    });
+    onStop('job queue', () => boss.stop({ graceful: true, timeout: env.SHUTDOWN_TIMEOUT_MS, close: true }));
+
+    const services = createServices(db, encryptionKey, boss);
+    const generatedAdminKey = await services.apiKeys.ensureAdminKey(env.ADMIN_API_KEY);
+
+    if (env.ROLE !== 'worker') {
+      // API keys are cached only while revocations can reach this process.
+      const revocations = await listen(
+        databaseUrl,
+        REVOCATION_CHANNEL,
+        (keyId) => services.apiKeys.cache.forgetKey(keyId),
+        (up) => services.apiKeys.cache.setEnabled(up),
+        log,
+      );
+      onStop('revocation listener', () => revocations.close());
+    }
+
+    if (runsWorkers) {
+      const worker = new OutboundWorker(db, boss, services, services.events, log, {
+        concurrency: env.WORKER_CONCURRENCY,
+        circuitFailureThreshold: env.CIRCUIT_FAILURE_THRESHOLD,
+        circuitCooldownMs: env.CIRCUIT_COOLDOWN_MS,
+        heartbeatSeconds: env.QUEUE_HEARTBEAT_SECONDS,
+      });
+      await worker.start();
+      // Before the queue stops: calls in flight finish (or are aborted after the timeout).
+      onStop('outbound worker', () => worker.stop(env.SHUTDOWN_TIMEOUT_MS));
+    }
+
+    const httpServer: Server = createServer();
+    let publicUrl = env.PUBLIC_URL?.replace(/\/$/, '') ?? '';
+    const { app, drain } = await createHttpApp(httpServer, {
+      services,
+      log,
+      corsOrigins: env.CORS_ORIGINS,
+      publicUrl: () => publicUrl,
+      maxDepth: env.GRAPHQL_MAX_DEPTH,
+      maxCost: env.GRAPHQL_MAX_COST,
+      graphql: env.ROLE !== 'worker',
+      ready: async () => {
+        await db.query('SELECT 1');
+        return queueReady(boss);
+      },
+    });
+    httpServer.on('request', app);
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(env.PORT, env.HOST, () => resolve());
+    });
+    onStop('HTTP', drain);
+    const { port } = httpServer.address() as AddressInfo;
+    const host = env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST;
+    const url = `http://${host}:${port}`;
+    publicUrl ||= url;
+
+    return {
+      url,
+      graphqlUrl: `${url}/graphql`,
+      generatedAdminKey,
+      services,
+      db,
+      boss,
+      stop: runCleanups,
+    };
+  } catch (err) {
+    await runCleanups().catch(() => undefined);
+    throw err;
+  }
+}

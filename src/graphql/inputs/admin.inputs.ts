@@ -1,0 +1,79 @@
+import { Field, ID, InputType } from 'type-graphql';
+import { JSONScalar } from '../scalars.js';
+import { AutoSyncEntity } from '../types/admin.types.js';
+import { IntegrationStatus, Provider, Role } from '../types/enums.js';
+
+@InputType()
+export class CreateIntegrationInput {
+  @Field(() => Provider)
+  provider: Provider;
+
+  @Field()
+  name: string;
+
+  @Field({ description: 'https:// (http:// only for loopback sandboxes)' })
+  baseUrl: string;
+
+  @Field(() => JSONScalar, {
+    nullable: true,
+    description: 'STRIPE { apiKey }, HUBSPOT { accessToken }, SENDGRID { apiKey }, GENERIC { headers }. Write-only.',
+  })
+  credentials?: unknown;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'STRIPE and GENERIC: the whsec_ secret; HUBSPOT: the app secret; SENDGRID: the public key. Write-only.',
+  })
+  webhookSecret?: string | null;
+
+  @Field(() => JSONScalar, { nullable: true, description: 'timeoutMs, maxAttempts, retryBaseDelayMs, retryMaxDelayMs, requestsPerSecond, concurrency' })
+  settings?: unknown;
+
+  @Field(() => [AutoSyncEntity], { nullable: true, description: 'Canonical entities whose create/update enqueue a sync job for this integration.' })
+  autoSync?: AutoSyncEntity[] | null;
+}
+
+@InputType()
+export class UpdateIntegrationInput {
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true })
+  baseUrl?: string | null;
+
+  @Field(() => JSONScalar, { nullable: true, description: 'Replaces the credentials (rotation). Write-only.' })
+  credentials?: unknown;
+
+  @Field(() => JSONScalar, { nullable: true, description: 'Replaces the settings.' })
+  settings?: unknown;
+
+  @Field(() => [AutoSyncEntity], { nullable: true })
+  autoSync?: AutoSyncEntity[] | null;
+}
+
+@InputType()
+export class IntegrationFilter {
+  @Field(() => Provider, { nullable: true })
+  provider?: Provider | null;
+
+  @Field(() => IntegrationStatus, { nullable: true })
+  status?: IntegrationStatus | null;
+}
+
+@InputType()
+export class CreateApiKeyInput {
+  @Field()
+  name: string;
+
+  @Field(() => Role)
+  role: Role;
+
+  @Field(() => [ID], { nullable: true, description: "A PARTNER key's grants: the customers it may read." })
+  customerIds?: string[] | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description: "Narrows the key to these of its role's scopes; for a PARTNER key, grants pii:read (email, phone, tax id).",
+  })
+  scopes?: string[] | null;
+}

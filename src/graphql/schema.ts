@@ -1,0 +1,43 @@
+import 'reflect-metadata';
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import { authChecker } from './auth-checker.js';
+import { ApiKeyResolver } from './resolvers/api-key.resolver.js';
+import { ContractResolver } from './resolvers/contract.resolver.js';
+import { CustomerResolver } from './resolvers/customer.resolver.js';
+import { IntegrationResolver } from './resolvers/integration.resolver.js';
+import { InvoiceResolver } from './resolvers/invoice.resolver.js';
+import { IntegrationJobResolver, IntegrationLogResolver } from './resolvers/job.resolver.js';
+import { NodeResolver } from './resolvers/node.resolver.js';
+import { ApiKeyType, IntegrationType } from './types/admin.types.js';
+import { ContractType, CustomerType, InvoiceType } from './types/canonical.types.js';
+import './types/enums.js';
+import { IntegrationJobType, IntegrationLogType } from './types/job.types.js';
+
+export const resolvers = [
+  NodeResolver,
+  CustomerResolver,
+  ContractResolver,
+  InvoiceResolver,
+  IntegrationResolver,
+  ApiKeyResolver,
+  IntegrationJobResolver,
+  IntegrationLogResolver,
+] as const;
+
+let cached: Promise<GraphQLSchema> | undefined;
+
+/** The schema, built once per process from the resolver classes. */
+export function getSchema(): Promise<GraphQLSchema> {
+  return (cached ??= buildSchema({
+    resolvers,
+    orphanedTypes: [CustomerType, ContractType, InvoiceType, IntegrationType, ApiKeyType, IntegrationJobType, IntegrationLogType],
+    authChecker,
+    validate: false,
+  }));
+}
+
+/** The published SDL: sorted, so the committed file diffs only when the API changes. */
+export async function printPublishedSchema(): Promise<string> {
+  return `${printSchema(lexicographicSortSchema(await getSchema()))}\n`;
+}

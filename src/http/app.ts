@@ -1,0 +1,194 @@
+import type { Server } from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import cors from 'cors';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import { GraphQLError } from 'graphql';
+import type { Logger } from 'pino';
+import { ErrorCode } from '../domain/shared/errors.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import { errorLoggingPlugin, formatError } from '../graphql/errors.js';
+import { costLimitPlugin, depthLimitRule } from '../graphql/limits.js';
+import { createLoaders } from '../graphql/loaders.js';
+import { getSchema } from '../graphql/schema.js';
+import { correlationIdFrom } from '../observability/context.js';
+import { collectMetrics, httpRequestDuration, httpRequests, registry } from '../observability/metrics.js';
+import type { Services } from '../services.js';
+
+export const BODY_LIMIT = '1mb';
+
+export interface HttpOptions {
+  services: Services;
+  log: Logger;
+  corsOrigins: string[];
+  publicUrl: () => string;
+  maxDepth: number;
+  maxCost: number;
+  graphql: boolean;
+  ready: () => Promise<boolean>;
+}
+
+const OPERATION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+/** Correlation id in, out and through every log line; request count and duration by operation. */
+const observe: RequestHandler = (req, res, next) => {
+  const correlationId = correlationIdFrom(req.headers['x-correlation-id']);
+  res.setHeader('X-Correlation-Id', correlationId);
+  res.locals.correlationId = correlationId;
+  const started = process.hrtime.bigint();
+  res.on('finish', () => {
+    const route = req.route?.path ? String(req.route.path) : req.baseUrl || req.path.split('/').slice(0, 2).join('/') || '/';
+    const raw = (res.locals.observed as { operation?: string } | undefined)?.operation;
+    const operation = typeof raw === 'string' && OPERATION_NAME.test(raw) ? raw : route === '/graphql' ? 'anonymous' : '';
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    httpRequests.inc({ route, operation, status: String(res.statusCode) });
+    httpRequestDuration.observe({ route, operation }, seconds);
+  });
+  next();
+};
+
+function unauthenticated(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
+}
+
+/** Bearer key -> principal; no key or an unknown/revoked one is UNAUTHENTICATED with HTTP 401. */
+async function authenticate(services: Services, header: string | undefined) {
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  if (!match) throw unauthenticated('Send an API key: Authorization: Bearer <key>');
+  const principal = await services.apiKeys.authenticate(match[1]);
+  if (!principal) throw unauthenticated('The API key is unknown or revoked');
+  return principal;
+}
+
+/** Counts GraphQL operations still running, so shutdown waits for them even after their client left. */
+class InFlight {
+  private count = 0;
+  private waiters: Array<() => void> = [];
+  track<T>(work: Promise<T>): Promise<T> {
+    this.count++;
+    return work.finally(() => {
+      if (--this.count === 0) this.waiters.splice(0).forEach((w) => w());
+    });
+  }
+  idle(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+  }
+}
+
+export interface HttpApp {
+  app: Express;
+  /** Stops taking requests and resolves once every running operation has finished. */
+  drain(): Promise<void>;
+}
+
+export async function createHttpApp(httpServer: Server, options: HttpOptions): Promise<HttpApp> {
+  const { log, services } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(observe);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ok = await options.ready().catch(() => false);
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', registry.contentType);
+    res.send(await collectMetrics());
+  });
+
+  let apollo: ApolloServer<GraphQLContext> | null = null;
+  const inFlight = new InFlight();
+  if (options.graphql) {
+    const schema = await getSchema();
+    apollo = new ApolloServer<GraphQLContext>({
+      schema,
+      introspection: true,
+      // The gateway owns SIGTERM/SIGINT and stops Apollo in its shutdown order.
+      stopOnTerminationSignals: false,
+      csrfPrevention: true,
+      includeStacktraceInErrorResponses: false,
+      validationRules: [depthLimitRule(options.maxDepth)],
+      formatError,
+      plugins: [
+        ApolloServerPluginDrainHttpServer({ httpServer }),
+        // Nothing here is HTTP-cacheable; the plugin would otherwise wrap every field resolver.
+        ApolloServerPluginCacheControlDisabled(),
+        errorLoggingPlugin(log),
+        {
+          async requestDidStart() {
+            return {
+              async didResolveOperation({ operationName, contextValue }) {
+                if (operationName) contextValue.observed.operation = operationName;
+              },
+            };
+          },
+        },
+        costLimitPlugin(schema, options.maxCost),
+      ],
+    });
+    await apollo.start();
+    const graphqlHandler = expressMiddleware(apollo, {
+      context: async ({ req, res }) => {
+        const principal = await authenticate(services, req.headers.authorization).catch((err: unknown) => {
+          if (err instanceof GraphQLError) throw err;
+          log.error({ err, correlationId: res.locals.correlationId }, 'authentication failed unexpectedly');
+          throw new GraphQLError(`Internal server error (correlation id ${res.locals.correlationId})`, {
+            extensions: { code: 'INTERNAL_SERVER_ERROR', http: { status: 500 } },
+          });
+        });
+        return {
+          principal,
+          scope: { customerIds: principal.customerIds },
+          loaders: createLoaders(services),
+          services,
+          correlationId: String(res.locals.correlationId),
+          observed: (res.locals.observed = {}),
+          publicUrl: options.publicUrl(),
+        };
+      },
+    });
+    const corsMiddleware = cors({
+      origin: options.corsOrigins.includes('*') ? true : options.corsOrigins,
+      allowedHeaders: ['Authorization', 'Content-Type', 'X-Correlation-Id', 'Apollo-Require-Preflight'],
+      exposedHeaders: ['X-Correlation-Id'],
+      maxAge: 600,
+    });
+    app.use(
+      '/graphql',
+      ...(options.corsOrigins.length ? [corsMiddleware] : []),
+      express.json({ limit: BODY_LIMIT }),
+      (req: express.Request, res: express.Response, next: express.NextFunction) => inFlight.track(Promise.resolve(graphqlHandler(req, res, next))),
+    );
+  }
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not_found', message: 'No such endpoint' });
+  });
+  const onError: ErrorRequestHandler = (err, _req, res, _next) => {
+    const status = typeof err?.status === 'number' ? err.status : 500;
+    if (status === 413) {
+      res.status(413).json({ error: 'payload_too_large', message: `The request body is over the ${BODY_LIMIT} limit` });
+    } else if (status >= 400 && status < 500) {
+      res.status(status).json({ error: 'bad_request', message: err.type === 'entity.parse.failed' ? 'The body is not valid JSON' : 'Bad request' });
+    } else {
+      log.error({ err, correlationId: res.locals.correlationId }, 'unhandled HTTP error');
+      res.status(500).json({ error: 'internal', message: 'Internal server error', correlationId: res.locals.correlationId });
+    }
+  };
+  app.use(onError);
+  return {
+    app,
+    async drain() {
+      // Apollo's drain plugin closes the server, waits for open requests, then cuts what is left.
+      if (apollo) await apollo.stop();
+      else await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      await inFlight.idle();
+    },
+  };
+}

@@ -1,0 +1,352 @@
+import type { PgBoss } from 'pg-boss';
+import { In, type DataSource, type EntityManager } from 'typeorm';
+import { PROVIDERS } from '../connectors/registry.js';
+import type { Contract } from '../domain/contract/contract.entity.js';
+import { Customer } from '../domain/customer/customer.entity.js';
+import { Integration, IntegrationStatus } from '../domain/integration/integration.entity.js';
+import { effectiveSettings } from '../domain/integration/integration-settings.js';
+import { Invoice, InvoiceLineItem, InvoiceStatus } from '../domain/invoice/invoice.entity.js';
+import { IntegrationJob, JobStatus } from '../domain/job/integration-job.entity.js';
+import { IntegrationLog } from '../domain/job/integration-log.entity.js';
+import { badInput, conflict, notFound } from '../domain/shared/errors.js';
+import { newId } from '../domain/shared/ids.js';
+import { fromMinorUnits } from '../domain/shared/money.js';
+import { paginate, type Connection, type PageArgs } from '../domain/shared/pagination.js';
+import { optionalEmail, requiredText } from '../domain/shared/validation.js';
+import type { EventBus } from './job-events.js';
+import { jobFromRow } from './job-row.js';
+import { OUTBOUND_QUEUE, orderingKey, type OutboundQueueData } from './queue-names.js';
+
+export interface EnqueueRequest {
+  integration: Integration;
+  operation: string;
+  entityType: 'Customer' | 'Contract' | 'Invoice' | null;
+  entityId: string | null;
+  payload: Record<string, unknown>;
+  idempotencyKey?: string | null;
+  correlationId: string;
+}
+
+export interface JobFilter {
+  integrationId?: string | null;
+  status?: JobStatus | null;
+  entityId?: string | null;
+  correlationId?: string | null;
+  operation?: string | null;
+  createdAfter?: Date | null;
+  createdBefore?: Date | null;
+}
+
+export interface LogFilter {
+  integrationId?: string | null;
+  jobId?: string | null;
+  correlationId?: string | null;
+  status?: string | null;
+  direction?: string | null;
+  since?: Date | null;
+  until?: Date | null;
+}
+
+export interface NotificationInput {
+  to: string;
+  from: string;
+  templateId: string;
+  kind?: string | null;
+  data?: unknown;
+  customerId?: string | null;
+  invoiceId?: string | null;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+/** pg-boss runs its statements through our transaction: the job exists exactly when the write does. */
+export function queueDb(tx: EntityManager) {
+  return {
+    async executeSql(text: string, values?: unknown[]) {
+      const result = await tx.queryRunner!.query(text, values as unknown[], true);
+      return { rows: result.records as unknown[] };
+    },
+  };
+}
+
+export function customerPayload(c: Customer): Record<string, unknown> {
+  return { customerId: c.id, name: c.name, email: c.email, phone: c.phone, taxId: c.taxId, currency: c.currency };
+}
+
+export function contractPayload(k: Contract): Record<string, unknown> {
+  const stage: Record<string, string> = { DRAFT: 'appointmentscheduled', ACTIVE: 'closedwon', SUSPENDED: 'contractsent', TERMINATED: 'closedlost', EXPIRED: 'closedlost' };
+  return {
+    contractId: k.id,
+    customerId: k.customerId,
+    title: k.title,
+    status: k.status,
+    dealstage: stage[k.status],
+    amount: k.valueMinor && k.valueCurrency ? fromMinorUnits(k.valueMinor, k.valueCurrency) : null,
+    currency: k.valueCurrency,
+    endDate: k.endDate?.toISOString() ?? null,
+  };
+}
+
+/**
+ * Outbound jobs: enqueued in the caller's transaction, tracked in integration_job, run by the
+ * outbound worker. Operator actions (retry, cancel, replay) live here too.
+ */
+export class JobService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly boss: PgBoss,
+    private readonly events: EventBus,
+  ) {}
+
+  /**
+   * Inserts the job row and its queue entry in `tx`. The same idempotency key for the same
+   * integration returns the job it first made, and enqueues nothing.
+   */
+  async enqueue(tx: EntityManager, req: EnqueueRequest): Promise<IntegrationJob> {
+    const descriptor = PROVIDERS[req.integration.provider];
+    if (!descriptor.connector?.operations[req.operation]) {
+      throw badInput('integrationId', `a ${req.integration.provider} integration does not support ${req.operation}`);
+    }
+    if (req.integration.status === IntegrationStatus.DISABLED) throw badInput('integrationId', 'the integration is disabled');
+    if (req.idempotencyKey != null && !IDEMPOTENCY_KEY.test(req.idempotencyKey)) {
+      throw badInput('idempotencyKey', 'idempotencyKey must be 1 to 200 printable ASCII characters without spaces');
+    }
+    const id = newId();
+    const queueJobId = newId();
+    const settings = effectiveSettings(req.integration.settings, descriptor.defaultRequestsPerSecond);
+    const inserted = (await tx.query(
+      `INSERT INTO integration_job (id, integration_id, operation, entity_type, entity_id, status, attempts, max_attempts,
+                                    correlation_id, idempotency_key, provider_idempotency_key, payload, queue_job_id)
+       VALUES ($1, $2, $3, $4, $5, 'PENDING', 0, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT (integration_id, idempotency_key) DO NOTHING
+       RETURNING *`,
+      [id, req.integration.id, req.operation, req.entityType, req.entityId, settings.maxAttempts, req.correlationId, req.idempotencyKey ?? null, `switchboard-${id}`, req.payload, queueJobId],
+    )) as Record<string, unknown>[];
+    if (inserted.length === 0) {
+      const existing = await tx.findOneBy(IntegrationJob, { integrationId: req.integration.id, idempotencyKey: req.idempotencyKey! });
+      if (existing!.operation !== req.operation || existing!.entityId !== req.entityId) {
+        throw conflict('idempotencyKey was already used for a different operation or entity', { jobId: existing!.id });
+      }
+      return existing!;
+    }
+    await this.send(tx, queueJobId, id, req.integration.id, req.entityType, req.entityId);
+    return jobFromRow(inserted[0]);
+  }
+
+  private async send(tx: EntityManager, queueJobId: string, jobId: string, integrationId: string, entityType: string | null, entityId: string | null): Promise<void> {
+    await this.boss.send(OUTBOUND_QUEUE, { jobId } satisfies OutboundQueueData, {
+      id: queueJobId,
+      singletonKey: orderingKey(integrationId, entityType, entityId, jobId),
+      db: queueDb(tx),
+    });
+  }
+
+  /** A fresh queue entry for an existing job (retry, replay). */
+  private async queue(tx: EntityManager, jobId: string, integrationId: string, entityType: string | null, entityId: string | null): Promise<void> {
+    const queueJobId = newId();
+    await this.send(tx, queueJobId, jobId, integrationId, entityType, entityId);
+    await tx.query(`UPDATE integration_job SET queue_job_id = $2 WHERE id = $1`, [jobId, queueJobId]);
+  }
+
+  /** Publishes jobs after the transaction that made them committed. */
+  announce(jobs: IntegrationJob[]): void {
+    for (const job of jobs) this.events.publish('job.updated', job);
+  }
+
+  private async integration(tx: EntityManager, integrationId: string): Promise<Integration> {
+    const integration = await tx.findOneBy(Integration, { id: integrationId });
+    if (!integration) throw badInput('integrationId', 'integrationId names no integration');
+    return integration;
+  }
+
+  /** Jobs for every integration set to auto-sync this entity, in the caller's transaction. */
+  async autoSync(tx: EntityManager, entityType: 'Customer' | 'Contract', entity: Customer | Contract, correlationId: string): Promise<IntegrationJob[]> {
+    const integrations = await tx.query(`SELECT id FROM integration WHERE $1 = ANY(auto_sync) AND status <> 'DISABLED' ORDER BY id`, [entityType]);
+    const jobs: IntegrationJob[] = [];
+    for (const { id } of integrations as { id: string }[]) {
+      const integration = (await tx.findOneBy(Integration, { id }))!;
+      const operation = PROVIDERS[integration.provider].autoSync[entityType];
+      if (!operation) continue;
+      const payload = entityType === 'Customer' ? customerPayload(entity as Customer) : contractPayload(entity as Contract);
+      jobs.push(await this.enqueue(tx, { integration, operation, entityType, entityId: entity.id, payload, correlationId }));
+    }
+    return jobs;
+  }
+
+  async pushCustomer(customerId: string, integrationId: string, idempotencyKey: string | null | undefined, correlationId: string): Promise<IntegrationJob> {
+    const job = await this.db.transaction(async (tx) => {
+      const customer = await tx.findOneBy(Customer, { id: customerId });
+      if (!customer) throw badInput('customerId', 'customerId names no customer');
+      const integration = await this.integration(tx, integrationId);
+      return this.enqueue(tx, { integration, operation: 'customer.upsert', entityType: 'Customer', entityId: customer.id, payload: customerPayload(customer), idempotencyKey, correlationId });
+    });
+    this.announce([job]);
+    return job;
+  }
+
+  async sendInvoice(invoiceId: string, integrationId: string, idempotencyKey: string | null | undefined, correlationId: string): Promise<IntegrationJob> {
+    const job = await this.db.transaction(async (tx) => {
+      const invoice = await tx.findOneBy(Invoice, { id: invoiceId });
+      if (!invoice) throw badInput('invoiceId', 'invoiceId names no invoice');
+      if (invoice.status === InvoiceStatus.VOID || invoice.status === InvoiceStatus.PAID) {
+        throw badInput('invoiceId', `a ${invoice.status} invoice cannot be sent`);
+      }
+      const customer = (await tx.findOneBy(Customer, { id: invoice.customerId }))!;
+      const lines = await tx.find(InvoiceLineItem, { where: { invoiceId }, order: { position: 'ASC' } });
+      const integration = await this.integration(tx, integrationId);
+      return this.enqueue(tx, {
+        integration,
+        operation: 'invoice.send',
+        entityType: 'Invoice',
+        entityId: invoice.id,
+        idempotencyKey,
+        correlationId,
+        payload: {
+          invoiceId: invoice.id,
+          customerId: customer.id,
+          customer: customerPayload(customer),
+          number: invoice.number,
+          currency: invoice.currency,
+          dueAt: invoice.dueAt?.toISOString() ?? null,
+          // Fixed when enqueued: every attempt must send Stripe the same parameters.
+          daysUntilDue: invoice.dueAt ? Math.max(0, Math.ceil((invoice.dueAt.getTime() - Date.now()) / 86_400_000)) : 30,
+          taxMinor: invoice.taxMinor,
+          lineItems: lines.map((l) => ({ description: l.description, quantity: l.quantity, amountMinor: l.amountMinor })),
+        },
+      });
+    });
+    this.announce([job]);
+    return job;
+  }
+
+  async sendNotification(integrationId: string, input: NotificationInput, idempotencyKey: string | null | undefined, correlationId: string): Promise<IntegrationJob> {
+    const to = optionalEmail(input.to, 'input.to');
+    const from = optionalEmail(input.from, 'input.from');
+    if (!to) throw badInput('input.to', 'input.to is required');
+    if (!from) throw badInput('input.from', 'input.from is required');
+    const templateId = requiredText(input.templateId, 'input.templateId', 100);
+    if (!/^d-[0-9a-f]{32}$/i.test(templateId)) throw badInput('input.templateId', 'input.templateId must be a dynamic template id (d- and 32 hex digits)');
+    if (input.data != null && (typeof input.data !== 'object' || Array.isArray(input.data))) throw badInput('input.data', 'input.data must be an object');
+    const job = await this.db.transaction(async (tx) => {
+      const integration = await this.integration(tx, integrationId);
+      return this.enqueue(tx, {
+        integration,
+        operation: 'notification.send',
+        entityType: input.invoiceId ? 'Invoice' : input.customerId ? 'Customer' : null,
+        entityId: input.invoiceId ?? input.customerId ?? null,
+        idempotencyKey,
+        correlationId,
+        payload: { to, from, templateId, kind: input.kind ?? 'notification', data: input.data ?? {}, customerId: input.customerId ?? null, invoiceId: input.invoiceId ?? null },
+      });
+    });
+    this.announce([job]);
+    return job;
+  }
+
+  /** FAILED or CANCELLED -> PENDING, with a fresh round of attempts and the same provider key. */
+  async retry(jobId: string): Promise<IntegrationJob> {
+    const job = await this.db.transaction(async (tx) => {
+      const job = await tx.findOne(IntegrationJob, { where: { id: jobId }, lock: { mode: 'pessimistic_write' } });
+      if (!job) throw notFound('IntegrationJob');
+      if (job.status !== JobStatus.FAILED && job.status !== JobStatus.CANCELLED) {
+        throw conflict(`only FAILED or CANCELLED jobs can be retried; this one is ${job.status}`);
+      }
+      await tx.query(
+        `UPDATE integration_job SET status = 'PENDING', attempts = 0, next_attempt_at = NULL, completed_at = NULL, updated_at = now() WHERE id = $1`,
+        [job.id],
+      );
+      await this.queue(tx, job.id, job.integrationId, job.entityType, job.entityId);
+      return (await tx.findOneBy(IntegrationJob, { id: job.id }))!;
+    });
+    this.announce([job]);
+    return job;
+  }
+
+  /** PENDING or RETRYING -> CANCELLED; a job already running finishes its attempt. */
+  async cancel(jobId: string): Promise<IntegrationJob> {
+    const job = await this.db.transaction(async (tx) => {
+      const rows = (await tx.query(
+        `UPDATE integration_job SET status = 'CANCELLED', updated_at = now(), next_attempt_at = NULL
+         WHERE id = $1 AND status IN ('PENDING', 'RETRYING') RETURNING id, queue_job_id`,
+        [jobId],
+      )) as [Array<{ id: string; queue_job_id: string | null }>, number];
+      const [updated] = rows[0];
+      if (!updated) {
+        const current = await tx.findOneBy(IntegrationJob, { id: jobId });
+        if (!current) throw notFound('IntegrationJob');
+        throw conflict(`only PENDING or RETRYING jobs can be cancelled; this one is ${current.status}`);
+      }
+      if (updated.queue_job_id) await this.boss.cancel(OUTBOUND_QUEUE, updated.queue_job_id, { db: queueDb(tx) });
+      return (await tx.findOneBy(IntegrationJob, { id: jobId }))!;
+    });
+    this.announce([job]);
+    return job;
+  }
+
+  /** Re-enqueues every FAILED job of an integration (the dead-letter queue), oldest first. */
+  async replayFailed(integrationId: string, limit = 1000): Promise<IntegrationJob[]> {
+    const failed = await this.db.getRepository(IntegrationJob).find({
+      where: { integrationId, status: JobStatus.FAILED },
+      order: { id: 'ASC' },
+      take: limit,
+      select: { id: true },
+    });
+    const replayed: IntegrationJob[] = [];
+    for (const { id } of failed) replayed.push(await this.retry(id));
+    return replayed;
+  }
+
+  /** After resumeIntegration: jobs that were put off while paused are due now. */
+  async wakeDeferred(integrationId: string): Promise<number> {
+    const rows = (await this.db.query(
+      `SELECT queue_job_id FROM integration_job WHERE integration_id = $1 AND status IN ('PENDING', 'RETRYING') AND queue_job_id IS NOT NULL`,
+      [integrationId],
+    )) as { queue_job_id: string }[];
+    for (const { queue_job_id } of rows) {
+      await this.boss.update(OUTBOUND_QUEUE, undefined, { id: queue_job_id, startAfter: new Date() });
+    }
+    return rows.length;
+  }
+
+  async get(id: string): Promise<IntegrationJob> {
+    const job = await this.db.getRepository(IntegrationJob).findOneBy({ id });
+    if (!job) throw notFound('IntegrationJob');
+    return job;
+  }
+
+  async findByIds(ids: readonly string[]): Promise<IntegrationJob[]> {
+    return this.db.getRepository(IntegrationJob).findBy({ id: In([...ids]) });
+  }
+
+  async list(filter: JobFilter, page: PageArgs): Promise<Connection<IntegrationJob>> {
+    const qb = this.db.getRepository(IntegrationJob).createQueryBuilder('j');
+    if (filter.integrationId) qb.andWhere('j.integrationId = :integrationId', { integrationId: filter.integrationId });
+    if (filter.status) qb.andWhere('j.status = :status', { status: filter.status });
+    if (filter.entityId) qb.andWhere('j.entityId = :entityId', { entityId: filter.entityId });
+    if (filter.correlationId) qb.andWhere('j.correlationId = :correlationId', { correlationId: filter.correlationId });
+    if (filter.operation) qb.andWhere('j.operation = :operation', { operation: filter.operation });
+    if (filter.createdAfter) qb.andWhere('j.createdAt >= :createdAfter', { createdAfter: filter.createdAfter });
+    if (filter.createdBefore) qb.andWhere('j.createdAt < :createdBefore', { createdBefore: filter.createdBefore });
+    return paginate(qb, page);
+  }
+
+  async findLog(id: string): Promise<IntegrationLog | null> {
+    return this.db.getRepository(IntegrationLog).findOneBy({ id });
+  }
+
+  async logsFor(jobIds: readonly string[]): Promise<IntegrationLog[]> {
+    return this.db.getRepository(IntegrationLog).find({ where: { jobId: In([...jobIds]) }, order: { id: 'ASC' } });
+  }
+
+  async listLogs(filter: LogFilter, page: PageArgs): Promise<Connection<IntegrationLog>> {
+    const qb = this.db.getRepository(IntegrationLog).createQueryBuilder('l');
+    if (filter.integrationId) qb.andWhere('l.integrationId = :integrationId', { integrationId: filter.integrationId });
+    if (filter.jobId) qb.andWhere('l.jobId = :jobId', { jobId: filter.jobId });
+    if (filter.correlationId) qb.andWhere('l.correlationId = :correlationId', { correlationId: filter.correlationId });
+    if (filter.status) qb.andWhere('l.status = :status', { status: filter.status });
+    if (filter.direction) qb.andWhere('l.direction = :direction', { direction: filter.direction });
+    if (filter.since) qb.andWhere('l.timestamp >= :since', { since: filter.since });
+    if (filter.until) qb.andWhere('l.timestamp < :until', { until: filter.until });
+    return paginate(qb, page);
+  }
+}

@@ -1,0 +1,534 @@
+import { randomUUID } from 'node:crypto';
+import type { JobWithMetadata, PgBoss } from 'pg-boss';
+import type { Logger } from 'pino';
+import type { DataSource, EntityManager } from 'typeorm';
+import { ProviderError, type CallContext, type HttpExchange, type OperationResult } from '../connectors/connector.js';
+import { PROVIDERS } from '../connectors/registry.js';
+import type { CanonicalEntityType } from '../domain/external-ref/external-ref.entity.js';
+import { CircuitState, Integration, IntegrationStatus } from '../domain/integration/integration.entity.js';
+import { effectiveSettings, type IntegrationSettings } from '../domain/integration/integration-settings.js';
+import { IntegrationJob, JobStatus } from '../domain/job/integration-job.entity.js';
+import { Direction, IntegrationLog, LogStatus } from '../domain/job/integration-log.entity.js';
+import { newId } from '../domain/shared/ids.js';
+import { circuitState, providerCallDuration, providerCalls, providerErrors, queueDepth, queueOldestAge, onScrape } from '../observability/metrics.js';
+import type { Services } from '../services.js';
+import { backoffWithFullJitter, FailureCounter } from './circuit-breaker.js';
+import type { EventBus } from './job-events.js';
+import { queueDb } from './job.service.js';
+import { insertLogSql, logParams } from './log-row.js';
+import { linksParam, upsertLinksSql } from '../domain/external-ref/external-ref.service.js';
+import { jobFromRow } from './job-row.js';
+import { OUTBOUND_QUEUE, type OutboundQueueData } from './queue-names.js';
+
+export interface OutboundWorkerOptions {
+  concurrency: number;
+  circuitFailureThreshold: number;
+  circuitCooldownMs: number;
+  heartbeatSeconds: number;
+}
+
+/** How long a paused integration's job waits before it looks again (resume wakes it at once). */
+const PAUSE_RECHECK_MS = 30_000;
+/** How long the fetch loop waits when nothing is due. */
+const FETCH_IDLE_MS = 250;
+/** Share of an integration's requestsPerSecond the pacer schedules. */
+const RATE_HEADROOM = 0.95;
+/** How long to wait for a free concurrency slot in-process before putting the job off. */
+const SLOT_WAIT_MS = 2_000;
+
+type BossJob = JobWithMetadata<OutboundQueueData>;
+
+interface Loaded {
+  job: IntegrationJob;
+  integration: Integration;
+  settings: IntegrationSettings;
+}
+
+/**
+ * Runs outbound jobs: PENDING -> PROCESSING -> COMPLETED, or -> RETRYING -> ... -> FAILED, with
+ * the integration's timeout, retries with full-jitter backoff (or the provider's Retry-After),
+ * a circuit breaker and a rate limit and concurrency cap shared through PostgreSQL.
+ * Every transition is committed, then published on the event bus.
+ */
+export class OutboundWorker {
+  private readonly counters = new Map<string, FailureCounter>();
+  private readonly slotsReady = new Set<string>();
+  private readonly stopping = new AbortController();
+  private readonly fetching = new AbortController();
+  private readonly running = new Map<string, BossJob>();
+  private placeFreed: (() => void) | null = null;
+  private readonly toComplete: BossJob[] = [];
+  private completion: Promise<void> | null = null;
+  private loop: Promise<void> = Promise.resolve();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly holder = randomUUID();
+  private stopScrape: (() => void) | null = null;
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly boss: PgBoss,
+    private readonly services: Services,
+    private readonly events: EventBus,
+    private readonly log: Logger,
+    private readonly options: OutboundWorkerOptions,
+  ) {}
+
+  /**
+   * Fetches as many queue entries as there are free places (WORKER_CONCURRENCY) and runs each
+   * on its own: a slow call holds one place, not a whole batch. Running entries are heartbeated,
+   * so if this process dies another worker picks them up after QUEUE_HEARTBEAT_SECONDS.
+   */
+  async start(): Promise<void> {
+    this.loop = this.fetchLoop().catch((err) => this.log.error({ err }, 'outbound fetch loop stopped'));
+    const every = (this.options.heartbeatSeconds * 1000) / 2;
+    this.heartbeat = setInterval(() => {
+      const running = [...this.running.values()];
+      if (running.length) this.boss.touch(OUTBOUND_QUEUE, running).catch((err) => this.log.warn({ err }, 'heartbeat failed'));
+    }, every);
+    this.stopScrape = onScrape(() => this.refreshGauges());
+  }
+
+  private async fetchLoop(): Promise<void> {
+    while (!this.fetching.signal.aborted) {
+      const free = this.options.concurrency - this.running.size;
+      if (free <= 0) {
+        await this.nextFreePlace();
+        continue;
+      }
+      let jobs: BossJob[] = [];
+      try {
+        jobs = (await this.boss.fetch<OutboundQueueData>(OUTBOUND_QUEUE, { batchSize: Math.min(free, 25), includeMetadata: true })) as BossJob[];
+      } catch (err) {
+        if (this.fetching.signal.aborted) return;
+        this.log.warn({ err }, 'fetching outbound jobs failed; trying again');
+      }
+      for (const job of jobs) {
+        this.running.set(job.id, job);
+        void this.run(job);
+      }
+      // Nothing due: poll again shortly (a deferred retry falling due sends no notification).
+      if (jobs.length === 0) await this.pause(FETCH_IDLE_MS);
+    }
+  }
+
+  private async run(job: BossJob): Promise<void> {
+    try {
+      await this.handle(job);
+      await this.complete(job);
+    } finally {
+      this.running.delete(job.id);
+      this.placeFreed?.();
+    }
+  }
+
+  /**
+   * Completes queue entries in groups (one statement for all that finished within a few ms).
+   * Each is fenced to its delivery: after a retryLater() the entry is already back in the queue
+   * and completing it changes nothing.
+   */
+  private complete(job: BossJob): Promise<void> {
+    this.toComplete.push(job);
+    this.completion ??= new Promise<void>((resolve) => {
+      setTimeout(() => {
+        const batch = this.toComplete.splice(0);
+        this.completion = null;
+        this.boss
+          .complete(OUTBOUND_QUEUE, batch)
+          .catch((err) => this.log.warn({ err, count: batch.length }, 'completing queue entries failed'))
+          .then(() => resolve());
+      }, 5);
+    });
+    return this.completion;
+  }
+
+  private nextFreePlace(): Promise<void> {
+    return new Promise((resolve) => {
+      this.placeFreed = () => {
+        this.placeFreed = null;
+        resolve();
+      };
+      this.fetching.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.fetching.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+  }
+
+  /**
+   * Stops fetching and lets the calls in flight finish; whatever still runs after `timeoutMs`
+   * is aborted and goes back to the queue (its heartbeat stops) for another worker.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopScrape?.();
+    this.fetching.abort();
+    await this.loop;
+    const drain = async (ms: number) => {
+      const deadline = Date.now() + ms;
+      while (this.running.size > 0 && Date.now() < deadline) {
+        await new Promise<void>((resolve) => {
+          this.placeFreed = resolve;
+          setTimeout(resolve, 100);
+        });
+      }
+    };
+    await drain(timeoutMs);
+    // Calls still running are aborted; their handlers record the attempt before the database closes.
+    this.stopping.abort();
+    await drain(2_000);
+    clearInterval(this.heartbeat);
+  }
+
+  private counter(integrationId: string): FailureCounter {
+    let counter = this.counters.get(integrationId);
+    if (!counter) this.counters.set(integrationId, (counter = new FailureCounter(this.options.circuitFailureThreshold)));
+    return counter;
+  }
+
+  /** The job and its integration, in one statement. */
+  private async load(jobId: string): Promise<Loaded | null> {
+    const job = (await this.db
+      .getRepository(IntegrationJob)
+      .createQueryBuilder('j')
+      .innerJoinAndMapOne('j.integration', Integration, 'i', 'i.id = j.integrationId')
+      .where('j.id = :jobId', { jobId })
+      .getOne()) as (IntegrationJob & { integration: Integration }) | null;
+    if (!job || ![JobStatus.PENDING, JobStatus.RETRYING, JobStatus.PROCESSING].includes(job.status)) return null;
+    const { integration } = job;
+    return { job, integration, settings: effectiveSettings(integration.settings, PROVIDERS[integration.provider].defaultRequestsPerSecond) };
+  }
+
+  /** One queue delivery. Never throws: every outcome is written to the job row and the queue. */
+  async handle(bossJob: BossJob): Promise<void> {
+    try {
+      const loaded = await this.load(bossJob.data.jobId);
+      if (!loaded) return; // cancelled or finished meanwhile: the queue entry just completes
+      const { integration } = loaded;
+      if (loaded.job.status === JobStatus.PROCESSING && loaded.job.attempts >= loaded.job.maxAttempts) {
+        // Its worker died during the last allowed attempt: no call beyond maxAttempts.
+        await this.abandon(loaded.job);
+        return;
+      }
+
+      if (integration.status !== IntegrationStatus.ACTIVE) {
+        await this.defer(bossJob, loaded, PAUSE_RECHECK_MS, 'integration paused');
+        return;
+      }
+      const probe = await this.passCircuit(bossJob, loaded);
+      if (probe === null) return;
+      const slot = await this.acquireSlot(loaded);
+      if (slot === null) {
+        await this.defer(bossJob, loaded, 250 + Math.random() * 750, 'concurrency limit');
+        return;
+      }
+      await this.attempt(bossJob, loaded, slot, probe);
+    } catch (err) {
+      // A fault of our own (database gone, bug): let pg-boss retry the delivery later.
+      this.log.error({ err, jobId: bossJob.data.jobId }, 'outbound job handling failed');
+      await this.boss.fail(OUTBOUND_QUEUE, bossJob, { error: 'handler error' }).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Closed: go. Open within its cool-down: put the job off until the cool-down ends (no attempt
+   * is spent). Open past it: one worker wins the half-open probe, the others wait.
+   * Returns whether this call is the probe, or null when the job was put off.
+   */
+  private async passCircuit(bossJob: BossJob, loaded: Loaded): Promise<boolean | null> {
+    const { integration, settings } = loaded;
+    if (integration.circuit === CircuitState.CLOSED) return false;
+    const cooldown = this.options.circuitCooldownMs;
+    const openedAt = integration.circuitOpenedAt?.getTime() ?? 0;
+    const now = Date.now();
+    if (integration.circuit === CircuitState.OPEN && now < openedAt + cooldown) {
+      providerErrors.inc({ integration: integration.id, provider: integration.provider, operation: loaded.job.operation, kind: 'circuit_open' });
+      await this.defer(bossJob, loaded, openedAt + cooldown - now + Math.random() * 250, 'circuit open');
+      return null;
+    }
+    const won = (await this.db.query(
+      `UPDATE integration SET circuit = 'HALF_OPEN', circuit_probe_until = now() + $2::int * interval '1 ms'
+       WHERE id = $1 AND ((circuit = 'OPEN' AND circuit_opened_at <= now() - $3::int * interval '1 ms')
+                          OR (circuit = 'HALF_OPEN' AND circuit_probe_until < now()))
+       RETURNING id`,
+      [integration.id, settings.timeoutMs * 2 + 5_000, cooldown],
+    )) as [unknown[], number];
+    if (won[0].length === 1) return true;
+    providerErrors.inc({ integration: integration.id, provider: integration.provider, operation: loaded.job.operation, kind: 'circuit_open' });
+    await this.defer(bossJob, loaded, Math.min(cooldown, 1_000) + Math.random() * 500, 'circuit half-open: waiting for the probe');
+    return null;
+  }
+
+  /** A lease on one of the integration's `concurrency` slots, shared by every worker process. */
+  private async acquireSlot({ integration, settings }: Loaded): Promise<number | null> {
+    const key = `${integration.id}:${settings.concurrency}`;
+    if (!this.slotsReady.has(key)) {
+      await this.db.query(
+        `INSERT INTO integration_slot (integration_id, slot) SELECT $1, g FROM generate_series(0, $2::int - 1) g ON CONFLICT DO NOTHING`,
+        [integration.id, settings.concurrency],
+      );
+      this.slotsReady.add(key);
+    }
+    // The lease outlives the longest attempt; a crashed worker's lease frees itself after it.
+    const leaseMs = settings.timeoutMs * 8 + 10_000;
+    const deadline = Date.now() + SLOT_WAIT_MS;
+    for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
+      const rows = (await this.db.query(
+        `UPDATE integration_slot SET lease_until = clock_timestamp() + $3::int * interval '1 ms', holder = $4
+         WHERE (integration_id, slot) = (
+           SELECT integration_id, slot FROM integration_slot
+           WHERE integration_id = $1 AND slot < $2 AND lease_until < clock_timestamp()
+           ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING slot`,
+        [integration.id, settings.concurrency, leaseMs, this.holder],
+      )) as [Array<{ slot: number }>, number];
+      if (rows[0].length === 1) return rows[0][0].slot;
+      if (Date.now() + wait > deadline) return null;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  /**
+   * GCRA over PostgreSQL: each request reserves the next free instant of the integration's
+   * schedule (1/rate apart, across all processes) and waits until it.
+   */
+  private pacer(integrationId: string, requestsPerSecond: number) {
+    // 5% under the limit: calls leave evenly spaced, but network and event-loop jitter bunch
+    // them a little by the time the provider counts them.
+    const intervalMs = 1000 / (requestsPerSecond * RATE_HEADROOM);
+    return async () => {
+      const [row] = (await this.db.query(
+        `INSERT INTO integration_throttle (integration_id, tat) VALUES ($1, clock_timestamp() + $2::float8 * interval '1 ms')
+         ON CONFLICT (integration_id) DO UPDATE
+           SET tat = GREATEST(integration_throttle.tat, clock_timestamp()) + $2::float8 * interval '1 ms'
+         RETURNING EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - $2::float8 AS wait_ms`,
+        [integrationId, intervalMs],
+      )) as Array<{ wait_ms: number }>;
+      const wait = Number(row.wait_ms);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    };
+  }
+
+  private async attempt(bossJob: BossJob, loaded: Loaded, slot: number, probe: boolean): Promise<void> {
+    const { integration, settings } = loaded;
+    // The circuit and pause are checked again in the same statement that starts the attempt,
+    // so a job loaded just before the circuit opened does not slip a call through.
+    const [rows] = (await this.db.query(
+      `UPDATE integration_job SET status = 'PROCESSING', attempts = attempts + 1, updated_at = now(), next_attempt_at = NULL
+       WHERE id = $1 AND status IN ('PENDING', 'RETRYING', 'PROCESSING')
+         AND EXISTS (SELECT 1 FROM integration i WHERE i.id = $2 AND i.status = 'ACTIVE' AND (i.circuit = 'CLOSED' OR $3::boolean))
+       RETURNING *`,
+      [loaded.job.id, integration.id, probe],
+    )) as [Record<string, unknown>[], number];
+    if (rows.length === 0) {
+      await this.releaseSlot(this.db.manager, integration.id, slot);
+      const current = await this.load(loaded.job.id);
+      if (current) await this.defer(bossJob, current, 100 + Math.random() * 400, 'integration changed (circuit or pause) before the call');
+      return;
+    }
+    const job = jobFromRow(rows[0]);
+    this.events.publish('job.updated', job);
+
+    const labels = { integration: integration.id, provider: integration.provider, operation: job.operation };
+    const connector = PROVIDERS[integration.provider].connector!;
+    const ctx: CallContext = {
+      baseUrl: integration.baseUrl,
+      credentials: this.services.integrations.credentialsOf(integration) ?? {},
+      timeoutMs: settings.timeoutMs,
+      signal: this.stopping.signal,
+      refs: async (entityType: CanonicalEntityType, entityId: string) =>
+        (await this.db.query(`SELECT external_id FROM external_ref WHERE integration_id = $1 AND entity_type = $2 AND entity_id = $3`, [integration.id, entityType, entityId]))[0]
+          ?.external_id ?? null,
+      pace: this.pacer(integration.id, settings.requestsPerSecond),
+    };
+    const started = performance.now();
+    let outcome: OperationResult | ProviderError;
+    try {
+      outcome = await connector.operations[job.operation](job.payload, job.providerIdempotencyKey, ctx);
+    } catch (err) {
+      outcome = err instanceof ProviderError ? err : new ProviderError('client', `connector error: ${(err as Error).message}`, false);
+    }
+    const durationMs = Math.round(performance.now() - started);
+    providerCallDuration.observe(labels, durationMs / 1000);
+
+    if (!(outcome instanceof ProviderError)) {
+      providerCalls.inc({ ...labels, outcome: 'success' });
+      await this.succeed(job, loaded, slot, outcome, durationMs, probe);
+      return;
+    }
+    providerErrors.inc({ ...labels, kind: outcome.kind });
+    const healthFailure = outcome.kind === 'timeout' || outcome.kind === 'network' || outcome.kind === 'server';
+    const final = !outcome.retryable || job.attempts >= job.maxAttempts;
+    providerCalls.inc({ ...labels, outcome: final ? 'failed' : 'retry' });
+    const delayMs = outcome.retryAfterMs ?? backoffWithFullJitter(job.attempts, settings.retryBaseDelayMs, settings.retryMaxDelayMs);
+    await this.failAttempt(bossJob, job, loaded, slot, outcome, durationMs, final, delayMs);
+    if (probe) await this.afterProbe(integration, !healthFailure);
+    else if (healthFailure && this.counter(integration.id).record(false)) await this.openCircuit(integration);
+  }
+
+  /**
+   * One statement: the job COMPLETED, its provider links, the log row, the slot released, and
+   * the canonical effect of the operation (invoice.send opens a DRAFT invoice).
+   */
+  private async succeed(job: IntegrationJob, loaded: Loaded, slot: number, result: OperationResult, durationMs: number, probe: boolean): Promise<void> {
+    const { integration } = loaded;
+    const log = this.logRow(job, integration, LogStatus.SUCCESS, null, result.exchanges, durationMs);
+    const [row] = (await this.db.query(
+      `WITH done AS (
+         UPDATE integration_job SET status = 'COMPLETED', result = $2, last_error = NULL, completed_at = now(), updated_at = now()
+         WHERE id = $1 RETURNING *
+       ), links AS (${upsertLinksSql('$3', '$4', '$5')}
+       ), released AS (
+         UPDATE integration_slot SET lease_until = '-infinity', holder = NULL WHERE integration_id = $3 AND slot = $6 AND holder = $7
+       ), opened AS (
+         UPDATE invoice i SET status = 'OPEN', issued_at = COALESCE(i.issued_at, now()), version = i.version + 1, updated_at = now()
+         FROM done WHERE done.operation = 'invoice.send' AND i.id = done.entity_id AND i.status = 'DRAFT'
+       ), logged AS (${insertLogSql(8)})
+       SELECT * FROM done`,
+      [job.id, result.summary, integration.id, integration.provider, linksParam(result.links), slot, this.holder, ...logParams(log)],
+    )) as Record<string, unknown>[];
+    this.events.publish('log.added', log);
+    this.events.publish('job.updated', jobFromRow(row));
+    if (probe) await this.afterProbe(integration, true);
+    else this.counter(integration.id).record(true);
+  }
+
+  private async failAttempt(
+    bossJob: BossJob,
+    job: IntegrationJob,
+    loaded: Loaded,
+    slot: number,
+    error: ProviderError,
+    durationMs: number,
+    final: boolean,
+    delayMs: number,
+  ): Promise<void> {
+    const { integration } = loaded;
+    const nextAt = new Date(Date.now() + delayMs);
+    const message = error.message.slice(0, 2_000);
+    const [updated, log] = await this.db.transaction(async (tx) => {
+      const [[row]] = (await tx.query(
+        final
+          ? `UPDATE integration_job SET status = 'FAILED', last_error = $2, completed_at = now(), updated_at = now() WHERE id = $1 RETURNING *`
+          : `UPDATE integration_job SET status = 'RETRYING', last_error = $2, next_attempt_at = $3, updated_at = now() WHERE id = $1 RETURNING *`,
+        final ? [job.id, message] : [job.id, message, nextAt],
+      )) as [Record<string, unknown>[], number];
+      const log = this.logRow(job, integration, LogStatus.FAILED, message, error.exchanges, durationMs, error.httpStatus);
+      await tx.query(insertLogSql(1), logParams(log));
+      await this.releaseSlot(tx, integration.id, slot);
+      // A final failure completes the queue entry (the handler returns), which frees the
+      // entity's ordering key; the FAILED row is the dead letter, replayable by operators.
+      if (!final) await this.retryLater(tx, bossJob, nextAt);
+      return [jobFromRow(row), log] as const;
+    });
+    this.events.publish('log.added', log);
+    this.events.publish('job.updated', updated);
+  }
+
+  private async abandon(job: IntegrationJob): Promise<void> {
+    const [[row]] = (await this.db.query(
+      `UPDATE integration_job SET status = 'FAILED', completed_at = now(), updated_at = now(),
+         last_error = 'the worker stopped during the last allowed attempt; the outcome at the provider is unknown'
+       WHERE id = $1 AND status = 'PROCESSING' RETURNING *`,
+      [job.id],
+    )) as [Record<string, unknown>[], number];
+    if (row) this.events.publish('job.updated', jobFromRow(row));
+  }
+
+  /** Puts the queue entry back (it keeps its place at the head of its entity's order) until `at`. */
+  private async retryLater(tx: EntityManager, bossJob: BossJob, at: Date): Promise<void> {
+    const db = queueDb(tx);
+    await this.boss.fail(OUTBOUND_QUEUE, bossJob, { deferredUntil: at.toISOString() }, { db });
+    await this.boss.update(OUTBOUND_QUEUE, undefined, { id: bossJob.id, startAfter: at, db });
+  }
+
+  /** Waits without spending an attempt (paused, circuit open, no free slot). */
+  private async defer(bossJob: BossJob, loaded: Loaded, delayMs: number, reason: string): Promise<void> {
+    const at = new Date(Date.now() + delayMs);
+    await this.db.transaction(async (tx) => {
+      await tx.query(
+        `UPDATE integration_job SET next_attempt_at = $2,
+           status = CASE WHEN status = 'PROCESSING' THEN (CASE WHEN attempts = 0 THEN 'PENDING' ELSE 'RETRYING' END) ELSE status END
+         WHERE id = $1`,
+        [loaded.job.id, at],
+      );
+      await this.retryLater(tx, bossJob, at);
+    });
+    this.log.debug({ jobId: loaded.job.id, reason, delayMs: Math.round(delayMs) }, 'outbound job put off');
+  }
+
+  private async releaseSlot(tx: EntityManager, integrationId: string, slot: number): Promise<void> {
+    await tx.query(`UPDATE integration_slot SET lease_until = '-infinity', holder = NULL WHERE integration_id = $1 AND slot = $2 AND holder = $3`, [
+      integrationId,
+      slot,
+      this.holder,
+    ]);
+  }
+
+  private logRow(
+    job: IntegrationJob,
+    integration: Integration,
+    status: LogStatus,
+    errorMsg: string | null,
+    exchanges: HttpExchange[],
+    durationMs: number,
+    httpStatus: number | null = exchanges.at(-1)?.status ?? null,
+  ): IntegrationLog {
+    return Object.assign(new IntegrationLog(), {
+      id: newId(),
+      service: integration.provider.toLowerCase(),
+      eventType: job.operation,
+      direction: Direction.OUTBOUND,
+      status,
+      timestamp: new Date(),
+      errorMsg,
+      correlationId: job.correlationId,
+      integrationId: integration.id,
+      jobId: job.id,
+      webhookEventId: null,
+      httpStatus,
+      durationMs,
+      attempt: job.attempts,
+      request: exchanges.map((e) => ({ method: e.method, path: e.path, body: e.request })),
+      response: exchanges.map((e) => ({ status: e.status, durationMs: e.durationMs, body: e.response })),
+    });
+  }
+
+  private async openCircuit(integration: Integration): Promise<void> {
+    const opened = (await this.db.query(
+      `UPDATE integration SET circuit = 'OPEN', circuit_opened_at = now(), circuit_probe_until = NULL WHERE id = $1 AND circuit = 'CLOSED' RETURNING id`,
+      [integration.id],
+    )) as [unknown[], number];
+    if (opened[0].length) this.log.warn({ integrationId: integration.id, provider: integration.provider }, 'circuit opened');
+  }
+
+  private async afterProbe(integration: Integration, healthy: boolean): Promise<void> {
+    if (healthy) {
+      await this.db.query(`UPDATE integration SET circuit = 'CLOSED', circuit_opened_at = NULL, circuit_probe_until = NULL WHERE id = $1`, [integration.id]);
+      this.counter(integration.id).reset();
+      this.log.info({ integrationId: integration.id }, 'circuit closed after a successful probe');
+    } else {
+      await this.db.query(`UPDATE integration SET circuit = 'OPEN', circuit_opened_at = now(), circuit_probe_until = NULL WHERE id = $1`, [integration.id]);
+    }
+  }
+
+  /** Queue depth, oldest waiting job and circuit state per integration, read at scrape time. */
+  private async refreshGauges(): Promise<void> {
+    const rows = (await this.db.query(
+      `SELECT i.id, i.provider, i.circuit, count(j.id)::int AS waiting,
+              COALESCE(EXTRACT(EPOCH FROM now() - min(j.created_at)), 0)::float8 AS oldest
+       FROM integration i LEFT JOIN integration_job j ON j.integration_id = i.id AND j.status IN ('PENDING', 'RETRYING')
+       GROUP BY i.id`,
+    )) as Array<{ id: string; provider: string; circuit: string; waiting: number; oldest: number }>;
+    for (const r of rows) {
+      queueDepth.set({ integration: r.id }, r.waiting);
+      queueOldestAge.set({ integration: r.id }, r.oldest);
+      circuitState.set({ integration: r.id, provider: r.provider }, r.circuit === 'OPEN' ? 2 : r.circuit === 'HALF_OPEN' ? 1 : 0);
+    }
+  }
+}

@@ -1,0 +1,48 @@
+import { PgBoss } from 'pg-boss';
+import type { Logger } from 'pino';
+import { OUTBOUND_QUEUE } from './queue-names.js';
+
+export interface QueueOptions {
+  /** Worker roles supervise: expire stale jobs, fail jobs whose worker stopped heartbeating. */
+  supervise: boolean;
+  heartbeatSeconds: number;
+  monitorIntervalSeconds: number;
+}
+
+/** pg-boss on the gateway's own database, in its own schema, with the outbound queue. */
+export async function startQueue(connectionString: string, log: Logger, options: QueueOptions): Promise<PgBoss> {
+  const boss = new PgBoss({
+    connectionString,
+    schema: 'pgboss',
+    application_name: 'switchboard-queue',
+    max: 10,
+    supervise: options.supervise,
+    schedule: options.supervise,
+    // A job whose worker died is noticed within heartbeatSeconds plus one monitor pass,
+    // instead of pg-boss's default of minutes.
+    superviseIntervalSeconds: options.monitorIntervalSeconds,
+    monitorIntervalSeconds: options.monitorIntervalSeconds,
+    useListenNotify: true,
+  });
+  boss.on('error', (err: Error) => log.error({ err }, 'queue error'));
+  boss.on('warning', (warning: { message: string }) => log.warn({ warning: warning.message }, 'queue warning'));
+  await boss.start();
+  await boss.createQueue(OUTBOUND_QUEUE, {
+    // Per entity: one job at a time, in the order enqueued; a retry keeps its place.
+    policy: 'key_strict_fifo',
+    // Attempts are counted and capped by the engine (integration maxAttempts); pg-boss only
+    // re-delivers: after a deferral, or when a worker died (heartbeat lost).
+    retryLimit: 1_000_000,
+    retryDelay: 1,
+    retryBackoff: false,
+    heartbeatSeconds: options.heartbeatSeconds,
+    expireInSeconds: 3_600,
+    notify: true,
+  });
+  return boss;
+}
+
+/** Readiness: the queue's schema answers through the queue's own pool. */
+export async function queueReady(boss: PgBoss): Promise<boolean> {
+  return (await boss.schemaVersion()) !== null;
+}

@@ -1,0 +1,92 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One registry per process; every metric Switchboard exports is declared here. */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
+
+export const httpRequests = new Counter({
+  name: 'switchboard_http_requests_total',
+  help: 'HTTP requests by route, GraphQL operation name and status code',
+  labelNames: ['route', 'operation', 'status'] as const,
+  registers: [registry],
+});
+
+export const httpRequestDuration = new Histogram({
+  name: 'switchboard_http_request_duration_seconds',
+  help: 'HTTP request duration by route and GraphQL operation name',
+  labelNames: ['route', 'operation'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+
+export const dbStatements = new Counter({
+  name: 'switchboard_db_statements_total',
+  help: 'SQL statements sent through the canonical data source',
+  registers: [registry],
+});
+
+export const graphqlErrors = new Counter({
+  name: 'switchboard_graphql_errors_total',
+  help: 'GraphQL errors returned to clients, by extensions.code',
+  labelNames: ['code'] as const,
+  registers: [registry],
+});
+
+export const providerCalls = new Counter({
+  name: 'switchboard_provider_calls_total',
+  help: 'Outbound provider call attempts by integration, operation and outcome (success, retry, failed)',
+  labelNames: ['integration', 'provider', 'operation', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const providerErrors = new Counter({
+  name: 'switchboard_provider_errors_total',
+  help: 'Outbound provider errors by kind: timeout, rate_limited (429), client (4xx), auth, server (5xx), network, circuit_open',
+  labelNames: ['integration', 'provider', 'operation', 'kind'] as const,
+  registers: [registry],
+});
+
+export const providerCallDuration = new Histogram({
+  name: 'switchboard_provider_call_duration_seconds',
+  help: 'Outbound provider call attempt duration',
+  labelNames: ['integration', 'provider', 'operation'] as const,
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [registry],
+});
+
+/** Filled at scrape time from the database, so every process reports the shared truth. */
+export const queueDepth = new Gauge({
+  name: 'switchboard_queue_depth',
+  help: 'Outbound jobs waiting (PENDING or RETRYING) per integration',
+  labelNames: ['integration'] as const,
+  registers: [registry],
+});
+
+export const queueOldestAge = new Gauge({
+  name: 'switchboard_queue_oldest_age_seconds',
+  help: 'Age of the oldest waiting outbound job per integration',
+  labelNames: ['integration'] as const,
+  registers: [registry],
+});
+
+export const circuitState = new Gauge({
+  name: 'switchboard_circuit_state',
+  help: 'Circuit breaker per integration: 0 closed, 1 half-open, 2 open',
+  labelNames: ['integration', 'provider'] as const,
+  registers: [registry],
+});
+
+let scrapeSources: Array<() => Promise<void>> = [];
+
+/** Registers a refresh that runs before each scrape (database-backed gauges). */
+export function onScrape(refresh: () => Promise<void>): () => void {
+  scrapeSources.push(refresh);
+  return () => {
+    scrapeSources = scrapeSources.filter((r) => r !== refresh);
+  };
+}
+
+export async function collectMetrics(): Promise<string> {
+  await Promise.all(scrapeSources.map((r) => r().catch(() => undefined)));
+  return registry.metrics();
+}

@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { decodeForm } from '../connectors/stripe/form.js';
+import { fakeId, type ProviderHandler, type RecordedRequest, type Reply } from './fake-server.js';
+
+const stripeError = (status: number, type: string, message: string, code?: string): Reply => ({
+  status,
+  body: { error: { type, message, ...(code ? { code } : {}) } },
+  headers: { 'request-id': fakeId('req_') },
+});
+
+interface Stored {
+  fingerprint: string;
+  reply: Reply;
+}
+
+export interface StripeState {
+  customers: Record<string, Record<string, unknown>>;
+  invoices: Record<string, Record<string, unknown>>;
+  invoiceItems: Record<string, Record<string, unknown>>;
+  /** Objects created per idempotency key: more than one is a duplicate. */
+  createdPerKey: Record<string, number>;
+}
+
+/**
+ * Stripe's wire format: form bodies, Bearer sk_test_ keys, the idempotency layer (replay with
+ * Idempotent-Replayed, 400 idempotency_error on other parameters, 409 while in flight), and the
+ * invoice state machine draft -> open -> paid | void.
+ */
+export class StripeFake implements ProviderHandler {
+  private s: StripeState = { customers: {}, invoices: {}, invoiceItems: {}, createdPerKey: {} };
+  private readonly idempotency = new Map<string, Stored>();
+  private readonly inFlight = new Set<string>();
+
+  reset() {
+    this.s = { customers: {}, invoices: {}, invoiceItems: {}, createdPerKey: {} };
+    this.idempotency.clear();
+    this.inFlight.clear();
+  }
+
+  state(): StripeState {
+    return this.s;
+  }
+
+  errorReply(status: number, message: string): Reply {
+    return status === 429 ? stripeError(429, 'invalid_request_error', message, 'rate_limit') : stripeError(status, 'api_error', message);
+  }
+
+  async handle(req: RecordedRequest): Promise<Reply> {
+    const auth = String(req.headers.authorization ?? '');
+    if (!/^Bearer sk_test_\w+/.test(auth)) return stripeError(401, 'invalid_request_error', 'Invalid API Key provided');
+    const key = req.headers['idempotency-key'] as string | undefined;
+    if (req.method !== 'POST' || !key) return this.execute(req, key);
+
+    const scope = `${key}|${req.method}|${req.path}`;
+    const fingerprint = createHash('sha256').update(req.body).digest('hex');
+    const stored = this.idempotency.get(scope);
+    if (stored) {
+      if (stored.fingerprint !== fingerprint) {
+        return stripeError(400, 'idempotency_error', 'Keys for idempotent requests can only be used with the same parameters they were first used with.');
+      }
+      return { ...stored.reply, headers: { ...stored.reply.headers, 'idempotent-replayed': 'true', 'idempotency-key': key } };
+    }
+    if (this.inFlight.has(scope)) return stripeError(409, 'idempotency_error', 'There is currently another in-progress request using this Idempotent Key.', 'idempotency_key_in_use');
+    this.inFlight.add(scope);
+    try {
+      const reply = this.execute(req, key);
+      // Validation failures are not stored (nothing executed); results of executed requests are.
+      if (reply.status < 400 || reply.status >= 500) this.idempotency.set(scope, { fingerprint, reply });
+      return { ...reply, headers: { ...reply.headers, 'idempotency-key': key } };
+    } finally {
+      this.inFlight.delete(scope);
+    }
+  }
+
+  private created(key: string | undefined) {
+    if (key) this.s.createdPerKey[key] = (this.s.createdPerKey[key] ?? 0) + 1;
+  }
+
+  private execute(req: RecordedRequest, key: string | undefined): Reply {
+    const params = decodeForm(req.body);
+    const now = Math.floor(Date.now() / 1000);
+    const ok = (body: Record<string, unknown>): Reply => ({ status: 200, body, headers: { 'request-id': fakeId('req_') } });
+    const path = req.path.split('?')[0];
+    let m: RegExpExecArray | null;
+
+    if (req.method === 'POST' && path === '/v1/customers') {
+      if (params.email !== undefined && !/^[^@\s]+@[^@\s]+$/.test(String(params.email))) {
+        return stripeError(400, 'invalid_request_error', 'Invalid email address', 'email_invalid');
+      }
+      const customer = { id: fakeId('cus_'), object: 'customer', created: now, livemode: false, metadata: {}, ...params };
+      this.s.customers[customer.id] = customer;
+      this.created(key);
+      return ok(customer);
+    }
+    if ((m = /^\/v1\/customers\/([\w]+)$/.exec(path))) {
+      const customer = this.s.customers[m[1]];
+      if (!customer) return stripeError(404, 'invalid_request_error', `No such customer: '${m[1]}'`, 'resource_missing');
+      if (req.method === 'POST') Object.assign(customer, params, { metadata: { ...(customer.metadata as object), ...((params.metadata as object) ?? {}) } });
+      return ok(customer);
+    }
+    if (req.method === 'POST' && path === '/v1/invoices') {
+      if (!params.customer || !this.s.customers[String(params.customer)]) return stripeError(400, 'invalid_request_error', 'No such customer', 'resource_missing');
+      const invoice = { id: fakeId('in_'), object: 'invoice', status: 'draft', number: null, created: now, livemode: false, amount_due: 0, amount_paid: 0, total: 0, currency: params.currency, status_transitions: {}, ...params };
+      this.s.invoices[invoice.id] = invoice;
+      this.created(key);
+      return ok(invoice);
+    }
+    if (req.method === 'POST' && path === '/v1/invoiceitems') {
+      const invoice = this.s.invoices[String(params.invoice)];
+      if (!invoice) return stripeError(400, 'invalid_request_error', 'No such invoice', 'resource_missing');
+      if (invoice.status !== 'draft') return stripeError(400, 'invalid_request_error', 'Invoice is not editable', 'invoice_not_editable');
+      const item = { id: fakeId('ii_'), object: 'invoiceitem', ...params, amount: Number(params.amount) };
+      this.s.invoiceItems[item.id] = item;
+      invoice.total = Number(invoice.total) + item.amount;
+      invoice.amount_due = invoice.total;
+      this.created(key);
+      return ok(item);
+    }
+    if ((m = /^\/v1\/invoices\/([\w]+)\/(finalize|send)$/.exec(path)) && req.method === 'POST') {
+      const invoice = this.s.invoices[m[1]];
+      if (!invoice) return stripeError(404, 'invalid_request_error', `No such invoice: '${m[1]}'`, 'resource_missing');
+      if (m[2] === 'finalize') {
+        if (invoice.status !== 'draft') return stripeError(400, 'invalid_request_error', 'This invoice is already finalized', 'invoice_not_editable');
+        Object.assign(invoice, { status: 'open', number: `SB-${Object.keys(this.s.invoices).length.toString().padStart(4, '0')}`, status_transitions: { finalized_at: now } });
+      } else if (invoice.status !== 'open') {
+        return stripeError(400, 'invalid_request_error', 'Only open invoices can be sent');
+      }
+      return ok(invoice);
+    }
+    return stripeError(404, 'invalid_request_error', `Unrecognized request URL (${req.method}: ${path})`);
+  }
+}

@@ -1,0 +1,38 @@
+import type { PgBoss } from 'pg-boss';
+import type { DataSource } from 'typeorm';
+import { ApiKeyService } from './domain/auth/api-key.service.js';
+import { ContractService } from './domain/contract/contract.service.js';
+import { CustomerService } from './domain/customer/customer.service.js';
+import { ExternalRefService } from './domain/external-ref/external-ref.service.js';
+import { CredentialCipher } from './domain/integration/credential-cipher.js';
+import { IntegrationService } from './domain/integration/integration.service.js';
+import { InvoiceService } from './domain/invoice/invoice.service.js';
+import { EventBus } from './jobs/job-events.js';
+import { JobService } from './jobs/job.service.js';
+
+/** The domain services, built once per process over one data source. */
+export interface Services {
+  db: DataSource;
+  customers: CustomerService;
+  contracts: ContractService;
+  invoices: InvoiceService;
+  externalRefs: ExternalRefService;
+  integrations: IntegrationService;
+  apiKeys: ApiKeyService;
+  jobs: JobService;
+  events: EventBus;
+}
+
+export function createServices(db: DataSource, encryptionKey: Buffer, boss: PgBoss, events = new EventBus()): Services {
+  return {
+    events,
+    jobs: new JobService(db, boss, events),
+    db,
+    customers: new CustomerService(db),
+    contracts: new ContractService(db),
+    invoices: new InvoiceService(db),
+    externalRefs: new ExternalRefService(db),
+    integrations: new IntegrationService(db, new CredentialCipher(encryptionKey)),
+    apiKeys: new ApiKeyService(db),
+  };
+}

@@ -1,0 +1,261 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
+import type { HubSpotState } from '../../src/sandbox/hubspot.fake.js';
+import type { SendGridState } from '../../src/sandbox/sendgrid.fake.js';
+import type { StripeState } from '../../src/sandbox/stripe.fake.js';
+import {
+  CancelJobDocument,
+  CreateContractDocument,
+  CreateCustomerDocument,
+  CreateCustomerWithJobsDocument,
+  CreateIntegrationDocument,
+  CreateInvoiceDocument,
+  CustomerDocument,
+  InvoiceDocument,
+  JobDocument,
+  JobsDocument,
+  LogsDocument,
+  PauseIntegrationDocument,
+  PushCustomerDocument,
+  ReplayFailedDocument,
+  ResumeIntegrationDocument,
+  RetryJobDocument,
+  SendInvoiceDocument,
+  SendNotificationDocument,
+  UpdateIntegrationDocument,
+} from '../generated/graphql.js';
+import { codes, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { createIntegrations, HUBSPOT_TOKEN, rowId, SENDGRID_KEY, STRIPE_KEY, waitForJobs } from '../support/outbound.js';
+
+let t: TestGateway;
+let sandbox: Sandbox;
+let integrations: Awaited<ReturnType<typeof createIntegrations>>;
+
+beforeAll(async () => {
+  sandbox = await startSandbox();
+  t = await startTestGateway({ CIRCUIT_COOLDOWN_MS: '500' });
+  integrations = await createIntegrations(t, sandbox, { retryBaseDelayMs: 20, retryMaxDelayMs: 200, timeoutMs: 1000 });
+});
+afterAll(async () => {
+  await t?.stop();
+  await sandbox?.stop();
+});
+beforeEach(() => {
+  sandbox.stripe.reset();
+  sandbox.hubspot.reset();
+  sandbox.sendgrid.reset();
+});
+
+const newCustomer = async (name: string, email?: string) =>
+  (await t.run(CreateCustomerDocument, { input: { name, email: email ?? `${name.toLowerCase().replace(/\W+/g, '.')}@example.com`, phone: '+1 555 0100' } })).createCustomer.customer.id;
+
+describe('pushCustomer to Stripe', () => {
+  it('enqueues a PENDING job at once, then creates the customer with the job key and links the ExternalRef', async () => {
+    const customerId = await newCustomer('Ada Stripe');
+    const { pushCustomer } = await t.run(PushCustomerDocument, { customerId, integrationId: integrations.stripe.id });
+    expect(pushCustomer.job).toMatchObject({ status: 'PENDING', attempts: 0, operation: 'customer.upsert', entityId: customerId });
+    await waitForJobs(t, [pushCustomer.job.id]);
+
+    const { integrationJob } = await t.run(JobDocument, { id: pushCustomer.job.id });
+    expect(integrationJob).toMatchObject({ status: 'COMPLETED', attempts: 1 });
+    expect(integrationJob.logs).toHaveLength(1);
+    expect(integrationJob.logs[0]).toMatchObject({ service: 'stripe', eventType: 'customer.upsert', direction: 'OUTBOUND', status: 'SUCCESS', httpStatus: 200, attempt: 1 });
+
+    const [request] = sandbox.stripe.requests;
+    expect(request.method).toBe('POST');
+    expect(request.path).toBe('/v1/customers');
+    expect(request.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(request.headers.authorization).toBe(`Bearer ${STRIPE_KEY}`);
+    expect(request.headers['idempotency-key']).toBe(`switchboard-${rowId(pushCustomer.job.id)}`);
+    expect(request.body).toContain('name=Ada%20Stripe');
+    expect(request.body).toContain(`metadata[switchboard_id]=${rowId(customerId)}`);
+
+    const stripe = sandbox.stripe.state<StripeState>();
+    const [stripeCustomer] = Object.values(stripe.customers);
+    const { customer } = await t.run(CustomerDocument, { id: customerId });
+    expect(customer.externalRefs).toEqual([expect.objectContaining({ provider: 'STRIPE', externalId: stripeCustomer.id, integrationId: integrations.stripe.id })]);
+  });
+
+  it('the same idempotencyKey returns the same job and calls the provider once', async () => {
+    const customerId = await newCustomer('Idem Potent');
+    const vars = { customerId, integrationId: integrations.stripe.id, idempotencyKey: 'push-idem-1' };
+    const [a, b] = await Promise.all([t.run(PushCustomerDocument, vars), t.run(PushCustomerDocument, vars)]);
+    expect(a.pushCustomer.job.id).toBe(b.pushCustomer.job.id);
+    await waitForJobs(t, [a.pushCustomer.job.id]);
+    const again = await t.run(PushCustomerDocument, vars);
+    expect(again.pushCustomer.job).toMatchObject({ id: a.pushCustomer.job.id, status: 'COMPLETED' });
+    expect(sandbox.stripe.requests.filter((r) => r.path === '/v1/customers')).toHaveLength(1);
+    // A second push after the first links updates the same Stripe customer.
+    const second = await t.run(PushCustomerDocument, { customerId, integrationId: integrations.stripe.id });
+    await waitForJobs(t, [second.pushCustomer.job.id]);
+    expect(Object.keys(sandbox.stripe.state<StripeState>().customers)).toHaveLength(1);
+    expect(sandbox.stripe.requests.at(-1)!.path).toMatch(/^\/v1\/customers\/cus_/);
+  });
+
+  it('retries a timeout with the same Idempotency-Key, so the provider creates one object', async () => {
+    const customerId = await newCustomer('Slow Answer');
+    sandbox.stripe.setFaults({ latencyMs: 1500 });
+    const { pushCustomer } = await t.run(PushCustomerDocument, { customerId, integrationId: integrations.stripe.id });
+    await waitForJobs(t, [pushCustomer.job.id], ['RETRYING']);
+    sandbox.stripe.setFaults({ latencyMs: 0 });
+    await waitForJobs(t, [pushCustomer.job.id]);
+    const { integrationJob } = await t.run(JobDocument, { id: pushCustomer.job.id });
+    expect(integrationJob.status).toBe('COMPLETED');
+    expect(integrationJob.attempts).toBeGreaterThanOrEqual(2);
+    expect(integrationJob.logs[0]).toMatchObject({ status: 'FAILED', httpStatus: null });
+    expect(integrationJob.logs[0].errorMsg).toMatch(/no answer within 1000 ms/);
+    const keys = new Set(sandbox.stripe.requests.map((r) => r.headers['idempotency-key']));
+    expect(keys.size).toBe(1);
+    expect(Object.values(sandbox.stripe.state<StripeState>().createdPerKey)).toEqual([1]);
+  });
+
+  it('a validation 4xx fails at once with the provider message, and the FAILED job can be retried', async () => {
+    const customerId = await newCustomer('Bad Email', 'bad.email@example.com');
+    await t.sql(`UPDATE customer SET email = 'not-an-email' WHERE id = $1`, [rowId(customerId)]);
+    const { pushCustomer } = await t.run(PushCustomerDocument, { customerId, integrationId: integrations.stripe.id });
+    await waitForJobs(t, [pushCustomer.job.id]);
+    const { integrationJob } = await t.run(JobDocument, { id: pushCustomer.job.id });
+    expect(integrationJob).toMatchObject({ status: 'FAILED', attempts: 1 });
+    expect(integrationJob.lastError).toMatch(/Stripe 400 invalid_request_error \(email_invalid\): Invalid email address/);
+
+    const failed = await t.run(JobsDocument, { filter: { integrationId: integrations.stripe.id, status: 'FAILED' } });
+    expect(failed.integrationJobs.edges.map((e) => e.node.id)).toContain(pushCustomer.job.id);
+    const retried = await t.run(RetryJobDocument, { id: pushCustomer.job.id });
+    expect(retried.retryIntegrationJob.job).toMatchObject({ status: 'PENDING', attempts: 0 });
+    await waitForJobs(t, [pushCustomer.job.id]);
+    // Retrying a job that is not FAILED or CANCELLED is a conflict.
+    expect(codes(await t.request(CancelJobDocument, { id: pushCustomer.job.id }))).toEqual(['CONFLICT']);
+  });
+
+  it('auto-sync: createCustomer enqueues a job in the same transaction for integrations that sync customers', async () => {
+    const { createIntegration } = await t.run(CreateIntegrationDocument, {
+      input: { provider: 'STRIPE', name: 'auto', baseUrl: sandbox.stripe.url, credentials: { apiKey: STRIPE_KEY }, autoSync: ['Customer'] },
+    });
+    try {
+      const { createCustomer } = await t.run(CreateCustomerWithJobsDocument, { input: { name: 'Auto Synced', email: 'auto@example.com' } });
+      expect(createCustomer.jobs).toHaveLength(1);
+      expect(createCustomer.jobs[0]).toMatchObject({ operation: 'customer.upsert', status: 'PENDING', integration: { id: createIntegration.integration.id } });
+      await waitForJobs(t, [createCustomer.jobs[0].id]);
+      // A failed canonical write enqueues nothing.
+      const before = await t.sql('SELECT id FROM integration_job');
+      expect(codes(await t.request(CreateCustomerWithJobsDocument, { input: { name: 'Dup', email: 'AUTO@example.com' } }))).toEqual(['CONFLICT']);
+      expect(await t.sql('SELECT id FROM integration_job')).toHaveLength(before.length);
+    } finally {
+      await t.sql(`UPDATE integration SET auto_sync = '{}' WHERE id = $1`, [rowId(createIntegration.integration.id)]);
+    }
+  });
+});
+
+describe('sendInvoice to Stripe', () => {
+  it('creates the invoice, its items, finalizes and sends it; the canonical invoice becomes OPEN', async () => {
+    const customerId = await newCustomer('Invoice Customer');
+    const { createInvoice } = await t.run(CreateInvoiceDocument, {
+      input: { customerId, currency: 'EUR', tax: '1.00', lineItems: [{ description: 'Plan', quantity: 2, unitAmount: '10.50' }, { description: 'Setup', quantity: 1, unitAmount: '5' }] },
+    });
+    const { sendInvoice } = await t.run(SendInvoiceDocument, { invoiceId: createInvoice.invoice.id, integrationId: integrations.stripe.id });
+    await waitForJobs(t, [sendInvoice.job.id]);
+    const paths = sandbox.stripe.requests.map((r) => `${r.method} ${r.path.replace(/(cus|in)_\w+/, '$1_X')}`);
+    expect(paths).toEqual(['POST /v1/customers', 'POST /v1/invoices', 'POST /v1/invoiceitems', 'POST /v1/invoiceitems', 'POST /v1/invoiceitems', 'POST /v1/invoices/in_X/finalize', 'POST /v1/invoices/in_X/send']);
+    const stripe = sandbox.stripe.state<StripeState>();
+    const [invoice] = Object.values(stripe.invoices);
+    // Line items plus the tax item: the Stripe total matches the canonical total (27.00).
+    expect(invoice).toMatchObject({ status: 'open', currency: 'eur', total: 2700, collection_method: 'send_invoice' });
+    const { invoice: canonical } = await t.run(InvoiceDocument, { id: createInvoice.invoice.id });
+    expect(canonical.status).toBe('OPEN');
+    expect(canonical.issuedAt).not.toBeNull();
+  });
+});
+
+describe('HubSpot and SendGrid', () => {
+  it('upserts a HubSpot contact by email and a deal by contract id, linking both', async () => {
+    const customerId = await newCustomer('Grace Hopper', 'Grace@Example.com');
+    const push = await t.run(PushCustomerDocument, { customerId, integrationId: integrations.hubspot.id });
+    await waitForJobs(t, [push.pushCustomer.job.id]);
+    const upsert = sandbox.hubspot.requests[0];
+    expect(upsert.path).toBe('/crm/v3/objects/contacts/batch/upsert');
+    expect(upsert.headers.authorization).toBe(`Bearer ${HUBSPOT_TOKEN}`);
+    expect(JSON.parse(upsert.body)).toMatchObject({ inputs: [{ idProperty: 'email', id: 'grace@example.com', properties: { firstname: 'Grace', lastname: 'Hopper' } }] });
+    // Pushing twice updates the same contact.
+    const again = await t.run(PushCustomerDocument, { customerId, integrationId: integrations.hubspot.id });
+    await waitForJobs(t, [again.pushCustomer.job.id]);
+    const state = sandbox.hubspot.state<HubSpotState>();
+    expect(Object.keys(state.contacts)).toHaveLength(1);
+
+    await t.run(CreateIntegrationDocument, { input: { provider: 'HUBSPOT', name: 'deals', baseUrl: sandbox.hubspot.url, credentials: { accessToken: HUBSPOT_TOKEN }, autoSync: ['Contract'] } });
+    const { createContract } = await t.run(CreateContractDocument, { input: { customerId, title: 'Enterprise', value: { amount: '1200.00', currency: 'USD' } } });
+    expect(createContract.jobs).toHaveLength(1);
+    await waitForJobs(t, [createContract.jobs[0].id]);
+    const deal = Object.values(sandbox.hubspot.state<HubSpotState>().deals)[0];
+    expect(deal.properties).toMatchObject({ dealname: 'Enterprise', amount: '1200.00', switchboard_contract_id: rowId(createContract.contract.id) });
+  });
+
+  it('sends a SendGrid dynamic-template email (202) and refuses a non-template id', async () => {
+    const { sendNotification } = await t.run(SendNotificationDocument, {
+      integrationId: integrations.sendgrid.id,
+      input: { to: 'ann@example.com', from: 'billing@acme.test', templateId: 'd-0123456789abcdef0123456789abcdef', kind: 'invoice_sent', data: { total: '12.00' } },
+    });
+    await waitForJobs(t, [sendNotification.job.id]);
+    const [request] = sandbox.sendgrid.requests;
+    expect(request.headers.authorization).toBe(`Bearer ${SENDGRID_KEY}`);
+    expect(JSON.parse(request.body)).toMatchObject({
+      from: { email: 'billing@acme.test' },
+      personalizations: [{ to: [{ email: 'ann@example.com' }], dynamic_template_data: { total: '12.00' } }],
+      template_id: 'd-0123456789abcdef0123456789abcdef',
+    });
+    expect(sandbox.sendgrid.state<SendGridState>().messages).toHaveLength(1);
+    const bad = await t.request(SendNotificationDocument, { integrationId: integrations.sendgrid.id, input: { to: 'ann@example.com', from: 'billing@acme.test', templateId: 'welcome' } });
+    expect(codes(bad)).toEqual(['BAD_USER_INPUT']);
+    // An operation the provider does not support is refused, naming the integration.
+    const wrong = await t.request(PushCustomerDocument, { customerId: await newCustomer('Nope'), integrationId: integrations.sendgrid.id });
+    expect(codes(wrong)).toEqual(['BAD_USER_INPUT']);
+    expect(wrong.body.errors![0].extensions!.field).toBe('integrationId');
+  });
+});
+
+describe('operators', () => {
+  it('a paused integration holds its jobs; resume runs them; cancel stops a waiting job', async () => {
+    const { stripe } = integrations;
+    await t.run(PauseIntegrationDocument, { id: stripe.id });
+    const a = await t.run(PushCustomerDocument, { customerId: await newCustomer('Paused One'), integrationId: stripe.id });
+    const b = await t.run(PushCustomerDocument, { customerId: await newCustomer('Paused Two'), integrationId: stripe.id });
+    // Both are looked at and put off: no call is made while paused.
+    await expect.poll(async () => (await t.sql(`SELECT count(*)::int AS n FROM integration_job WHERE id = ANY($1) AND next_attempt_at IS NOT NULL`, [[rowId(a.pushCustomer.job.id), rowId(b.pushCustomer.job.id)]]))[0].n).toBe(2);
+    expect(sandbox.stripe.requests).toHaveLength(0);
+    const cancelled = await t.run(CancelJobDocument, { id: b.pushCustomer.job.id });
+    expect(cancelled.cancelIntegrationJob.job.status).toBe('CANCELLED');
+    await t.run(ResumeIntegrationDocument, { id: stripe.id });
+    await waitForJobs(t, [a.pushCustomer.job.id]);
+    expect((await t.run(JobDocument, { id: a.pushCustomer.job.id })).integrationJob.status).toBe('COMPLETED');
+    expect(sandbox.stripe.requests).toHaveLength(1);
+  });
+
+  it('replays the dead-letter queue of an integration', async () => {
+    const { createIntegration } = await t.run(CreateIntegrationDocument, {
+      input: { provider: 'STRIPE', name: 'wrong key', baseUrl: sandbox.stripe.url, credentials: { apiKey: 'rk_live_wrong' } },
+    });
+    const id = createIntegration.integration.id;
+    const jobs = await Promise.all(['Dlq One', 'Dlq Two'].map(async (n) => (await t.run(PushCustomerDocument, { customerId: await newCustomer(n), integrationId: id })).pushCustomer.job.id));
+    const done = await waitForJobs(t, jobs);
+    expect([...done.values()]).toEqual(['FAILED', 'FAILED']);
+    expect((await t.run(JobDocument, { id: jobs[0] })).integrationJob.lastError).toMatch(/Stripe 401/);
+    // The operator fixes the key (credential rotation), then replays the dead letters.
+    await t.run(UpdateIntegrationDocument, { id, input: { credentials: { apiKey: STRIPE_KEY } } });
+    const { replayFailedIntegrationJobs } = await t.run(ReplayFailedDocument, { integrationId: id });
+    expect(replayFailedIntegrationJobs.jobs.map((j) => j.status)).toEqual(['PENDING', 'PENDING']);
+    const replayed = await waitForJobs(t, jobs);
+    expect([...replayed.values()]).toEqual(['COMPLETED', 'COMPLETED']);
+    expect(Object.keys(sandbox.stripe.state<StripeState>().customers)).toHaveLength(2);
+  });
+
+  it('filters jobs and logs by integration, status, entity and correlation id', async () => {
+    const customerId = await newCustomer('Filter Me');
+    const { pushCustomer } = await t.run(PushCustomerDocument, { customerId, integrationId: integrations.stripe.id }, { key: t.adminKey });
+    await waitForJobs(t, [pushCustomer.job.id]);
+    const byEntity = await t.run(JobsDocument, { filter: { entityId: customerId } });
+    expect(byEntity.integrationJobs.edges.map((e) => e.node.id)).toEqual([pushCustomer.job.id]);
+    const byCorrelation = await t.run(LogsDocument, { filter: { correlationId: pushCustomer.job.correlationId } });
+    expect(byCorrelation.integrationLogs.edges.map((e) => e.node.jobId)).toEqual([pushCustomer.job.id]);
+    const since = await t.run(LogsDocument, { filter: { integrationId: integrations.stripe.id, since: new Date(Date.now() + 60_000).toISOString() } });
+    expect(since.integrationLogs.totalCount).toBe(0);
+  });
+});

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateContractDocument, CreateCustomerDocument, CustomersWithRelationsDocument, InvoicePageDocument } from '../generated/graphql.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+
+let t: TestGateway;
+
+/** Statements the gateway sent through its data source so far (its own /metrics counter). */
+async function statements(): Promise<number> {
+  const text = await (await fetch(`${t.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('switchboard_db_statements_total '));
+  return Number(line!.split(' ')[1]);
+}
+
+async function statementsFor(run: () => Promise<unknown>): Promise<number> {
+  const before = await statements();
+  await run();
+  return (await statements()) - before;
+}
+
+beforeAll(async () => {
+  // An API process: no worker, whose scrape-time gauges would add their own statements.
+  t = await startTestGateway({ ROLE: 'api' });
+  // 120 customers, each with a contract and an invoice of three line items, loaded in bulk.
+  const customers = await t.sql<{ id: string }>(
+    `INSERT INTO customer (id, name, email) SELECT gen_random_uuid(), 'Bulk ' || i, 'bulk' || i || '@example.com'
+     FROM generate_series(1, 120) i RETURNING id`,
+  );
+  for (const { id } of customers) {
+    await t.sql(
+      `WITH k AS (INSERT INTO contract (id, customer_id, title) VALUES (gen_random_uuid(), $1, 'Deal') RETURNING id),
+            inv AS (INSERT INTO invoice (id, number, customer_id, contract_id, currency, subtotal_minor)
+                    SELECT gen_random_uuid(), 'B-' || gen_random_uuid(), $1, k.id, 'USD', 600 FROM k RETURNING id)
+       INSERT INTO invoice_line_item (id, invoice_id, position, description, quantity, unit_amount_minor, amount_minor)
+       SELECT gen_random_uuid(), inv.id, p, 'line ' || p, 1, 200, 200 FROM inv, generate_series(0, 2) p`,
+      [id],
+    );
+  }
+  // Keep the API path warm so both measurements see the same code.
+  await t.run(CreateCustomerDocument, { input: { name: 'Warm' } });
+});
+afterAll(async () => t?.stop());
+
+describe('DataLoader batching', () => {
+  it('a page of invoices with customer, contract and line items costs the same statements at 10 and 100 rows', async () => {
+    let page10 = 0;
+    let page100 = 0;
+    const small = await statementsFor(async () => {
+      const res = await t.run(InvoicePageDocument, { first: 10 });
+      page10 = res.invoices.edges.length;
+      expect(res.invoices.edges[0].node.lineItems).toHaveLength(3);
+      expect(res.invoices.edges[0].node.customer.name).toMatch(/^Bulk/);
+      expect(res.invoices.edges[0].node.contract?.title).toBe('Deal');
+    });
+    const large = await statementsFor(async () => {
+      const res = await t.run(InvoicePageDocument, { first: 100 });
+      page100 = res.invoices.edges.length;
+    });
+    expect([page10, page100]).toEqual([10, 100]);
+    expect(large).toBe(small);
+    // key lookup, page, count, customers, contracts, line items
+    expect(small).toBeLessThanOrEqual(6);
+  });
+
+  it('nested connections (customer.invoices, customer.contracts) are batched too', async () => {
+    const small = await statementsFor(() => t.run(CustomersWithRelationsDocument, { first: 10, invoicesFirst: 5 }));
+    const large = await statementsFor(() => t.run(CustomersWithRelationsDocument, { first: 100, invoicesFirst: 5 }));
+    expect(large).toBe(small);
+  });
+
+  it('the counter itself moves with the work done (guards the guard)', async () => {
+    const { createCustomer } = await t.run(CreateCustomerDocument, { input: { name: 'Counter' } });
+    const created = await statementsFor(() => t.run(CreateContractDocument, { input: { customerId: createCustomer.customer.id, title: 'x' } }));
+    expect(created).toBeGreaterThan(2);
+  });
+});

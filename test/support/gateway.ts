@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print, type ExecutionResult } from 'graphql';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { parseEnv, type Env } from '../../src/config/env.js';
+import { createScratchDatabase } from '../../src/db/scratch-database.js';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+import { createLogger } from '../../src/observability/logger.js';
+
+export interface GraphQLResponse<T> {
+  status: number;
+  headers: Headers;
+  body: ExecutionResult<T> & { errors?: Array<{ message: string; extensions?: Record<string, unknown>; path?: string[] }> };
+}
+
+export interface TestGateway {
+  gateway: Gateway;
+  env: Env;
+  url: string;
+  adminKey: string;
+  databaseUrl: string;
+  /** Runs a typed operation over real HTTP with the admin key, or the key given. */
+  request<T, V>(doc: TypedDocumentNode<T, V>, variables?: V, options?: { key?: string | null; headers?: Record<string, string> }): Promise<GraphQLResponse<T>>;
+  /** Like request, but fails the test on any GraphQL error and returns data. */
+  run<T, V>(doc: TypedDocumentNode<T, V>, variables?: V, options?: { key?: string | null }): Promise<T>;
+  sql<R extends pg.QueryResultRow = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
+  stop(): Promise<void>;
+}
+
+/** A database of its own on the test server (see global-setup.ts). */
+export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  return createScratchDatabase(inject('pgAdminUrl'), 'sb_test');
+}
+
+/** The environment a test gateway runs with (each call: a fresh admin key and encryption key). */
+export function testEnv(databaseUrl: string, dataDir: string, extraEnv: Record<string, string> = {}) {
+  return parseEnv({
+    DATABASE_URL: databaseUrl,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ADMIN_API_KEY: `sb_admin_${randomBytes(24).toString('base64url')}`,
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    DATA_DIR: dataDir,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    SHUTDOWN_TIMEOUT_MS: '2000',
+    ...extraEnv,
+  });
+}
+
+/** The whole gateway in this process, on its own database and a free port. */
+export async function startTestGateway(extraEnv: Record<string, string> = {}, options: { logSink?: (line: string) => void } = {}): Promise<TestGateway> {
+  const database = await createTestDatabase();
+  const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-data-'));
+  const env = testEnv(database.url, dataDir, extraEnv);
+  const adminKey = env.ADMIN_API_KEY!;
+  const log = options.logSink ? createLogger(env.LOG_LEVEL, { write: options.logSink }) : createLogger(env.LOG_LEVEL);
+  const gateway = await startGateway(env, log);
+  const pool = new pg.Pool({ connectionString: database.url, max: 2 });
+
+  const request: TestGateway['request'] = async (doc, variables, options = {}) => {
+    const key = options.key === undefined ? adminKey : options.key;
+    const res = await fetch(gateway.graphqlUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...options.headers,
+      },
+      body: JSON.stringify({ query: print(doc), variables }),
+    });
+    return { status: res.status, headers: res.headers, body: (await res.json()) as GraphQLResponse<never>['body'] };
+  };
+
+  return {
+    gateway,
+    env,
+    url: gateway.url,
+    adminKey,
+    databaseUrl: database.url,
+    request,
+    async run(doc, variables, options) {
+      const res = await request(doc, variables, options);
+      if (res.body.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(res.body.errors)}`);
+      return res.body.data!;
+    },
+    async sql(text, params) {
+      return (await pool.query(text, params)).rows;
+    },
+    async stop() {
+      await pool.end();
+      await gateway.stop();
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The extensions.code of each error in a response. */
+export const codes = (res: GraphQLResponse<unknown>) => (res.body.errors ?? []).map((e) => e.extensions?.code);
