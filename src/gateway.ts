@@ -15,6 +15,11 @@ import { redactUrl } from './observability/logger.js';
 import { REVOCATION_CHANNEL } from './domain/auth/api-key.service.js';
 import { listen } from './pubsub/pg-listener.js';
 import { createServices, type Services } from './services.js';
+import { onScrape, webhookLag, webhookWaiting } from './observability/metrics.js';
+import { EventWriter } from './webhooks/event-writer.js';
+import { IntegrationCache } from './webhooks/ingress.js';
+import { ownership } from './webhooks/ownership.js';
+import { WebhookProcessor } from './webhooks/processor.js';
 
 export interface Gateway {
   /** http://host:port of the HTTP server. */
@@ -71,7 +76,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
     });
     onStop('job queue', () => boss.stop({ graceful: true, timeout: env.SHUTDOWN_TIMEOUT_MS, close: true }));
 
-    const services = createServices(db, encryptionKey, boss);
+    const services = createServices(db, encryptionKey, boss, { retryLimit: env.WEBHOOK_RETRY_LIMIT, retryDelay: env.WEBHOOK_RETRY_DELAY_SECONDS });
     const generatedAdminKey = await services.apiKeys.ensureAdminKey(env.ADMIN_API_KEY);
 
     if (env.ROLE !== 'worker') {
@@ -96,7 +101,25 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
       await worker.start();
       // Before the queue stops: calls in flight finish (or are aborted after the timeout).
       onStop('outbound worker', () => worker.stop(env.SHUTDOWN_TIMEOUT_MS));
+
+      const processor = new WebhookProcessor(db, boss, services, log, {
+        ownership: ownership(env.FIELD_OWNERSHIP),
+        retryLimit: env.WEBHOOK_RETRY_LIMIT,
+        concurrency: env.WEBHOOK_CONCURRENCY,
+      });
+      await processor.start();
+      onStop('webhook processor', () => processor.stop());
     }
+
+    // Webhook ingress (API roles): group-committed event writes; lag gauges for /metrics.
+    const webhookWriter = env.ROLE === 'worker' ? null : new EventWriter(db, boss, log, { maxBatch: 500, maxConcurrentCommits: 2 }, (ids) => services.webhooks.jobsFor(ids));
+    const stopLagGauge = onScrape(async () => {
+      for (const r of await services.webhooks.lag()) {
+        webhookLag.set({ integration: r.integrationId }, r.oldestSeconds);
+        webhookWaiting.set({ integration: r.integrationId }, r.waiting);
+      }
+    });
+    onStop('webhook gauges', async () => stopLagGauge());
 
     const httpServer: Server = createServer();
     let publicUrl = env.PUBLIC_URL?.replace(/\/$/, '') ?? '';
@@ -108,6 +131,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
       maxDepth: env.GRAPHQL_MAX_DEPTH,
       maxCost: env.GRAPHQL_MAX_COST,
       graphql: env.ROLE !== 'worker',
+      webhooks: webhookWriter ? { writer: webhookWriter, cache: new IntegrationCache(services.integrations) } : null,
       ready: async () => {
         await db.query('SELECT 1');
         return queueReady(boss);
@@ -118,7 +142,11 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
       httpServer.once('error', reject);
       httpServer.listen(env.PORT, env.HOST, () => resolve());
     });
-    onStop('HTTP', drain);
+    onStop('HTTP', async () => {
+      await drain();
+      // Requests already answered were committed; anything still in a batch finishes first.
+      await webhookWriter?.idle();
+    });
     const { port } = httpServer.address() as AddressInfo;
     const host = env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST;
     const url = `http://${host}:${port}`;

@@ -9,6 +9,7 @@ import { IntegrationService } from './domain/integration/integration.service.js'
 import { InvoiceService } from './domain/invoice/invoice.service.js';
 import { EventBus } from './jobs/job-events.js';
 import { JobService } from './jobs/job.service.js';
+import { WebhookService } from './webhooks/webhook.service.js';
 
 /** The domain services, built once per process over one data source. */
 export interface Services {
@@ -20,11 +21,19 @@ export interface Services {
   integrations: IntegrationService;
   apiKeys: ApiKeyService;
   jobs: JobService;
+  webhooks: WebhookService;
   events: EventBus;
 }
 
-export function createServices(db: DataSource, encryptionKey: Buffer, boss: PgBoss, events = new EventBus()): Services {
+export function createServices(
+  db: DataSource,
+  encryptionKey: Buffer,
+  boss: PgBoss,
+  webhookRetry: { retryLimit: number; retryDelay: number },
+  events = new EventBus(),
+): Services {
   return {
+    webhooks: new WebhookService(db, boss, webhookRetry),
     events,
     jobs: new JobService(db, boss, events),
     db,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ownershipOverrides } from '../webhooks/ownership.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 
@@ -46,6 +47,10 @@ export const envSchema = z.object({
   QUEUE_HEARTBEAT_SECONDS: z.coerce.number().int().min(10).default(10),
   QUEUE_MONITOR_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(2),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(15000),
+  FIELD_OWNERSHIP: ownershipOverrides.optional(),
+  WEBHOOK_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(6),
+  WEBHOOK_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(2),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
 });
 
 export type Env = z.infer<typeof envSchema>;

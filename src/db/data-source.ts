@@ -9,9 +9,10 @@ import { Integration } from '../domain/integration/integration.entity.js';
 import { IntegrationJob } from '../domain/job/integration-job.entity.js';
 import { IntegrationLog } from '../domain/job/integration-log.entity.js';
 import { Invoice, InvoiceLineItem } from '../domain/invoice/invoice.entity.js';
+import { WebhookEvent } from '../domain/webhook/webhook-event.entity.js';
 import { dbStatements } from '../observability/metrics.js';
 
-export const entities = [Customer, Contract, Invoice, InvoiceLineItem, ExternalRef, Integration, ApiKey, IntegrationJob, IntegrationLog];
+export const entities = [Customer, Contract, Invoice, InvoiceLineItem, ExternalRef, Integration, ApiKey, IntegrationJob, IntegrationLog, WebhookEvent];
 
 /** Counts every statement (the N+1 guard reads it) and logs failures without their parameters. */
 class CountingLogger implements TypeOrmLogger {

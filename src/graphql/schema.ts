@@ -8,11 +8,13 @@ import { CustomerResolver } from './resolvers/customer.resolver.js';
 import { IntegrationResolver } from './resolvers/integration.resolver.js';
 import { InvoiceResolver } from './resolvers/invoice.resolver.js';
 import { IntegrationJobResolver, IntegrationLogResolver } from './resolvers/job.resolver.js';
+import { WebhookEventResolver } from './resolvers/webhook.resolver.js';
 import { NodeResolver } from './resolvers/node.resolver.js';
 import { ApiKeyType, IntegrationType } from './types/admin.types.js';
 import { ContractType, CustomerType, InvoiceType } from './types/canonical.types.js';
 import './types/enums.js';
 import { IntegrationJobType, IntegrationLogType } from './types/job.types.js';
+import { WebhookEventType } from './types/webhook.types.js';
 
 export const resolvers = [
   NodeResolver,
@@ -23,6 +25,7 @@ export const resolvers = [
   ApiKeyResolver,
   IntegrationJobResolver,
   IntegrationLogResolver,
+  WebhookEventResolver,
 ] as const;
 
 let cached: Promise<GraphQLSchema> | undefined;
@@ -31,7 +34,7 @@ let cached: Promise<GraphQLSchema> | undefined;
 export function getSchema(): Promise<GraphQLSchema> {
   return (cached ??= buildSchema({
     resolvers,
-    orphanedTypes: [CustomerType, ContractType, InvoiceType, IntegrationType, ApiKeyType, IntegrationJobType, IntegrationLogType],
+    orphanedTypes: [CustomerType, ContractType, InvoiceType, IntegrationType, ApiKeyType, IntegrationJobType, IntegrationLogType, WebhookEventType],
     authChecker,
     validate: false,
   }));

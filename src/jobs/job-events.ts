@@ -1,11 +1,18 @@
 import { EventEmitter } from 'node:events';
 import type { IntegrationJob } from '../domain/job/integration-job.entity.js';
 import type { IntegrationLog } from '../domain/job/integration-log.entity.js';
+import type { Contract } from '../domain/contract/contract.entity.js';
+import type { Customer } from '../domain/customer/customer.entity.js';
+import type { Invoice } from '../domain/invoice/invoice.entity.js';
 
 /** The internal topics: every job status change and every log row, as they are committed. */
 export interface GatewayTopics {
   'job.updated': IntegrationJob;
   'log.added': IntegrationLog;
+  /** Canonical records changed by inbound provider events. */
+  'customer.updated': Customer;
+  'invoice.updated': Invoice;
+  'contract.updated': Contract;
 }
 
 /**

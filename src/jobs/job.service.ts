@@ -40,6 +40,7 @@ export interface JobFilter {
 export interface LogFilter {
   integrationId?: string | null;
   jobId?: string | null;
+  webhookEventId?: string | null;
   correlationId?: string | null;
   status?: string | null;
   direction?: string | null;
@@ -342,6 +343,7 @@ export class JobService {
     const qb = this.db.getRepository(IntegrationLog).createQueryBuilder('l');
     if (filter.integrationId) qb.andWhere('l.integrationId = :integrationId', { integrationId: filter.integrationId });
     if (filter.jobId) qb.andWhere('l.jobId = :jobId', { jobId: filter.jobId });
+    if (filter.webhookEventId) qb.andWhere('l.webhookEventId = :webhookEventId', { webhookEventId: filter.webhookEventId });
     if (filter.correlationId) qb.andWhere('l.correlationId = :correlationId', { correlationId: filter.correlationId });
     if (filter.status) qb.andWhere('l.status = :status', { status: filter.status });
     if (filter.direction) qb.andWhere('l.direction = :direction', { direction: filter.direction });

@@ -10,3 +10,11 @@ export interface OutboundQueueData {
 export function orderingKey(integrationId: string, entityType: string | null, entityId: string | null, jobId: string): string {
   return entityType && entityId ? `${integrationId}:${entityType}:${entityId}` : `${integrationId}:job:${jobId}`;
 }
+
+/** The pg-boss queue that processes stored webhook events into the canonical model. */
+export const INBOUND_QUEUE = 'inbound';
+
+/** A queued inbound job carries only the webhook_event id (the row holds the event). */
+export interface InboundQueueData {
+  eventId: string;
+}

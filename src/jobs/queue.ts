@@ -1,6 +1,6 @@
 import { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
-import { OUTBOUND_QUEUE } from './queue-names.js';
+import { INBOUND_QUEUE, OUTBOUND_QUEUE } from './queue-names.js';
 
 export interface QueueOptions {
   /** Worker roles supervise: expire stale jobs, fail jobs whose worker stopped heartbeating. */
@@ -37,6 +37,17 @@ export async function startQueue(connectionString: string, log: Logger, options:
     retryBackoff: false,
     heartbeatSeconds: options.heartbeatSeconds,
     expireInSeconds: 3_600,
+    notify: true,
+  });
+  await boss.createQueue(INBOUND_QUEUE, {
+    // Webhook processing: any order (events carry their own time), retried with backoff (each
+    // job carries WEBHOOK_RETRY_LIMIT and WEBHOOK_RETRY_DELAY_SECONDS); the processor marks the
+    // event FAILED after the last attempt (replayWebhookEvent re-runs it).
+    policy: 'standard',
+    retryBackoff: true,
+    retryDelayMax: 600,
+    heartbeatSeconds: options.heartbeatSeconds,
+    expireInSeconds: 600,
     notify: true,
   });
   return boss;

@@ -76,6 +76,49 @@ export const circuitState = new Gauge({
   registers: [registry],
 });
 
+export const webhookRequests = new Counter({
+  name: 'switchboard_webhook_requests_total',
+  help: 'Webhook requests by integration and outcome (accepted, duplicate, rejected)',
+  labelNames: ['integration', 'provider', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const webhookRejected = new Counter({
+  name: 'switchboard_webhook_rejected_total',
+  help: 'Rejected webhook requests by reason (missing_signature, bad_signature, stale_timestamp, no_secret, bad_payload)',
+  labelNames: ['integration', 'provider', 'reason'] as const,
+  registers: [registry],
+});
+
+export const webhookDuplicates = new Counter({
+  name: 'switchboard_webhook_duplicates_total',
+  help: 'Webhook events received again (already stored): answered 2xx, nothing stored',
+  labelNames: ['integration', 'provider'] as const,
+  registers: [registry],
+});
+
+export const webhookProcessed = new Counter({
+  name: 'switchboard_webhook_processed_total',
+  help: 'Webhook events processed, by outcome (PROCESSED, IGNORED, FAILED, retry) and event type',
+  labelNames: ['integration', 'provider', 'outcome'] as const,
+  registers: [registry],
+});
+
+/** Filled at scrape time from the database. */
+export const webhookLag = new Gauge({
+  name: 'switchboard_webhook_processing_lag_seconds',
+  help: 'Age of the oldest stored webhook event not yet processed, per integration (0 when none waits)',
+  labelNames: ['integration'] as const,
+  registers: [registry],
+});
+
+export const webhookWaiting = new Gauge({
+  name: 'switchboard_webhook_waiting_events',
+  help: 'Stored webhook events not yet processed, per integration',
+  labelNames: ['integration'] as const,
+  registers: [registry],
+});
+
 let scrapeSources: Array<() => Promise<void>> = [];
 
 /** Registers a refresh that runs before each scrape (database-backed gauges). */

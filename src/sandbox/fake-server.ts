@@ -59,7 +59,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
  * fault injection. Control endpoints under /__sandbox: GET requests, GET state, POST faults
  * (partial Faults JSON), POST reset.
  */
-export class FakeServer {
+export class FakeServer<H extends ProviderHandler = ProviderHandler> {
   readonly requests: RecordedRequest[] = [];
   faults: Faults = { ...NO_FAULTS };
   private server: Server | null = null;
@@ -68,7 +68,7 @@ export class FakeServer {
 
   constructor(
     readonly name: string,
-    private readonly handler: ProviderHandler,
+    readonly handler: H,
     private readonly random: () => number = Math.random,
   ) {}
 

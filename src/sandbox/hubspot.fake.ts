@@ -32,6 +32,16 @@ export class HubSpotFake implements ProviderHandler {
     return hsError(status, 'INTERNAL_ERROR', message);
   }
 
+  /** A record made in HubSpot itself (a user in the CRM), as a webhook test needs it. */
+  createObject(kind: 'contacts' | 'deals', properties: Record<string, string | null>, associations: string[] = []): string {
+    const now = new Date().toISOString();
+    const id = String(this.nextId++);
+    const record = { id, properties: { ...properties, createdate: now, lastmodifieddate: now, hs_object_id: id }, createdAt: now, updatedAt: now, archived: false, associations };
+    if (kind === 'contacts') this.s.contacts[id] = record;
+    else this.s.deals[id] = record;
+    return id;
+  }
+
   handle(req: RecordedRequest): Reply {
     if (!/^Bearer \S+/.test(String(req.headers.authorization ?? ''))) return hsError(401, 'INVALID_AUTHENTICATION', 'Authentication credentials not found.');
     const now = new Date().toISOString();
@@ -61,6 +71,23 @@ export class HubSpotFake implements ProviderHandler {
     if (req.method === 'POST' && path === '/crm/v3/objects/deals/batch/upsert') {
       const inputs = body.inputs as Array<{ id: string; idProperty: string; properties: Record<string, unknown> }>;
       return upsert(this.s.deals as never, 'switchboard_contract_id', inputs);
+    }
+    const read = /^\/crm\/v3\/objects\/(contacts|deals)\/(\w+)$/.exec(path);
+    if (req.method === 'GET' && read) {
+      const kind = read[1] as 'contacts' | 'deals';
+      const record = (this.s[kind] as Record<string, { id: string; properties: Record<string, string | null>; createdAt?: string; updatedAt?: string; associations?: string[] }>)[read[2]];
+      if (!record) return hsError(404, 'OBJECT_NOT_FOUND', 'Object not found.  objectId are usually numeric.');
+      const query = new URLSearchParams(req.path.split('?')[1] ?? '');
+      const wanted = (query.get('properties') ?? '').split(',').filter(Boolean);
+      // HubSpot returns the requested properties (null when unset) plus its defaults.
+      const properties = Object.fromEntries(
+        [...new Set([...wanted, 'createdate', 'lastmodifieddate', 'hs_object_id'])].map((k) => [k, record.properties[k] ?? null]),
+      );
+      const body: Record<string, unknown> = { id: record.id, properties, createdAt: record.createdAt ?? now, updatedAt: record.updatedAt ?? now, archived: false };
+      if (kind === 'deals' && (query.get('associations') ?? '').split(',').includes('contacts')) {
+        body.associations = { contacts: { results: (record.associations ?? []).map((id) => ({ id, type: 'deal_to_contact' })) } };
+      }
+      return { status: 200, body };
     }
     const assoc = /^\/crm\/v4\/objects\/deals\/(\w+)\/associations\/contacts\/(\w+)$/.exec(path);
     if (req.method === 'PUT' && assoc) {

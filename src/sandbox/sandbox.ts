@@ -4,9 +4,9 @@ import { SendGridFake } from './sendgrid.fake.js';
 import { StripeFake } from './stripe.fake.js';
 
 export interface Sandbox {
-  stripe: FakeServer;
-  hubspot: FakeServer;
-  sendgrid: FakeServer;
+  stripe: FakeServer<StripeFake>;
+  hubspot: FakeServer<HubSpotFake>;
+  sendgrid: FakeServer<SendGridFake>;
   stop(): Promise<void>;
 }
 

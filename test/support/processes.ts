@@ -63,11 +63,11 @@ export function spawnGateway(t: TestGateway, env: Record<string, string>): Promi
 }
 
 /** Polls `probe` until it returns a truthy value (waiting on a state, not a fixed sleep). */
-export async function until<T>(probe: () => Promise<T> | T, timeoutMs = 60_000, everyMs = 25): Promise<T> {
+export async function until<T>(probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 60_000, everyMs = 25): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
-    if (value) return value;
+    if (value) return value as T;
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, everyMs));
   }

@@ -30,6 +30,14 @@ export class ExternalRef {
   @Column('timestamptz', { name: 'last_synced_at', nullable: true })
   lastSyncedAt: Date | null;
 
+  /** Per field, the provider time (ms) of the inbound change last applied through this link. */
+  @Column('jsonb', { name: 'field_clock', default: () => "'{}'::jsonb" })
+  fieldClock: Record<string, number>;
+
+  /** The provider deleted its record; the canonical record stays (the gateway owns existence). */
+  @Column('timestamptz', { name: 'deleted_at', nullable: true })
+  deletedAt: Date | null;
+
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' })
   createdAt: Date;
 }

@@ -35,6 +35,9 @@ export class IntegrationLogFilter {
   @Field(() => ID, { nullable: true })
   jobId?: string | null;
 
+  @Field(() => ID, { nullable: true })
+  webhookEventId?: string | null;
+
   @Field(() => String, { nullable: true })
   correlationId?: string | null;
 

@@ -90,6 +90,8 @@ export class IntegrationResolver {
   async resumeIntegration(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
     const integration = await ctx.services.integrations.setStatus(parseId('Integration', id, 'id'), IntegrationStatus.ACTIVE);
     await ctx.services.jobs.wakeDeferred(integration.id);
+    // Webhook events stored while paused are processed now.
+    await ctx.services.webhooks.wakeWaiting(integration.id);
     return { integration };
   }
 }

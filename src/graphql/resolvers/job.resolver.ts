@@ -52,6 +52,15 @@ export class IntegrationJobResolver {
     return job.entityId && job.entityType ? toGlobalId(job.entityType, job.entityId) : null;
   }
 
+  @FieldResolver(() => String, {
+    nullable: true,
+    description: "notification.send only: the provider's delivery report (DELIVERED, BOUNCED, DROPPED), from its event webhook.",
+  })
+  deliveryStatus(@Root() job: IntegrationJob): string | null {
+    const delivery = job.result?.delivery as { status?: string } | undefined;
+    return delivery?.status ?? null;
+  }
+
   @Authorized(Scope.LOGS_READ)
   @FieldResolver(() => [IntegrationLogType], { description: 'One row per attempt.' })
   logs(@Root() job: IntegrationJob, @Ctx() ctx: GraphQLContext): Promise<IntegrationLog[]> {
@@ -168,6 +177,7 @@ export class IntegrationLogResolver {
         ...filter,
         integrationId: filter?.integrationId ? parseId('Integration', filter.integrationId, 'filter.integrationId') : null,
         jobId: filter?.jobId ? parseId('IntegrationJob', filter.jobId, 'filter.jobId') : null,
+        webhookEventId: filter?.webhookEventId ? parseId('WebhookEvent', filter.webhookEventId, 'filter.webhookEventId') : null,
       },
       { first, after },
     );

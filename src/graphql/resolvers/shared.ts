@@ -7,4 +7,5 @@ export const externalRefView = (ref: ExternalRef): ExternalRefType => ({
   provider: ref.provider,
   externalId: ref.externalId,
   lastSyncedAt: ref.lastSyncedAt,
+  deletedAt: ref.deletedAt,
 });

@@ -26,6 +26,9 @@ export class ExternalRefType {
 
   @Field(() => DateTimeScalar, { nullable: true })
   lastSyncedAt: Date | null;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Set when the provider deleted its record (reported by its webhook); the canonical record stays.' })
+  deletedAt: Date | null;
 }
 
 @ObjectType('Customer', { implements: NodeInterface })

@@ -7,6 +7,7 @@ import { Invoice } from '../../domain/invoice/invoice.entity.js';
 import { IntegrationJob } from '../../domain/job/integration-job.entity.js';
 import { IntegrationLog } from '../../domain/job/integration-log.entity.js';
 import { toGlobalId } from '../../domain/shared/ids.js';
+import { WebhookEvent } from '../../domain/webhook/webhook-event.entity.js';
 
 /** Entity classes and the GraphQL type each is exposed as; extended as node types are added. */
 export const NODE_TYPES = new Map<Function, string>([
@@ -17,6 +18,7 @@ export const NODE_TYPES = new Map<Function, string>([
   [ApiKey, 'ApiKey'],
   [IntegrationJob, 'IntegrationJob'],
   [IntegrationLog, 'IntegrationLog'],
+  [WebhookEvent, 'WebhookEvent'],
 ]);
 
 export function typeNameOf(value: object): string | undefined {

@@ -1,0 +1,250 @@
+import type { EntityManager } from 'typeorm';
+import { Contract } from '../domain/contract/contract.entity.js';
+import { Customer } from '../domain/customer/customer.entity.js';
+import { ExternalRef, type CanonicalEntityType } from '../domain/external-ref/external-ref.entity.js';
+import type { Integration } from '../domain/integration/integration.entity.js';
+import { Invoice } from '../domain/invoice/invoice.entity.js';
+import { Direction, IntegrationLog, LogStatus } from '../domain/job/integration-log.entity.js';
+import type { IntegrationJob } from '../domain/job/integration-job.entity.js';
+import { newId } from '../domain/shared/ids.js';
+import { insertLogSql, logParams } from '../jobs/log-row.js';
+import type { WebhookEvent } from '../domain/webhook/webhook-event.entity.js';
+import type { OwnedField, Ownership } from './ownership.js';
+
+/** What one event changed, published on the internal topics once its transaction commits. */
+export interface Published {
+  customers: Customer[];
+  invoices: Invoice[];
+  contracts: Contract[];
+  jobs: IntegrationJob[];
+  logs: IntegrationLog[];
+}
+
+/** Everything a handler needs to apply one event inside its transaction. */
+export class ReconcileContext {
+  readonly published: Published = { customers: [], invoices: [], contracts: [], jobs: [], logs: [] };
+  readonly notes: string[] = [];
+
+  constructor(
+    readonly tx: EntityManager,
+    readonly integration: Integration,
+    readonly event: WebhookEvent,
+    readonly ownership: Ownership,
+  ) {}
+
+  /** The provider's time of the event in ms (the receive time when the provider gives none). */
+  get occurredAtMs(): number {
+    return (this.event.occurredAt ?? this.event.receivedAt).getTime();
+  }
+
+  /** Serialises every event about one provider object (any process): identity and order checks see each other. */
+  async lockObject(kind: string, externalId: string): Promise<void> {
+    await this.tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${this.integration.id}:${kind}:${externalId}`]);
+  }
+
+  async findRef(entityType: CanonicalEntityType, externalId: string): Promise<ExternalRef | null> {
+    return this.tx.findOne(ExternalRef, { where: { integrationId: this.integration.id, entityType, externalId }, lock: { mode: 'pessimistic_write' } });
+  }
+
+  async link(entityType: CanonicalEntityType, entityId: string, externalId: string, remoteData: Record<string, unknown> | null): Promise<ExternalRef> {
+    const existing = await this.tx.findOneBy(ExternalRef, { integrationId: this.integration.id, entityType, externalId });
+    const ref =
+      existing ??
+      this.tx.create(ExternalRef, {
+        id: newId(),
+        integrationId: this.integration.id,
+        provider: this.integration.provider,
+        entityType,
+        externalId,
+        fieldClock: {},
+        deletedAt: null,
+      });
+    ref.entityId = entityId;
+    if (remoteData) ref.remoteData = { ...(ref.remoteData ?? {}), ...remoteData };
+    ref.lastSyncedAt = new Date();
+    return this.tx.save(ref);
+  }
+
+  async markDeleted(entityType: CanonicalEntityType, externalId: string): Promise<boolean> {
+    const ref = await this.findRef(entityType, externalId);
+    if (!ref) return false;
+    ref.deletedAt = new Date(this.occurredAtMs);
+    ref.lastSyncedAt = new Date();
+    await this.tx.save(ref);
+    this.notes.push(`${entityType} ${ref.entityId} unlinked: deleted at the provider (the canonical record stays)`);
+    return true;
+  }
+
+  /** An INBOUND log row in this transaction, published after commit. */
+  addLog(fields: { eventType: string; status: LogStatus; errorMsg?: string | null; jobId?: string | null; response?: unknown }): void {
+    const log = this.tx.create(IntegrationLog, {
+      id: newId(),
+      service: this.integration.provider,
+      eventType: fields.eventType,
+      direction: Direction.INBOUND,
+      status: fields.status,
+      timestamp: new Date(),
+      errorMsg: fields.errorMsg ?? null,
+      correlationId: this.event.correlationId,
+      integrationId: this.integration.id,
+      jobId: fields.jobId ?? null,
+      webhookEventId: this.event.id,
+      httpStatus: null,
+      durationMs: null,
+      attempt: null,
+      request: null,
+      response: fields.response ?? null,
+    });
+    this.published.logs.push(log);
+  }
+
+  async flushLogs(): Promise<void> {
+    for (const log of this.published.logs) await this.tx.query(insertLogSql(1), logParams(log));
+  }
+
+  /**
+   * Applies the fields an event asserts, under the ownership map and the order rule:
+   * - a field its sender does not own is not applied; a differing value is logged as a conflict
+   *   with both values;
+   * - a field changed by a newer event (per-field provider time on the link) is not overwritten.
+   * Returns the fields to write. `clock` is the link's field clock (null: order checked elsewhere).
+   */
+  applyOwned<F extends OwnedField>(
+    entity: string,
+    current: Partial<Record<F, unknown>>,
+    incoming: Partial<Record<F, unknown>>,
+    clock: Record<string, number> | null,
+    tieBreak?: (field: F) => boolean,
+  ): Partial<Record<F, unknown>> {
+    const out: Partial<Record<F, unknown>> = {};
+    const sender = this.integration.provider;
+    const at = this.occurredAtMs;
+    for (const field of Object.keys(incoming) as F[]) {
+      const value = incoming[field];
+      if (value === undefined) continue;
+      const same = normalise(value) === normalise(current[field]);
+      const owner = this.ownership[field];
+      if (owner !== sender) {
+        if (!same) {
+          this.addLog({
+            eventType: `conflict.${field}`,
+            status: LogStatus.FAILED,
+            errorMsg: `${field} is owned by ${owner}: the change from ${sender} was not applied`,
+            response: { entity, field, owner, sender, incoming: value ?? null, kept: current[field] ?? null },
+          });
+          this.notes.push(`conflict on ${field} (owned by ${owner})`);
+        }
+        continue;
+      }
+      if (clock) {
+        const last = clock[field] ?? -Infinity;
+        if (last > at || (last === at && tieBreak && !tieBreak(field))) {
+          if (!same) this.notes.push(`${field} not changed: a newer event already set it`);
+          continue;
+        }
+        clock[field] = at;
+      }
+      if (!same) out[field] = value;
+    }
+    return out;
+  }
+}
+
+function normalise(v: unknown): string {
+  if (v === null || v === undefined || v === '') return '';
+  if (v instanceof Date) return v.toISOString();
+  return String(v);
+}
+
+export function normaliseEmail(v: unknown): string | null {
+  return typeof v === 'string' && v.trim() ? v.trim().toLowerCase() : null;
+}
+
+export function nonEmpty(v: unknown): string | null {
+  return typeof v === 'string' && v.trim() ? v.trim() : null;
+}
+
+export interface CustomerFacts {
+  name?: string | null;
+  email?: string | null;
+  phone?: string | null;
+  currency?: string | null;
+}
+
+const CUSTOMER_FIELDS: Record<string, keyof Customer> = { 'customer.name': 'name', 'customer.email': 'email', 'customer.phone': 'phone', 'customer.currency': 'currency' };
+
+/**
+ * Identity: the provider record's ExternalRef first, then a gateway id the provider echoes back
+ * (metadata we sent), then the normalised email; else a new canonical customer. Returns the
+ * customer (locked), its link, and whether it was created.
+ */
+export async function resolveCustomer(
+  ctx: ReconcileContext,
+  externalId: string,
+  facts: CustomerFacts,
+  gatewayId: string | null,
+): Promise<{ customer: Customer; ref: ExternalRef; created: boolean }> {
+  await ctx.lockObject('Customer', externalId);
+  const ref = await ctx.findRef('Customer', externalId);
+  if (ref) {
+    const customer = await ctx.tx.findOne(Customer, { where: { id: ref.entityId }, lock: { mode: 'pessimistic_write' } });
+    if (customer) return { customer, ref, created: false };
+  }
+  let customer: Customer | null = null;
+  if (gatewayId && /^[0-9a-f-]{36}$/i.test(gatewayId)) {
+    customer = await ctx.tx.findOne(Customer, { where: { id: gatewayId }, lock: { mode: 'pessimistic_write' } });
+  }
+  const email = normaliseEmail(facts.email);
+  if (!customer && email) {
+    // Concurrent creations of the same person through two providers meet at the email lock.
+    await ctx.tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`customer-email:${email}`]);
+    customer = await ctx.tx
+      .createQueryBuilder(Customer, 'c')
+      .setLock('pessimistic_write')
+      .where('lower(c.email) = :email', { email })
+      .getOne();
+  }
+  let created = false;
+  if (!customer) {
+    customer = ctx.tx.create(Customer, {
+      id: newId(),
+      name: (nonEmpty(facts.name) ?? email ?? externalId).slice(0, 500),
+      email,
+      phone: nonEmpty(facts.phone),
+      taxId: null,
+      currency: facts.currency ? facts.currency.toUpperCase().slice(0, 3) : null,
+      version: 1,
+    });
+    customer = await ctx.tx.save(customer);
+    created = true;
+    ctx.published.customers.push(customer);
+    ctx.notes.push(`customer ${customer.id} created`);
+  } else {
+    ctx.notes.push(`customer ${customer.id} matched by ${gatewayId === customer.id ? 'gateway id' : 'email'}`);
+  }
+  const linked = await ctx.link('Customer', customer.id, externalId, null);
+  if (created) {
+    // Every field came from this event: later events are ordered against it.
+    for (const f of Object.keys(CUSTOMER_FIELDS)) linked.fieldClock[f] = ctx.occurredAtMs;
+    await ctx.tx.save(linked);
+  }
+  return { customer, ref: linked, created };
+}
+
+/** Applies owned customer facts to a resolved customer (conflicts logged, order kept). */
+export async function updateCustomer(ctx: ReconcileContext, customer: Customer, ref: ExternalRef, facts: CustomerFacts, ordered = true): Promise<void> {
+  const current = { 'customer.name': customer.name, 'customer.email': customer.email?.toLowerCase() ?? null, 'customer.phone': customer.phone, 'customer.currency': customer.currency };
+  const incoming: Record<string, unknown> = {};
+  if (facts.name !== undefined && nonEmpty(facts.name)) incoming['customer.name'] = nonEmpty(facts.name);
+  if (facts.email !== undefined && normaliseEmail(facts.email)) incoming['customer.email'] = normaliseEmail(facts.email);
+  if (facts.phone !== undefined) incoming['customer.phone'] = nonEmpty(facts.phone);
+  if (facts.currency) incoming['customer.currency'] = facts.currency.toUpperCase();
+  const changes = ctx.applyOwned('Customer', current, incoming, ordered ? ref.fieldClock : null);
+  await ctx.tx.save(ref);
+  if (Object.keys(changes).length === 0) return;
+  for (const [field, value] of Object.entries(changes)) (customer as unknown as Record<string, unknown>)[CUSTOMER_FIELDS[field]] = value;
+  customer.version += 1;
+  const saved = await ctx.tx.save(customer);
+  ctx.published.customers.push(saved);
+  ctx.notes.push(`customer ${customer.id}: ${Object.keys(changes).join(', ')} changed`);
+}

@@ -1,0 +1,98 @@
+import type { PgBoss } from 'pg-boss';
+import { In, type DataSource } from 'typeorm';
+import { notFound } from '../domain/shared/errors.js';
+import { newId } from '../domain/shared/ids.js';
+import { paginate, type Connection, type PageArgs } from '../domain/shared/pagination.js';
+import { WebhookEvent, WebhookStatus } from '../domain/webhook/webhook-event.entity.js';
+import { queueDb } from '../jobs/job.service.js';
+import { INBOUND_QUEUE, type InboundQueueData } from '../jobs/queue-names.js';
+
+export interface WebhookEventFilter {
+  integrationId?: string | null;
+  status?: WebhookStatus | null;
+  eventType?: string | null;
+  externalEventId?: string | null;
+  correlationId?: string | null;
+  receivedAfter?: Date | null;
+  receivedBefore?: Date | null;
+}
+
+/** Stored webhook events for operators: list, replay, and wake the ones a pause held back. */
+export class WebhookService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly boss: PgBoss,
+    private readonly retry: { retryLimit: number; retryDelay: number },
+  ) {}
+
+  /** pg-boss job rows for these events (one insert statement). */
+  jobsFor(eventIds: string[]) {
+    return eventIds.map((eventId) => ({
+      id: newId(),
+      data: { eventId } satisfies InboundQueueData,
+      retryLimit: this.retry.retryLimit,
+      retryDelay: this.retry.retryDelay,
+      retryBackoff: true,
+    }));
+  }
+
+  async get(id: string): Promise<WebhookEvent> {
+    const event = await this.db.getRepository(WebhookEvent).findOneBy({ id });
+    if (!event) throw notFound('WebhookEvent');
+    return event;
+  }
+
+  async findByIds(ids: readonly string[]): Promise<WebhookEvent[]> {
+    return this.db.getRepository(WebhookEvent).findBy({ id: In([...ids]) });
+  }
+
+  async list(filter: WebhookEventFilter, page: PageArgs): Promise<Connection<WebhookEvent>> {
+    const qb = this.db.getRepository(WebhookEvent).createQueryBuilder('w');
+    if (filter.integrationId) qb.andWhere('w.integrationId = :integrationId', { integrationId: filter.integrationId });
+    if (filter.status) qb.andWhere('w.status = :status', { status: filter.status });
+    if (filter.eventType) qb.andWhere('w.eventType = :eventType', { eventType: filter.eventType });
+    if (filter.externalEventId) qb.andWhere('w.externalEventId = :externalEventId', { externalEventId: filter.externalEventId });
+    if (filter.correlationId) qb.andWhere('w.correlationId = :correlationId', { correlationId: filter.correlationId });
+    if (filter.receivedAfter) qb.andWhere('w.receivedAt >= :receivedAfter', { receivedAfter: filter.receivedAfter });
+    if (filter.receivedBefore) qb.andWhere('w.receivedAt < :receivedBefore', { receivedBefore: filter.receivedBefore });
+    return paginate(qb, page);
+  }
+
+  /**
+   * Runs an event's processing again: back to RECEIVED with a fresh attempt budget, queued in the
+   * same transaction. Processing is idempotent (links, per-field order), so a replay of an
+   * applied event changes nothing that a newer event set.
+   */
+  async replay(id: string): Promise<WebhookEvent> {
+    return this.db.transaction(async (tx) => {
+      const rows = (await tx.query(
+        `UPDATE webhook_event SET status = 'RECEIVED', error = NULL, processed_at = NULL WHERE id = $1 RETURNING id`,
+        [id],
+      )) as [Array<{ id: string }>, number];
+      if (rows[0].length === 0) throw notFound('WebhookEvent');
+      await this.boss.insert(INBOUND_QUEUE, this.jobsFor([id]), { db: queueDb(tx) });
+      return (await tx.findOneBy(WebhookEvent, { id }))!;
+    });
+  }
+
+  /** After resumeIntegration: queue every event the pause left waiting. */
+  async wakeWaiting(integrationId: string): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const rows = (await tx.query(`SELECT id FROM webhook_event WHERE integration_id = $1 AND status = 'RECEIVED' ORDER BY id`, [integrationId])) as Array<{ id: string }>;
+      for (let i = 0; i < rows.length; i += 1000) {
+        await this.boss.insert(INBOUND_QUEUE, this.jobsFor(rows.slice(i, i + 1000).map((r) => r.id)), { db: queueDb(tx) });
+      }
+      return rows.length;
+    });
+  }
+
+  /** Per integration: events stored but not processed, and the oldest one's age. */
+  async lag(): Promise<Array<{ integrationId: string; waiting: number; oldestSeconds: number }>> {
+    const rows = (await this.db.query(
+      `SELECT i.id, count(w.id)::int AS waiting, COALESCE(EXTRACT(EPOCH FROM now() - min(w.received_at)), 0)::float8 AS oldest
+       FROM integration i LEFT JOIN webhook_event w ON w.integration_id = i.id AND w.status = 'RECEIVED'
+       GROUP BY i.id`,
+    )) as Array<{ id: string; waiting: number; oldest: number }>;
+    return rows.map((r) => ({ integrationId: r.id, waiting: r.waiting, oldestSeconds: r.oldest }));
+  }
+}

@@ -1,0 +1,397 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Invoice } from '../../src/domain/invoice/invoice.entity.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
+import type { StripeState } from '../../src/sandbox/stripe.fake.js';
+import {
+  CreateCustomerDocument,
+  CreateIntegrationDocument,
+  CreateInvoiceDocument,
+  CustomerWithRefsDocument,
+  InboundLogsDocument,
+  InvoiceDocument,
+  NotificationJobDocument,
+  PauseIntegrationDocument,
+  ReplayWebhookEventDocument,
+  ResumeIntegrationDocument,
+  RotateIntegrationSecretDocument,
+  SendInvoiceDocument,
+  SendNotificationDocument,
+  WebhookEventsDocument,
+} from '../generated/graphql.js';
+import { codes, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { HUBSPOT_TOKEN, rowId, SENDGRID_KEY, STRIPE_KEY, waitForJobs } from '../support/outbound.js';
+import { until } from '../support/processes.js';
+import {
+  fixture,
+  hubspotHeaders,
+  newWhsec,
+  nowSeconds,
+  post,
+  sendgridHeaders,
+  sendgridKeys,
+  standardHeaders,
+  stripeHeaders,
+  waitProcessed,
+} from '../support/webhooks.js';
+
+let t: TestGateway;
+let sandbox: Sandbox;
+const STRIPE_SECRET = 'whsec_' + 'c3dpdGNoYm9hcmQtdGVzdC1zZWNyZXQ';
+const HUBSPOT_SECRET = 'hubspot-app-client-secret-0123456789';
+const GENERIC_SECRET = newWhsec();
+const sendgrid = sendgridKeys();
+const integration = { stripe: { id: '', row: '', url: '' }, hubspot: { id: '', row: '', url: '' }, sendgrid: { id: '', row: '', url: '' }, generic: { id: '', row: '', url: '' } };
+
+let seq = 0;
+/** A Stripe event from a fixture, with a fresh event id (and object id when given). */
+function stripeEvent(name: string, patch: (e: any) => void = () => {}): { id: string; body: string } {
+  const e = fixture('stripe', name);
+  e.id = `evt_${Date.now().toString(36)}${(seq++).toString(36)}x${Math.random().toString(36).slice(2, 8)}`;
+  e.created = nowSeconds();
+  patch(e);
+  return { id: e.id, body: JSON.stringify(e) };
+}
+
+const postStripe = (body: string, secret = STRIPE_SECRET, ts?: number) => post(integration.stripe.url, body, stripeHeaders(body, secret, ts));
+const countEvents = async (row: string) => Number((await t.sql<{ n: string }>('SELECT count(*) AS n FROM webhook_event WHERE integration_id = $1', [row]))[0].n);
+
+beforeAll(async () => {
+  sandbox = await startSandbox();
+  t = await startTestGateway({ WEBHOOK_RETRY_LIMIT: '1', WEBHOOK_RETRY_DELAY_SECONDS: '1' });
+  const make = async (key: keyof typeof integration, provider: 'STRIPE' | 'HUBSPOT' | 'SENDGRID' | 'GENERIC', baseUrl: string, credentials: Record<string, unknown>, webhookSecret: string) => {
+    const { createIntegration } = await t.run(CreateIntegrationDocument, {
+      input: { provider, name: `${provider} webhooks`, baseUrl, credentials, webhookSecret, settings: { timeoutMs: 1000, retryBaseDelayMs: 20, retryMaxDelayMs: 100 } },
+    });
+    integration[key] = { id: createIntegration.integration.id, row: rowId(createIntegration.integration.id), url: createIntegration.integration.webhookUrl };
+  };
+  await make('stripe', 'STRIPE', sandbox.stripe.url, { apiKey: STRIPE_KEY }, STRIPE_SECRET);
+  await make('hubspot', 'HUBSPOT', sandbox.hubspot.url, { accessToken: HUBSPOT_TOKEN }, HUBSPOT_SECRET);
+  await make('sendgrid', 'SENDGRID', sandbox.sendgrid.url, { apiKey: SENDGRID_KEY }, sendgrid.publicKey);
+  await make('generic', 'GENERIC', 'https://hooks.example.com', { headers: {} }, GENERIC_SECRET);
+});
+afterAll(async () => {
+  await t?.stop();
+  await sandbox?.stop();
+});
+
+describe('POST /webhooks/:integrationId answers as the contract says', () => {
+  it('a valid event: 200 after it is stored, then processed; the request leaves one INBOUND SUCCESS log row', async () => {
+    const email = `grace.${Date.now()}@example.com`;
+    const { id, body } = stripeEvent('customer.created', (e) => {
+      e.data.object.id = `cus_new${Date.now()}`;
+      e.data.object.email = email;
+    });
+    const res = await postStripe(body);
+    expect(res).toEqual({ status: 200, body: { received: true, duplicate: false, events: 1, duplicates: 0 } });
+    // Committed before the answer: the row is there the moment the 200 arrives.
+    const [stored] = await t.sql<{ body: string; event_type: string }>('SELECT body, event_type FROM webhook_event WHERE external_event_id = $1', [id]);
+    expect(stored).toEqual({ body, event_type: 'customer.created' });
+    const [processed] = await waitProcessed(t, integration.stripe.row, [id]);
+    expect(processed.status).toBe('PROCESSED');
+    const [customer] = await t.sql<{ name: string; phone: string }>('SELECT name, phone FROM customer WHERE lower(email) = $1', [email]);
+    expect(customer).toEqual({ name: 'Grace Hopper', phone: '+1 555 0199' });
+    const logs = await t.sql<{ status: string; event_type: string; http_status: number | null }>(
+      `SELECT status, event_type, http_status FROM integration_log WHERE webhook_event_id = $1 AND direction = 'INBOUND' ORDER BY id`,
+      [processed.id],
+    );
+    expect(logs).toEqual([
+      { status: 'SUCCESS', event_type: 'customer.created', http_status: 200 },
+      { status: 'SUCCESS', event_type: 'customer.created', http_status: null },
+    ]);
+  });
+
+  it('missing header, wrong secret, stale or far-future timestamp, a changed byte: 401; not JSON: 400; each stores nothing but a FAILED log row', async () => {
+    const before = await countEvents(integration.stripe.row);
+    const { body } = stripeEvent('customer.created');
+    const cases: Array<[string, Promise<{ status: number; body: any }>, number, string]> = [
+      ['missing header', post(integration.stripe.url, body, { 'content-type': 'application/json' }), 401, 'missing_signature'],
+      ['wrong secret', postStripe(body, 'whsec_not_the_secret'), 401, 'bad_signature'],
+      ['stale timestamp', postStripe(body, STRIPE_SECRET, nowSeconds() - 301), 401, 'stale_timestamp'],
+      ['far-future timestamp', postStripe(body, STRIPE_SECRET, nowSeconds() + 3600), 401, 'stale_timestamp'],
+      ['one byte changed', post(integration.stripe.url, body.replace('Grace', 'Grade'), stripeHeaders(body, STRIPE_SECRET)), 401, 'bad_signature'],
+      ['not JSON', postStripe('{"id":"evt_1", not json'), 400, 'bad_payload'],
+      ['not an event', postStripe('{"object":"customer","id":"cus_1"}'), 400, 'bad_payload'],
+    ];
+    const marker = `rejections-${Date.now()}`;
+    for (const [name, pending, status, reason] of cases) {
+      const res = await pending;
+      expect(res.status, name).toBe(status);
+      expect(res.body.reason, name).toBe(reason);
+    }
+    expect(await countEvents(integration.stripe.row)).toBe(before);
+    const rows = await t.sql<{ error_msg: string; request: unknown; response: unknown }>(
+      `SELECT error_msg, request, response FROM integration_log WHERE integration_id = $1 AND event_type = 'webhook.rejected' AND status = 'FAILED'`,
+      [integration.stripe.row],
+    );
+    expect(rows.length).toBeGreaterThanOrEqual(cases.length);
+    const logged = JSON.stringify(rows);
+    expect(logged).not.toContain(STRIPE_SECRET);
+    expect(logged).not.toContain('v1=');
+    expect(logged).not.toContain('Grace');
+    expect(marker).toBeTruthy();
+  });
+
+  it('a 2 MiB body is 413 and an unknown integration 404; neither stores anything', async () => {
+    const logsBefore = (await t.sql('SELECT id FROM integration_log')).length;
+    const big = JSON.stringify({ id: 'evt_big', object: 'event', type: 'customer.created', data: { object: { pad: 'x'.repeat(2 * 1024 * 1024) } } });
+    const tooBig = await postStripe(big);
+    expect(tooBig.status).toBe(413);
+    const unknown = await post(integration.stripe.url.replace(integration.stripe.row, '00000000-0000-7000-8000-000000000000'), '{}', stripeHeaders('{}', STRIPE_SECRET));
+    expect(unknown.status).toBe(404);
+    const notAnId = await post(integration.stripe.url.replace(integration.stripe.row, 'nope'), '{}', stripeHeaders('{}', STRIPE_SECRET));
+    expect(notAnId.status).toBe(404);
+    expect((await t.sql('SELECT id FROM integration_log')).length).toBe(logsBefore);
+  });
+
+  it('the same event posted 20 times at once: one row, one canonical change, 19 answers say duplicate', async () => {
+    const email = `twenty.${Date.now()}@example.com`;
+    const { id, body } = stripeEvent('customer.created', (e) => {
+      e.data.object.id = `cus_twenty${Date.now()}`;
+      e.data.object.email = email;
+    });
+    const answers = await Promise.all(Array.from({ length: 20 }, () => postStripe(body)));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(answers.filter((a) => a.body.duplicate === false)).toHaveLength(1);
+    expect(answers.filter((a) => a.body.duplicate === true)).toHaveLength(19);
+    expect(await t.sql('SELECT id FROM webhook_event WHERE external_event_id = $1', [id])).toHaveLength(1);
+    await waitProcessed(t, integration.stripe.row, [id]);
+    expect(await t.sql('SELECT version FROM customer WHERE lower(email) = $1', [email])).toEqual([{ version: 1 }]);
+    // Posted again after processing: still a duplicate, still one customer.
+    expect((await postStripe(body)).body.duplicate).toBe(true);
+  });
+
+  it('during a secret rotation the old and the new secret both verify', async () => {
+    const next = 'whsec_' + 'cm90YXRlZC1zd2l0Y2hib2FyZC1zZWNyZXQ';
+    await t.run(RotateIntegrationSecretDocument, { id: integration.stripe.id, webhookSecret: next });
+    await until(async () => (await postStripe(stripeEvent('customer.deleted').body, next)).status === 200, 5_000);
+    expect((await postStripe(stripeEvent('customer.deleted').body, STRIPE_SECRET)).status).toBe(200);
+    expect((await postStripe(stripeEvent('customer.deleted').body, 'whsec_neither')).status).toBe(401);
+  });
+
+  it('a paused integration stores its events (2xx); they wait, and are processed on resume', async () => {
+    await t.run(PauseIntegrationDocument, { id: integration.generic.id });
+    const body = JSON.stringify(fixture('generic', 'invoice.paid'));
+    const msgId = `msg_paused${Date.now()}`;
+    await until(async () => {
+      // The ingress caches the integration for a second; a pause is only about processing anyway.
+      const res = await post(integration.generic.url, body, standardHeaders(msgId, body, GENERIC_SECRET));
+      return res.status === 200;
+    }, 5_000);
+    // Nothing processes it while paused: it is still RECEIVED after the processor had its chance.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await t.sql('SELECT status FROM webhook_event WHERE external_event_id = $1', [msgId])).toEqual([{ status: 'RECEIVED' }]);
+    await t.run(ResumeIntegrationDocument, { id: integration.generic.id });
+    const [row] = await waitProcessed(t, integration.generic.row, [msgId]);
+    expect(row.status).toBe('IGNORED');
+    const { webhookEvents } = await t.run(WebhookEventsDocument, { filter: { integrationId: integration.generic.id, externalEventId: msgId } });
+    expect(webhookEvents.edges[0].node).toMatchObject({ eventType: 'invoice.paid', status: 'IGNORED', attempts: 1, integration: { provider: 'GENERIC' } });
+  });
+});
+
+describe('identity, ownership and order', () => {
+  it('a HubSpot contact is matched by email to the customer; its name change reaches the customer; a Stripe name change is a logged conflict', async () => {
+    const email = `ada.${Date.now()}@example.com`;
+    const { createCustomer } = await t.run(CreateCustomerDocument, { input: { name: 'Ada Lovelace', email } });
+    const customerId = createCustomer.customer.id;
+
+    // The contact exists in HubSpot (made there by a user); HubSpot tells us it was created.
+    const contactId = sandbox.hubspot.handler.createObject('contacts', { email: email.toUpperCase(), firstname: 'Ada', lastname: 'Lovelace', phone: '+44 20 7946 0000' });
+    const creation = fixture('hubspot', 'contact.creation');
+    creation[0].objectId = Number(contactId);
+    creation[0].eventId = Date.now();
+    creation[0].occurredAt = Date.now() - 1000;
+    const change = fixture('hubspot', 'contact.propertyChange');
+    change[0].objectId = Number(contactId);
+    change[0].eventId = Date.now() + 1;
+    change[0].occurredAt = Date.now();
+    change[0].propertyValue = 'Augusta Ada';
+    const batch = JSON.stringify([...creation, ...change]);
+    const res = await post(integration.hubspot.url, batch, hubspotHeaders(integration.hubspot.url, batch, HUBSPOT_SECRET));
+    expect(res.body).toEqual({ received: true, duplicate: false, events: 2, duplicates: 0 });
+    const processed = await waitProcessed(t, integration.hubspot.row, [String(creation[0].eventId), String(change[0].eventId)]);
+    expect(processed.map((p) => p.status)).toEqual(['PROCESSED', 'PROCESSED']);
+
+    const { customer } = await t.run(CustomerWithRefsDocument, { id: customerId });
+    expect(customer).toMatchObject({ name: 'Augusta Ada Lovelace', email, phone: '+44 20 7946 0000' });
+    expect(customer!.externalRefs).toEqual([expect.objectContaining({ provider: 'HUBSPOT', externalId: contactId, deletedAt: null })]);
+    expect(await t.sql('SELECT id FROM customer WHERE lower(email) = $1', [email])).toHaveLength(1);
+
+    // Stripe knows the same person (matched by email) and tries to rename her: the CRM owns names.
+    const stripeCustomer = `cus_ada${Date.now()}`;
+    const created = stripeEvent('customer.created', (e) => {
+      e.data.object.id = stripeCustomer;
+      e.data.object.email = email;
+      e.data.object.name = 'Augusta Ada Lovelace';
+    });
+    const renamed = stripeEvent('customer.updated', (e) => {
+      e.data.object.id = stripeCustomer;
+      e.data.object.email = email;
+      e.data.object.name = 'Countess of Lovelace';
+      e.data.previous_attributes = { name: 'Augusta Ada Lovelace' };
+    });
+    expect((await postStripe(created.body)).status).toBe(200);
+    await waitProcessed(t, integration.stripe.row, [created.id]);
+    expect((await postStripe(renamed.body)).status).toBe(200);
+    const [event] = await waitProcessed(t, integration.stripe.row, [renamed.id]);
+    expect(event.status).toBe('PROCESSED');
+
+    const after = await t.run(CustomerWithRefsDocument, { id: customerId });
+    expect(after.customer!.name).toBe('Augusta Ada Lovelace');
+    expect(after.customer!.externalRefs.map((r) => r.provider).sort()).toEqual(['HUBSPOT', 'STRIPE']);
+    const conflicts = await t.sql<{ status: string; error_msg: string; response: any }>(
+      `SELECT status, error_msg, response FROM integration_log WHERE webhook_event_id = $1 AND event_type = 'conflict.customer.name'`,
+      [event.id],
+    );
+    expect(conflicts).toHaveLength(1);
+    expect(conflicts[0].status).toBe('FAILED');
+    expect(conflicts[0].error_msg).toContain('owned by HUBSPOT');
+    expect(conflicts[0].response).toMatchObject({ field: 'customer.name', owner: 'HUBSPOT', sender: 'STRIPE', incoming: 'Countess of Lovelace', kept: 'Augusta Ada Lovelace' });
+  });
+
+  it('an older HubSpot change arriving after a newer one does not overwrite it', async () => {
+    const email = `order.${Date.now()}@example.com`;
+    const contactId = sandbox.hubspot.handler.createObject('contacts', { email, firstname: 'First', lastname: 'Last', phone: null });
+    const base = Date.now();
+    const creation = fixture('hubspot', 'contact.creation');
+    Object.assign(creation[0], { objectId: Number(contactId), eventId: base, occurredAt: base - 10_000 });
+    const newer = fixture('hubspot', 'contact.propertyChange')[0];
+    Object.assign(newer, { objectId: Number(contactId), eventId: base + 1, occurredAt: base, propertyName: 'lastname', propertyValue: 'Newer' });
+    const older = { ...newer, eventId: base + 2, occurredAt: base - 5_000, propertyValue: 'Older' };
+    for (const events of [creation, [newer], [older]]) {
+      const body = JSON.stringify(events);
+      expect((await post(integration.hubspot.url, body, hubspotHeaders(integration.hubspot.url, body, HUBSPOT_SECRET))).status).toBe(200);
+      await waitProcessed(t, integration.hubspot.row, events.map((e: any) => String(e.eventId)));
+    }
+    expect(await t.sql('SELECT name FROM customer WHERE lower(email) = $1', [email])).toEqual([{ name: 'First Newer' }]);
+  });
+
+  it('closing the loop: an invoice sent through Stripe becomes PAID when invoice.paid arrives; a late invoice.finalized does not undo it', async () => {
+    const { createCustomer } = await t.run(CreateCustomerDocument, { input: { name: 'Paying Customer', email: `pay.${Date.now()}@example.com` } });
+    const { createInvoice } = await t.run(CreateInvoiceDocument, {
+      input: { customerId: createCustomer.customer.id, currency: 'USD', lineItems: [{ description: 'Plan', quantity: 1, unitAmount: '125.00' }] },
+    });
+    const { sendInvoice } = await t.run(SendInvoiceDocument, { invoiceId: createInvoice.invoice.id, integrationId: integration.stripe.id });
+    await waitForJobs(t, [sendInvoice.job.id]);
+    const stripeInvoice = Object.values(sandbox.stripe.state<StripeState>().invoices).find((i: any) => i.metadata?.switchboard_id === rowId(createInvoice.invoice.id)) as any;
+    expect(stripeInvoice.status).toBe('open');
+
+    const updates: Invoice[] = [];
+    const unsubscribe = t.gateway.services.events.subscribe('invoice.updated', (i) => updates.push(i));
+    const paidAt = nowSeconds();
+    const paid = stripeEvent('invoice.paid', (e) => {
+      Object.assign(e.data.object, { id: stripeInvoice.id, customer: stripeInvoice.customer, amount_paid: 12500, currency: 'usd', metadata: {} });
+      e.data.object.status_transitions.paid_at = paidAt;
+      e.created = paidAt;
+    });
+    const late = stripeEvent('invoice.finalized', (e) => {
+      Object.assign(e.data.object, { id: stripeInvoice.id, customer: stripeInvoice.customer, currency: 'usd' });
+      e.created = paidAt - 60;
+    });
+    expect((await postStripe(paid.body)).status).toBe(200);
+    await waitProcessed(t, integration.stripe.row, [paid.id]);
+    expect((await postStripe(late.body)).status).toBe(200);
+    await waitProcessed(t, integration.stripe.row, [late.id]);
+    unsubscribe();
+
+    const { invoice } = await t.run(InvoiceDocument, { id: createInvoice.invoice.id });
+    expect(invoice).toMatchObject({ status: 'PAID' });
+    const [row] = await t.sql<{ amount_paid_minor: string; paid_at: Date }>('SELECT amount_paid_minor, paid_at FROM invoice WHERE id = $1', [rowId(createInvoice.invoice.id)]);
+    expect(row.amount_paid_minor).toBe('12500');
+    expect(row.paid_at.getTime()).toBe(paidAt * 1000);
+    expect(updates.map((u) => [u.id, u.status])).toEqual([[rowId(createInvoice.invoice.id), 'PAID']]);
+  });
+});
+
+describe('operations', () => {
+  it('a failing event is retried, then FAILED; replayWebhookEvent runs it again once the cause is gone', async () => {
+    const contactId = sandbox.hubspot.handler.createObject('contacts', { email: `replay.${Date.now()}@example.com`, firstname: 'Re', lastname: 'Play', phone: null });
+    const events = fixture('hubspot', 'contact.creation');
+    Object.assign(events[0], { objectId: Number(contactId), eventId: Date.now(), occurredAt: Date.now() });
+    const body = JSON.stringify(events);
+    sandbox.hubspot.setFaults({ outage: true });
+    try {
+      expect((await post(integration.hubspot.url, body, hubspotHeaders(integration.hubspot.url, body, HUBSPOT_SECRET))).status).toBe(200);
+      const [failed] = await waitProcessed(t, integration.hubspot.row, [String(events[0].eventId)], 30_000);
+      expect(failed.status).toBe('FAILED');
+      expect(failed.error).toContain('503');
+      const [{ attempts }] = await t.sql<{ attempts: number }>('SELECT attempts FROM webhook_event WHERE id = $1', [failed.id]);
+      expect(attempts).toBe(2);
+      const logs = await t.run(InboundLogsDocument, { filter: { webhookEventId: Buffer.from(`WebhookEvent:${failed.id}`).toString('base64url') } });
+      expect(logs.integrationLogs.edges.map((e) => e.node.status)).toEqual(['SUCCESS', 'PENDING', 'FAILED']);
+    } finally {
+      sandbox.hubspot.setFaults({ outage: false });
+    }
+    const [failed] = await t.sql<{ id: string }>('SELECT id FROM webhook_event WHERE external_event_id = $1', [String(events[0].eventId)]);
+    const globalId = Buffer.from(`WebhookEvent:${failed.id}`).toString('base64url');
+    const { replayWebhookEvent } = await t.run(ReplayWebhookEventDocument, { id: globalId });
+    expect(replayWebhookEvent.status).toBe('RECEIVED');
+    const [done] = await until(async () => {
+      const rows = await t.sql<{ status: string }>('SELECT status FROM webhook_event WHERE id = $1', [failed.id]);
+      return rows[0].status === 'PROCESSED' ? rows : null;
+    });
+    expect(done.status).toBe('PROCESSED');
+    expect(await t.sql('SELECT name FROM customer WHERE name = $1', ['Re Play'])).toHaveLength(1);
+    // Replaying an applied event changes nothing.
+    await t.run(ReplayWebhookEventDocument, { id: globalId });
+    await until(async () => (await t.sql<{ status: string }>('SELECT status FROM webhook_event WHERE id = $1', [failed.id]))[0].status === 'PROCESSED');
+    expect(await t.sql('SELECT version FROM customer WHERE name = $1', ['Re Play'])).toEqual([{ version: 1 }]);
+    // Only operators replay.
+    const denied = await t.request(ReplayWebhookEventDocument, { id: 'nope' });
+    expect(codes(denied)).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('SendGrid delivered and bounce events settle the notification job that sent the mail', async () => {
+    const send = async (to: string) => {
+      const { sendNotification } = await t.run(SendNotificationDocument, {
+        integrationId: integration.sendgrid.id,
+        input: { to, from: 'billing@acme.test', templateId: 'd-0123456789abcdef0123456789abcdef', kind: 'invoice_sent' },
+      });
+      await waitForJobs(t, [sendNotification.job.id]);
+      const [{ result }] = await t.sql<{ result: { messageId: string } }>('SELECT result FROM integration_job WHERE id = $1', [rowId(sendNotification.job.id)]);
+      return { jobId: sendNotification.job.id, messageId: result.messageId };
+    };
+    const ok = await send('ada@example.com');
+    const bad = await send('nobody@example.com');
+    const delivered = fixture('sendgrid', 'events');
+    delivered.forEach((e: any, i: number) => {
+      e.sg_event_id = `sg_ok_${Date.now()}_${i}`;
+      e.sg_message_id = `${ok.messageId}.filterdrecv-p3mdw1-${i}`;
+    });
+    const bounce = fixture('sendgrid', 'bounce');
+    bounce[0].sg_event_id = `sg_bounce_${Date.now()}`;
+    bounce[0].sg_message_id = `${bad.messageId}.filterdrecv-p3mdw1-9`;
+    // SendGrid's bodies end with CRLF; the signature covers it.
+    const body = JSON.stringify([...delivered, ...bounce]) + '\r\n';
+    const res = await post(integration.sendgrid.url, body, sendgridHeaders(body, sendgrid.privateKey));
+    expect(res.body).toMatchObject({ received: true, events: 3 });
+    const rows = await waitProcessed(t, integration.sendgrid.row, [...delivered.map((e: any) => e.sg_event_id), bounce[0].sg_event_id]);
+    expect(Object.fromEntries(rows.map((r) => [r.external_event_id, r.status]))).toEqual({
+      [delivered[0].sg_event_id]: 'IGNORED',
+      [delivered[1].sg_event_id]: 'PROCESSED',
+      [bounce[0].sg_event_id]: 'PROCESSED',
+    });
+    expect((await t.run(NotificationJobDocument, { id: ok.jobId })).integrationJob.deliveryStatus).toBe('DELIVERED');
+    expect((await t.run(NotificationJobDocument, { id: bad.jobId })).integrationJob.deliveryStatus).toBe('BOUNCED');
+    const logs = await t.run(InboundLogsDocument, { filter: { jobId: bad.jobId } });
+    const bounced = logs.integrationLogs.edges.map((e) => e.node).find((l) => l.eventType === 'email.bounce');
+    expect(bounced).toMatchObject({ direction: 'INBOUND', status: 'FAILED' });
+    expect(bounced!.errorMsg).toContain('does not exist');
+  });
+
+  it('webhookEvents pages and filters; /metrics counts requests, rejections, duplicates and the processing lag', async () => {
+    const first = await t.run(WebhookEventsDocument, { first: 2, filter: { integrationId: integration.stripe.id } });
+    expect(first.webhookEvents.edges).toHaveLength(2);
+    expect(first.webhookEvents.pageInfo.hasNextPage).toBe(true);
+    const next = await t.run(WebhookEventsDocument, { first: 2, after: first.webhookEvents.pageInfo.endCursor, filter: { integrationId: integration.stripe.id } });
+    expect(next.webhookEvents.edges[0].node.id).not.toBe(first.webhookEvents.edges[1].node.id);
+    const failedOnly = await t.run(WebhookEventsDocument, { filter: { status: 'FAILED' } });
+    expect(failedOnly.webhookEvents.edges.every((e) => e.node.status === 'FAILED')).toBe(true);
+
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    const row = integration.stripe.row;
+    expect(metrics).toMatch(new RegExp(`switchboard_webhook_requests_total\\{integration="${row}",provider="STRIPE",outcome="accepted"\\} \\d+`));
+    expect(metrics).toMatch(new RegExp(`switchboard_webhook_rejected_total\\{integration="${row}",provider="STRIPE",reason="bad_signature"\\} \\d+`));
+    expect(metrics).toMatch(new RegExp(`switchboard_webhook_duplicates_total\\{integration="${row}",provider="STRIPE"\\} (1[9-9]|[2-9]\\d)`));
+    expect(metrics).toMatch(new RegExp(`switchboard_webhook_processing_lag_seconds\\{integration="${row}"\\} 0`));
+  });
+});

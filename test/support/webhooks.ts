@@ -1,0 +1,74 @@
+import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hubspotSignatureV3, standardWebhooksSignature, stripeSignature } from '../../src/webhooks/signatures.js';
+import type { TestGateway } from './gateway.js';
+import { until } from './processes.js';
+
+const FIXTURES = new URL('../fixtures/', import.meta.url);
+
+/** A provider payload from test/fixtures/<provider>/<name>.json, as parsed JSON. */
+export function fixture<T = any>(provider: string, name: string): T {
+  return JSON.parse(readFileSync(new URL(`${provider}/${name}.json`, FIXTURES), 'utf8')) as T;
+}
+
+export const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+export function stripeHeaders(body: string, secret: string, t = nowSeconds()): Record<string, string> {
+  return { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': `t=${t},v1=${stripeSignature(secret, t, body)}` };
+}
+
+export function hubspotHeaders(url: string, body: string, secret: string, ts = Date.now()): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'x-hubspot-signature-v3': hubspotSignatureV3(secret, 'POST', url, body, ts),
+    'x-hubspot-request-timestamp': String(ts),
+  };
+}
+
+/** A SendGrid verification key pair, as the integration (public, base64 DER) and the fake sender (private) hold them. */
+export function sendgridKeys(): { publicKey: string; privateKey: KeyObject } {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  return { publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'), privateKey };
+}
+
+export function sendgridHeaders(body: string, privateKey: KeyObject, ts = nowSeconds()): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'x-twilio-email-event-webhook-signature': sign('sha256', Buffer.from(String(ts) + body), privateKey).toString('base64'),
+    'x-twilio-email-event-webhook-timestamp': String(ts),
+  };
+}
+
+export const newWhsec = () => `whsec_${randomBytes(24).toString('base64')}`;
+
+export function standardHeaders(id: string, body: string, secret: string, ts = nowSeconds()): Record<string, string> {
+  return { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': standardWebhooksSignature(secret, id, ts, body) };
+}
+
+export interface PostResult {
+  status: number;
+  body: any;
+}
+
+export async function post(url: string, body: string | Buffer, headers: Record<string, string>): Promise<PostResult> {
+  const res = await fetch(url, { method: 'POST', headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body: parsed };
+}
+
+/** Waits until the stored events with these provider ids have left RECEIVED; returns their rows. */
+export async function waitProcessed(t: TestGateway, integrationRowId: string, externalIds: string[], timeoutMs = 30_000) {
+  return until(async () => {
+    const rows = await t.sql<{ external_event_id: string; status: string; error: string | null; id: string }>(
+      `SELECT id, external_event_id, status, error FROM webhook_event WHERE integration_id = $1 AND external_event_id = ANY($2) AND status <> 'RECEIVED'`,
+      [integrationRowId, externalIds],
+    );
+    return rows.length === externalIds.length ? rows : null;
+  }, timeoutMs);
+}
