@@ -17,7 +17,7 @@ import { listen } from './pubsub/pg-listener.js';
 import { createServices, type Services } from './services.js';
 import { onScrape, webhookLag, webhookWaiting } from './observability/metrics.js';
 import { EventWriter } from './webhooks/event-writer.js';
-import { IntegrationCache } from './webhooks/ingress.js';
+import { IntegrationCache, webhookRoute } from './webhooks/ingress.js';
 import { ownership } from './webhooks/ownership.js';
 import { WebhookProcessor } from './webhooks/processor.js';
 
@@ -112,7 +112,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
     }
 
     // Webhook ingress (API roles): group-committed event writes; lag gauges for /metrics.
-    const webhookWriter = env.ROLE === 'worker' ? null : new EventWriter(db, boss, log, { maxBatch: 500, maxConcurrentCommits: 2 }, (ids) => services.webhooks.jobsFor(ids));
+    const webhookWriter = env.ROLE === 'worker' ? null : new EventWriter(databaseUrl, boss, log, { maxBatch: 500, maxConcurrentCommits: env.WEBHOOK_COMMIT_CONCURRENCY }, (ids) => services.webhooks.jobsFor(ids));
     const stopLagGauge = onScrape(async () => {
       for (const r of await services.webhooks.lag()) {
         webhookLag.set({ integration: r.integrationId }, r.oldestSeconds);
@@ -131,13 +131,18 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
       maxDepth: env.GRAPHQL_MAX_DEPTH,
       maxCost: env.GRAPHQL_MAX_COST,
       graphql: env.ROLE !== 'worker',
-      webhooks: webhookWriter ? { writer: webhookWriter, cache: new IntegrationCache(services.integrations) } : null,
       ready: async () => {
         await db.query('SELECT 1');
         return queueReady(boss);
       },
     });
-    httpServer.on('request', app);
+    // The webhook ingress answers POST /webhooks/:id ahead of Express (API roles only).
+    const webhooks = webhookWriter
+      ? webhookRoute({ writer: webhookWriter, cache: new IntegrationCache(services.integrations), log, publicUrl: () => publicUrl })
+      : () => false;
+    httpServer.on('request', (req, res) => {
+      if (!webhooks(req, res)) app(req, res);
+    });
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(env.PORT, env.HOST, () => resolve());
@@ -146,6 +151,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
       await drain();
       // Requests already answered were committed; anything still in a batch finishes first.
       await webhookWriter?.idle();
+      await webhookWriter?.close();
     });
     const { port } = httpServer.address() as AddressInfo;
     const host = env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST;

@@ -50,7 +50,8 @@ export const envSchema = z.object({
   FIELD_OWNERSHIP: ownershipOverrides.optional(),
   WEBHOOK_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(6),
   WEBHOOK_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(2),
-  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
+  WEBHOOK_COMMIT_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(1),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -16,8 +16,6 @@ import { getSchema } from '../graphql/schema.js';
 import { correlationIdFrom } from '../observability/context.js';
 import { collectMetrics, httpRequestDuration, httpRequests, registry } from '../observability/metrics.js';
 import type { Services } from '../services.js';
-import type { EventWriter } from '../webhooks/event-writer.js';
-import { webhookHandler, type IntegrationCache } from '../webhooks/ingress.js';
 
 export const BODY_LIMIT = '1mb';
 
@@ -29,8 +27,6 @@ export interface HttpOptions {
   maxDepth: number;
   maxCost: number;
   graphql: boolean;
-  /** The webhook ingress (API roles); null in a worker-only process. */
-  webhooks: { writer: EventWriter; cache: IntegrationCache } | null;
   ready: () => Promise<boolean>;
 }
 
@@ -168,15 +164,6 @@ export async function createHttpApp(httpServer: Server, options: HttpOptions): P
       ...(options.corsOrigins.length ? [corsMiddleware] : []),
       express.json({ limit: BODY_LIMIT }),
       (req: express.Request, res: express.Response, next: express.NextFunction) => inFlight.track(Promise.resolve(graphqlHandler(req, res, next))),
-    );
-  }
-
-  if (options.webhooks) {
-    // The raw bytes, exactly as signed: verified before anything parses or stores them.
-    app.post(
-      '/webhooks/:integrationId',
-      express.raw({ type: () => true, limit: BODY_LIMIT }),
-      webhookHandler({ ...options.webhooks, log, publicUrl: options.publicUrl }),
     );
   }
 

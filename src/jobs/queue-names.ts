@@ -14,7 +14,11 @@ export function orderingKey(integrationId: string, entityType: string | null, en
 /** The pg-boss queue that processes stored webhook events into the canonical model. */
 export const INBOUND_QUEUE = 'inbound';
 
-/** A queued inbound job carries only the webhook_event id (the row holds the event). */
+/**
+ * A queued inbound job carries only webhook_event ids (the rows hold the events): the events
+ * one ingress commit stored, or one replayed event. Processing skips events already settled,
+ * so a retried job re-runs only what failed.
+ */
 export interface InboundQueueData {
-  eventId: string;
+  eventIds: string[];
 }

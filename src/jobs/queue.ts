@@ -42,13 +42,15 @@ export async function startQueue(connectionString: string, log: Logger, options:
   await boss.createQueue(INBOUND_QUEUE, {
     // Webhook processing: any order (events carry their own time), retried with backoff (each
     // job carries WEBHOOK_RETRY_LIMIT and WEBHOOK_RETRY_DELAY_SECONDS); the processor marks the
-    // event FAILED after the last attempt (replayWebhookEvent re-runs it).
+    // event FAILED after the last attempt (replayWebhookEvent re-runs it). No NOTIFY: a
+    // notifying transaction holds PostgreSQL's global notify lock through its commit, which
+    // serialised the ingress's commits (docs/adr/0007); processors poll every half second.
     policy: 'standard',
     retryBackoff: true,
     retryDelayMax: 600,
     heartbeatSeconds: options.heartbeatSeconds,
     expireInSeconds: 600,
-    notify: true,
+    notify: false,
   });
   return boss;
 }

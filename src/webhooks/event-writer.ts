@@ -1,8 +1,7 @@
 import type { JobInsert, PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
-import type { DataSource, QueryRunner } from 'typeorm';
+import pg from 'pg';
 import { newId } from '../domain/shared/ids.js';
-import { queueDb } from '../jobs/job.service.js';
 import { INBOUND_QUEUE } from '../jobs/queue-names.js';
 import type { ParsedEvent } from './parse.js';
 
@@ -51,7 +50,7 @@ export class EventWriter {
   private idleWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly db: DataSource,
+    private readonly connectionString: string,
     private readonly boss: PgBoss,
     private readonly log: Logger,
     private readonly options: { maxBatch: number; maxConcurrentCommits: number },
@@ -131,17 +130,19 @@ export class EventWriter {
         request: l.request,
       });
     }
-    const runner: QueryRunner = this.db.createQueryRunner();
+    const slot = await this.connection();
+    const client = slot.client;
+    let open = false;
     try {
-      await runner.connect();
-      await runner.startTransaction();
-      // One statement: the events (duplicates skipped) and the requests' log rows; a log row
-      // points at its request's first event only when that event is new.
-      const rows: Array<{ id: string }> = await runner.query(
-        `WITH ev AS (
+      // BEGIN and the insert in one round trip (simple query protocol: the parameters are
+      // inlined as escaped literals). Events (duplicates skipped) and the requests' log rows in
+      // one statement; a log row points at its request's first event only when that is new.
+      const results = (await client.query(
+        `BEGIN;
+         WITH ev AS (
            INSERT INTO webhook_event (id, integration_id, provider, external_event_id, event_type, body, occurred_at, correlation_id)
            SELECT id, integration_id, provider, external_event_id, event_type, body, occurred_at, correlation_id
-           FROM jsonb_to_recordset($1::jsonb) AS e(id uuid, integration_id uuid, provider text, external_event_id text,
+           FROM jsonb_to_recordset(${escapeLiteral(JSON.stringify(events))}::jsonb) AS e(id uuid, integration_id uuid, provider text, external_event_id text,
                                                     event_type text, body text, occurred_at timestamptz, correlation_id text)
            ON CONFLICT ON CONSTRAINT webhook_event_dedup DO NOTHING
            RETURNING id
@@ -150,24 +151,63 @@ export class EventWriter {
                                         webhook_event_id, http_status, duration_ms, request)
            SELECT l.id, l.service, l.event_type, 'INBOUND', l.status, l.error_msg, l.correlation_id, l.integration_id,
                   ev.id, l.http_status, l.duration_ms, l.request
-           FROM jsonb_to_recordset($2::jsonb) AS l(id uuid, service text, event_type text, status text, error_msg text,
+           FROM jsonb_to_recordset(${escapeLiteral(JSON.stringify(logs))}::jsonb) AS l(id uuid, service text, event_type text, status text, error_msg text,
                                                    correlation_id text, integration_id uuid, webhook_event_id uuid,
                                                    http_status int, duration_ms int, request jsonb)
            LEFT JOIN ev ON ev.id = l.webhook_event_id
          )
          SELECT id FROM ev`,
-        [JSON.stringify(events), JSON.stringify(logs)],
-      );
+      )) as unknown as pg.QueryResult<{ id: string }>[];
+      open = true;
+      const rows = results[1].rows;
       if (rows.length > 0) {
-        await this.boss.insert(INBOUND_QUEUE, this.jobsFor(rows.map((r) => r.id)), { db: queueDb(runner.manager) });
+        // The processing jobs, through pg-boss, in the same transaction.
+        await this.boss.insert(INBOUND_QUEUE, this.jobsFor(rows.map((r) => r.id)), {
+          db: { executeSql: async (text: string, values?: unknown[]) => ({ rows: (await client.query(text, values)).rows }) },
+        });
       }
-      await runner.commitTransaction();
+      await client.query('COMMIT');
+      open = false;
       return new Set(rows.map((r) => r.id));
     } catch (err) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      if (open) await client.query('ROLLBACK').catch(() => undefined);
+      // A connection that failed mid-transaction is not reused.
+      slot.broken = true;
       throw err;
     } finally {
-      await runner.release();
+      this.release(slot);
     }
   }
+
+  /** Dedicated connections (one per concurrent commit): no pool checkout on the hot path. */
+  private readonly idleSlots: Slot[] = [];
+
+  private async connection(): Promise<Slot> {
+    const idle = this.idleSlots.pop();
+    if (idle) return idle;
+    const client = new pg.Client({ connectionString: this.connectionString, application_name: 'switchboard-ingress' });
+    client.on('error', (err) => this.log.warn({ err }, 'webhook writer connection error'));
+    await client.connect();
+    return { client, broken: false };
+  }
+
+  private release(slot: Slot): void {
+    if (slot.broken || this.closed) void slot.client.end().catch(() => undefined);
+    else this.idleSlots.push(slot);
+  }
+
+  private closed = false;
+
+  /** After idle(): closes the writer's connections. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.idleSlots.splice(0).map((s) => s.client.end().catch(() => undefined)));
+  }
 }
+
+interface Slot {
+  client: pg.Client;
+  broken: boolean;
+}
+
+const escapeLiteral = (value: string) => pg.escapeLiteral(value);

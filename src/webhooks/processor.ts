@@ -68,23 +68,39 @@ export class WebhookProcessor {
   ) {}
 
   async start(): Promise<void> {
-    this.workerId = await this.boss.work<InboundQueueData, unknown, { batchSize: number; perJobResults: true; burstWhenBatchFull: true; pollingIntervalSeconds: number; notifyPollingIntervalSeconds: number }>(
+    this.workerId = await this.boss.work<InboundQueueData, unknown, { batchSize: number; perJobResults: true; burstWhenBatchFull: true; pollingIntervalSeconds: number }>(
       INBOUND_QUEUE,
-      // A batch is processed concurrently and settled job by job; full batches fetch again at
-      // once. New jobs arrive by NOTIFY; a retry falling due sends none, so poll every 2 s too.
-      { batchSize: this.options.concurrency, perJobResults: true, burstWhenBatchFull: true, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 },
-      async (jobs) =>
-        Promise.all(
-          jobs.map(async (job) => {
-            try {
-              await this.process(job.data.eventId, job.retryCount >= this.options.retryLimit);
-              return { id: job.id, status: 'completed' as const };
-            } catch (err) {
-              return { id: job.id, status: 'failed' as const, output: { message: err instanceof Error ? err.message : String(err) } };
-            }
-          }),
-        ),
+      // Jobs are settled one by one; full batches fetch again at once. The inbound queue sends
+      // no NOTIFY (see queue.ts): poll every half second.
+      { batchSize: 4, perJobResults: true, burstWhenBatchFull: true, pollingIntervalSeconds: 0.5 },
+      async (jobs) => {
+        const settled = await Promise.all(jobs.map((job) => this.processAll(job.data.eventIds ?? [], job.retryCount >= this.options.retryLimit)));
+        return jobs.map((job, i) =>
+          settled[i] === null
+            ? { id: job.id, status: 'completed' as const }
+            : { id: job.id, status: 'failed' as const, output: { message: settled[i] } },
+        );
+      },
     );
+  }
+
+  /**
+   * The events of one job, `concurrency` at a time. Resolves null when all settled, or the
+   * first error message (the job is retried; events already settled are skipped then).
+   */
+  private async processAll(eventIds: string[], final: boolean): Promise<string | null> {
+    let failure: string | null = null;
+    let next = 0;
+    const lane = async () => {
+      while (next < eventIds.length) {
+        const id = eventIds[next++];
+        await this.process(id, final).catch((err: unknown) => {
+          failure ??= err instanceof Error ? err.message : String(err);
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.options.concurrency, eventIds.length) }, lane));
+    return failure;
   }
 
   async stop(): Promise<void> {

@@ -25,15 +25,17 @@ export class WebhookService {
     private readonly retry: { retryLimit: number; retryDelay: number },
   ) {}
 
-  /** pg-boss job rows for these events (one insert statement). */
+  /** The pg-boss job that processes these events (one job per ingress commit). */
   jobsFor(eventIds: string[]) {
-    return eventIds.map((eventId) => ({
-      id: newId(),
-      data: { eventId } satisfies InboundQueueData,
-      retryLimit: this.retry.retryLimit,
-      retryDelay: this.retry.retryDelay,
-      retryBackoff: true,
-    }));
+    return [
+      {
+        id: newId(),
+        data: { eventIds } satisfies InboundQueueData,
+        retryLimit: this.retry.retryLimit,
+        retryDelay: this.retry.retryDelay,
+        retryBackoff: true,
+      },
+    ];
   }
 
   async get(id: string): Promise<WebhookEvent> {
@@ -79,8 +81,8 @@ export class WebhookService {
   async wakeWaiting(integrationId: string): Promise<number> {
     return this.db.transaction(async (tx) => {
       const rows = (await tx.query(`SELECT id FROM webhook_event WHERE integration_id = $1 AND status = 'RECEIVED' ORDER BY id`, [integrationId])) as Array<{ id: string }>;
-      for (let i = 0; i < rows.length; i += 1000) {
-        await this.boss.insert(INBOUND_QUEUE, this.jobsFor(rows.slice(i, i + 1000).map((r) => r.id)), { db: queueDb(tx) });
+      for (let i = 0; i < rows.length; i += 100) {
+        await this.boss.insert(INBOUND_QUEUE, this.jobsFor(rows.slice(i, i + 100).map((r) => r.id)), { db: queueDb(tx) });
       }
       return rows.length;
     });

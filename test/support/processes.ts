@@ -12,10 +12,18 @@ export interface GatewayProcess {
   stop(): Promise<void>;
 }
 
+/** Every gateway process a test started: none outlives the test file, even one that timed out. */
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
 /** The compiled gateway (`dist/src/main.js`) as its own OS process, once it printed its URL. */
 export async function spawnMain(env: NodeJS.ProcessEnv): Promise<GatewayProcess> {
   if (!existsSync(MAIN)) throw new Error('dist/ is missing: npm test builds first');
   const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
