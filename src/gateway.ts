@@ -20,6 +20,9 @@ import { EventWriter } from './webhooks/event-writer.js';
 import { IntegrationCache, webhookRoute } from './webhooks/ingress.js';
 import { ownership } from './webhooks/ownership.js';
 import { WebhookProcessor } from './webhooks/processor.js';
+import { EventRelay } from './pubsub/event-relay.js';
+import { attachSubscriptions } from './graphql/subscriptions.js';
+import { getSchema } from './graphql/schema.js';
 
 export interface Gateway {
   /** http://host:port of the HTTP server. */
@@ -79,12 +82,22 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
     const services = createServices(db, encryptionKey, boss, { retryLimit: env.WEBHOOK_RETRY_LIMIT, retryDelay: env.WEBHOOK_RETRY_DELAY_SECONDS });
     const generatedAdminKey = await services.apiKeys.ensureAdminKey(env.ADMIN_API_KEY);
 
+    // Every process forwards its committed changes to the others; API processes listen.
+    const relay = new EventRelay(db, log);
+    relay.forward(services.events);
+    onStop('event relay', () => relay.close());
+    if (env.ROLE !== 'worker') await relay.listen(databaseUrl);
+    let subscriptions: ReturnType<typeof attachSubscriptions> | null = null;
+
     if (env.ROLE !== 'worker') {
       // API keys are cached only while revocations can reach this process.
       const revocations = await listen(
         databaseUrl,
         REVOCATION_CHANNEL,
-        (keyId) => services.apiKeys.cache.forgetKey(keyId),
+        (keyId) => {
+          services.apiKeys.cache.forgetKey(keyId);
+          subscriptions?.closeKey(keyId);
+        },
         (up) => services.apiKeys.cache.setEnabled(up),
         log,
       );
@@ -143,11 +156,29 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
     httpServer.on('request', (req, res) => {
       if (!webhooks(req, res)) app(req, res);
     });
+    if (env.ROLE !== 'worker') {
+      subscriptions = attachSubscriptions(httpServer, {
+        schema: await getSchema(),
+        services,
+        relay,
+        log,
+        publicUrl: () => publicUrl,
+        limits: {
+          maxConnectionsPerKey: env.WS_MAX_CONNECTIONS_PER_KEY,
+          maxSubscriptionsPerKey: env.WS_MAX_SUBSCRIPTIONS_PER_KEY,
+          maxBufferedBytes: env.WS_MAX_BUFFERED_BYTES,
+          maxQueuedEvents: env.WS_MAX_QUEUED_EVENTS,
+          keepAliveMs: env.WS_KEEPALIVE_MS,
+        },
+      });
+    }
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(env.PORT, env.HOST, () => resolve());
     });
     onStop('HTTP', async () => {
+      // Subscribers are told to go (1001) first: open sockets would hold the server open.
+      await subscriptions?.close();
       await drain();
       // Requests already answered were committed; anything still in a batch finishes first.
       await webhookWriter?.idle();

@@ -51,6 +51,11 @@ export const envSchema = z.object({
   WEBHOOK_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(6),
   WEBHOOK_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(2),
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
+  WS_MAX_CONNECTIONS_PER_KEY: z.coerce.number().int().min(1).default(1000),
+  WS_MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).default(5000),
+  WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  WS_MAX_QUEUED_EVENTS: z.coerce.number().int().min(1).default(1000),
+  WS_KEEPALIVE_MS: z.coerce.number().int().min(1000).default(12_000),
   WEBHOOK_COMMIT_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(1),
 });
 

@@ -2,6 +2,7 @@ import type { Principal } from '../domain/auth/api-key.service.js';
 import type { AccessScope } from '../domain/shared/access.js';
 import type { Loaders } from './loaders.js';
 import type { Services } from '../services.js';
+import type { SubscriptionExtra } from './subscriptions.js';
 
 /** Per-request GraphQL context: who is asking, what they may see, and this request's loaders. */
 export interface GraphQLContext {
@@ -14,4 +15,6 @@ export interface GraphQLContext {
   observed: { operation?: string };
   /** Base URL providers and clients reach this gateway at. */
   publicUrl: string;
+  /** Set for operations over WebSocket: the socket and the event relay subscriptions read. */
+  subscription?: SubscriptionExtra;
 }

@@ -9,6 +9,7 @@ import { IntegrationResolver } from './resolvers/integration.resolver.js';
 import { InvoiceResolver } from './resolvers/invoice.resolver.js';
 import { IntegrationJobResolver, IntegrationLogResolver } from './resolvers/job.resolver.js';
 import { WebhookEventResolver } from './resolvers/webhook.resolver.js';
+import { SubscriptionResolver } from './resolvers/subscription.resolver.js';
 import { NodeResolver } from './resolvers/node.resolver.js';
 import { ApiKeyType, IntegrationType } from './types/admin.types.js';
 import { ContractType, CustomerType, InvoiceType } from './types/canonical.types.js';
@@ -26,6 +27,7 @@ export const resolvers = [
   IntegrationJobResolver,
   IntegrationLogResolver,
   WebhookEventResolver,
+  SubscriptionResolver,
 ] as const;
 
 let cached: Promise<GraphQLSchema> | undefined;
@@ -37,6 +39,16 @@ export function getSchema(): Promise<GraphQLSchema> {
     orphanedTypes: [CustomerType, ContractType, InvoiceType, IntegrationType, ApiKeyType, IntegrationJobType, IntegrationLogType, WebhookEventType],
     authChecker,
     validate: false,
+    // type-graphql insists on a PubSub once a schema has subscriptions. Ours all use `subscribe`
+    // functions over the EventRelay (src/graphql/subscriptions.ts); topic-based ones are refused.
+    pubSub: {
+      publish() {
+        throw new Error('publish through the EventBus; the EventRelay carries events to subscribers');
+      },
+      subscribe() {
+        throw new Error('subscriptions use subscribe functions over the EventRelay, not topics');
+      },
+    },
   }));
 }
 

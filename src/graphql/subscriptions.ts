@@ -1,0 +1,242 @@
+import type { Server } from 'node:http';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Principal } from '../domain/auth/api-key.service.js';
+import { hasScopes, type Scope } from '../domain/auth/roles.js';
+import { forbidden } from '../domain/shared/errors.js';
+import type { Delivered, EventRelay, RelayTopic } from '../pubsub/event-relay.js';
+import type { Services } from '../services.js';
+import type { GraphQLContext } from './context.js';
+import { formatError } from './errors.js';
+import { createLoaders } from './loaders.js';
+
+/** WebSocket close codes this server uses (graphql-ws's own: 4400 bad message, 4403 forbidden, …). */
+export const CLOSE = {
+  UNAUTHORIZED: 4401,
+  FORBIDDEN: 4403,
+  TOO_MANY: 4429,
+  /** The client did not read fast enough: its undelivered events passed the limit. */
+  SLOW_CONSUMER: 4413,
+  GOING_AWAY: 1001,
+} as const;
+
+export interface SubscriptionLimits {
+  /** Open sockets per API key, per process. */
+  maxConnectionsPerKey: number;
+  /** Running operations per API key, per process. */
+  maxSubscriptionsPerKey: number;
+  /** Bytes the socket may hold unsent, and events a subscription may hold undelivered. */
+  maxBufferedBytes: number;
+  maxQueuedEvents: number;
+  keepAliveMs: number;
+}
+
+/** What a subscription's context carries besides the usual request context. */
+export interface SubscriptionExtra {
+  socket: WebSocket;
+  relay: EventRelay;
+  limits: SubscriptionLimits;
+}
+
+/**
+ * A subscription's event stream: events are queued in order (filters may be async, so they are
+ * chained), and a consumer that falls behind (socket buffer or queue over the limit) has its
+ * connection closed with 4413 rather than slowing anyone else.
+ */
+class EventStream<T> implements AsyncIterableIterator<T> {
+  private readonly queue: T[] = [];
+  private waiting: ((r: IteratorResult<T>) => void) | null = null;
+  private done = false;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly extra: SubscriptionExtra,
+    subscribe: (push: (value: unknown) => void) => () => void,
+    private readonly accept: (value: any) => Promise<T | null> | T | null,
+  ) {
+    this.unsubscribe = subscribe((value) => {
+      this.chain = this.chain.then(async () => {
+        if (this.done) return;
+        const out = await Promise.resolve(this.accept(value)).catch(() => null);
+        if (out !== null && !this.done) this.push(out);
+      });
+    });
+  }
+
+  private push(value: T): void {
+    const { socket, limits } = this.extra;
+    if (socket.bufferedAmount > limits.maxBufferedBytes || this.queue.length >= limits.maxQueuedEvents) {
+      socket.close(CLOSE.SLOW_CONSUMER, 'Slow consumer: undelivered events passed the limit; reconnect and re-query');
+      void this.return();
+      return;
+    }
+    if (this.waiting) {
+      const resolve = this.waiting;
+      this.waiting = null;
+      resolve({ value, done: false });
+    } else this.queue.push(value);
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.queue.length > 0) return Promise.resolve({ value: this.queue.shift()!, done: false });
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  async return(): Promise<IteratorResult<T>> {
+    if (!this.done) {
+      this.done = true;
+      this.unsubscribe();
+      this.queue.length = 0;
+      this.waiting?.({ value: undefined, done: true });
+      this.waiting = null;
+    }
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+}
+
+/**
+ * The stream of one relay topic for one subscription. `accept` filters (and may load the current
+ * record); it runs on the server for every event, in order.
+ */
+export function streamOf<K extends RelayTopic, T>(
+  context: GraphQLContext,
+  topic: K,
+  scope: Scope,
+  accept: (value: Delivered[K]) => Promise<T | null> | T | null,
+): AsyncIterableIterator<T> {
+  const extra = context.subscription;
+  if (!extra) throw new GraphQLError('Subscriptions run over WebSocket (graphql-transport-ws) on /graphql', { extensions: { code: 'BAD_REQUEST' } });
+  if (!hasScopes(context.principal.scopes, [scope])) throw forbidden(`This API key lacks the scope ${scope}`);
+  return new EventStream<T>(extra, (push) => extra.relay.subscribe(topic, push), (value) => {
+    // Each event resolves with fresh loaders: nothing cached from an earlier event.
+    context.loaders = createLoaders(context.services);
+    return accept(value as Delivered[K]);
+  });
+}
+
+function keyFrom(params: Record<string, unknown> | undefined): string | null {
+  const raw = params?.authorization ?? params?.Authorization ?? params?.apiKey;
+  if (typeof raw !== 'string') return null;
+  const match = /^(?:Bearer\s+)?(\S+)\s*$/i.exec(raw);
+  return match ? match[1] : null;
+}
+
+type ConnectionExtra = {
+  principal?: Principal;
+  operations?: Set<string>;
+};
+
+/**
+ * graphql-ws (graphql-transport-ws protocol) on `/graphql` of the HTTP server. The API key comes
+ * in `connection_init` (`{ "authorization": "Bearer <key>" }`): none closes the socket with 4401,
+ * an unknown or revoked one with 4403, and revoking a key closes its open sockets with 4403.
+ */
+export function attachSubscriptions(
+  httpServer: Server,
+  options: { schema: GraphQLSchema; services: Services; relay: EventRelay; log: Logger; limits: SubscriptionLimits; publicUrl: () => string },
+) {
+  const { services, log, limits } = options;
+  const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: 1024 * 1024 });
+  const byKey = new Map<string, Set<WebSocket>>();
+  const operationsByKey = new Map<string, number>();
+
+  const disposable = useServer<Record<string, unknown>, ConnectionExtra>(
+    {
+      schema: options.schema,
+      async onConnect(ctx) {
+        const socket = ctx.extra.socket;
+        const key = keyFrom(ctx.connectionParams);
+        if (!key) {
+          socket.close(CLOSE.UNAUTHORIZED, 'Unauthorized: send connection_init with { "authorization": "Bearer <key>" }');
+          return false;
+        }
+        const principal = await services.apiKeys.authenticate(key).catch((err: unknown) => {
+          log.error({ err }, 'subscription authentication failed unexpectedly');
+          return null;
+        });
+        if (!principal) {
+          socket.close(CLOSE.FORBIDDEN, 'Forbidden: the API key is unknown or revoked');
+          return false;
+        }
+        const sockets = byKey.get(principal.keyId) ?? new Set<WebSocket>();
+        if (sockets.size >= limits.maxConnectionsPerKey) {
+          socket.close(CLOSE.TOO_MANY, `Too many connections for this API key (at most ${limits.maxConnectionsPerKey})`);
+          return false;
+        }
+        sockets.add(socket);
+        byKey.set(principal.keyId, sockets);
+        ctx.extra.principal = principal;
+        ctx.extra.operations = new Set();
+        return true;
+      },
+      onSubscribe(ctx, id) {
+        const principal = ctx.extra.principal!;
+        const running = operationsByKey.get(principal.keyId) ?? 0;
+        if (running >= limits.maxSubscriptionsPerKey) {
+          return [new GraphQLError(`Too many subscriptions for this API key (at most ${limits.maxSubscriptionsPerKey})`, { extensions: { code: 'RATE_LIMITED' } })];
+        }
+        operationsByKey.set(principal.keyId, running + 1);
+        ctx.extra.operations!.add(id);
+      },
+      onComplete(ctx, id) {
+        const principal = ctx.extra.principal;
+        if (principal && ctx.extra.operations?.delete(id)) operationsByKey.set(principal.keyId, Math.max(0, (operationsByKey.get(principal.keyId) ?? 1) - 1));
+      },
+      onClose(ctx) {
+        const principal = ctx.extra.principal;
+        if (!principal) return;
+        byKey.get(principal.keyId)?.delete(ctx.extra.socket);
+        const left = (operationsByKey.get(principal.keyId) ?? 0) - (ctx.extra.operations?.size ?? 0);
+        operationsByKey.set(principal.keyId, Math.max(0, left));
+        ctx.extra.operations?.clear();
+      },
+      // Errors read as they do over HTTP: extensions.code, no stack or SQL.
+      onError(_ctx, _id, _payload, errors) {
+        return errors.map((e) => formatError(e.toJSON(), e));
+      },
+      onNext(_ctx, _id, _payload, _args, result) {
+        if (!result.errors?.length) return;
+        return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) };
+      },
+      context(ctx): GraphQLContext {
+        const principal = ctx.extra.principal!;
+        return {
+          principal,
+          scope: { customerIds: principal.customerIds },
+          loaders: createLoaders(services),
+          services,
+          correlationId: `ws-${principal.keyId}`,
+          observed: {},
+          publicUrl: options.publicUrl(),
+          subscription: { socket: ctx.extra.socket, relay: options.relay, limits },
+        };
+      },
+    },
+    wss,
+    limits.keepAliveMs,
+  );
+
+  return {
+    /** A revoked key's open sockets close at once. */
+    closeKey(keyId: string): void {
+      for (const socket of byKey.get(keyId) ?? []) socket.close(CLOSE.FORBIDDEN, 'Forbidden: the API key was revoked');
+    },
+    get connections(): number {
+      return wss.clients.size;
+    },
+    /** Shutdown: tell every client to reconnect elsewhere, then stop. */
+    async close(): Promise<void> {
+      for (const socket of wss.clients) socket.close(CLOSE.GOING_AWAY, 'Server shutting down');
+      await disposable.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,172 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import { Contract } from '../domain/contract/contract.entity.js';
+import { Customer } from '../domain/customer/customer.entity.js';
+import { Invoice } from '../domain/invoice/invoice.entity.js';
+import { IntegrationJob } from '../domain/job/integration-job.entity.js';
+import { IntegrationLog } from '../domain/job/integration-log.entity.js';
+import { newId } from '../domain/shared/ids.js';
+import type { EventBus, GatewayTopics } from '../jobs/job-events.js';
+import { listen, type PgListener } from './pg-listener.js';
+
+/** The channel every process NOTIFYs its committed changes on, and API processes LISTEN to. */
+export const EVENTS_CHANNEL = 'switchboard_events';
+
+/** NOTIFY payloads must stay under 8,000 bytes; texts that could grow are cut well below. */
+const MAX_TEXT = 1_000;
+
+/** What crosses processes: small snapshots, never bodies, credentials or personal data. */
+export type RelayTopic = 'job.updated' | 'log.added' | 'customer.updated' | 'invoice.updated';
+
+interface Envelope {
+  /** Unique per publication: a process delivers each one at most once. */
+  i: string;
+  t: RelayTopic;
+  d: Record<string, unknown>;
+}
+
+export type Delivered = {
+  'job.updated': IntegrationJob;
+  'log.added': IntegrationLog;
+  /** Canonical changes carry ids only; subscribers load the current record. */
+  'customer.updated': { id: string };
+  'invoice.updated': { id: string; customerId: string };
+};
+
+const cut = (v: string | null | undefined) => (v && v.length > MAX_TEXT ? `${v.slice(0, MAX_TEXT)}…` : (v ?? null));
+const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
+const date = (v: unknown) => (typeof v === 'string' ? new Date(v) : null);
+
+function snapshot<K extends RelayTopic>(topic: K, value: GatewayTopics[K]): Record<string, unknown> {
+  switch (topic) {
+    case 'job.updated': {
+      const j = value as IntegrationJob;
+      const delivery = (j.result as { delivery?: unknown } | null)?.delivery;
+      return {
+        id: j.id, integrationId: j.integrationId, operation: j.operation, entityType: j.entityType, entityId: j.entityId, status: j.status,
+        attempts: j.attempts, maxAttempts: j.maxAttempts, lastError: cut(j.lastError), correlationId: j.correlationId,
+        idempotencyKey: j.idempotencyKey, nextAttemptAt: iso(j.nextAttemptAt), createdAt: iso(j.createdAt), updatedAt: iso(j.updatedAt),
+        completedAt: iso(j.completedAt), delivery: delivery ?? null,
+      };
+    }
+    case 'log.added': {
+      const l = value as IntegrationLog;
+      return {
+        id: l.id, service: l.service, eventType: l.eventType, direction: l.direction, status: l.status, timestamp: iso(l.timestamp),
+        errorMsg: cut(l.errorMsg), correlationId: l.correlationId, integrationId: l.integrationId, jobId: l.jobId,
+        webhookEventId: l.webhookEventId, httpStatus: l.httpStatus, durationMs: l.durationMs, attempt: l.attempt,
+      };
+    }
+    case 'customer.updated':
+      return { id: (value as Customer).id };
+    case 'invoice.updated':
+      return { id: (value as Invoice).id, customerId: (value as Invoice).customerId };
+    default:
+      throw new Error(`unknown topic ${String(topic)}`);
+  }
+}
+
+function revive(envelope: Envelope): Delivered[RelayTopic] {
+  const d = envelope.d;
+  if (envelope.t === 'job.updated') {
+    const job = Object.assign(new IntegrationJob(), d, {
+      nextAttemptAt: date(d.nextAttemptAt), createdAt: date(d.createdAt), updatedAt: date(d.updatedAt), completedAt: date(d.completedAt),
+      result: d.delivery ? { delivery: d.delivery } : null, payload: {},
+    });
+    delete (job as unknown as Record<string, unknown>).delivery;
+    return job;
+  }
+  if (envelope.t === 'log.added') return Object.assign(new IntegrationLog(), d, { timestamp: date(d.timestamp), request: null, response: null });
+  return d as Delivered['customer.updated'];
+}
+
+/**
+ * Cross-process events over PostgreSQL LISTEN/NOTIFY. Every process forwards what its EventBus
+ * publishes (after the commit that made it) as small envelopes, several per NOTIFY statement;
+ * processes serving subscriptions LISTEN and deliver each envelope once, in the order each
+ * publisher sent them. Local deliveries come back through PostgreSQL too, so every process sees
+ * the same stream. While the LISTEN connection is down nothing arrives (clients re-query after
+ * their own reconnect; see README, Subscriptions).
+ */
+export class EventRelay {
+  private readonly emitter = new EventEmitter({ captureRejections: false });
+  private pending: string[] = [];
+  private flushing: Promise<void> | null = null;
+  private listener: PgListener | null = null;
+  private readonly seen = new Set<string>();
+  private readonly seenOrder: string[] = [];
+  private unsubscribeBus: Array<() => void> = [];
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly log: Logger,
+  ) {
+    this.emitter.setMaxListeners(0);
+  }
+
+  /** Forward these topics of the in-process bus to every process. */
+  forward(bus: EventBus): void {
+    const topics: RelayTopic[] = ['job.updated', 'log.added', 'customer.updated', 'invoice.updated'];
+    for (const topic of topics) this.unsubscribeBus.push(bus.subscribe(topic, (value) => this.publish(topic, value as never)));
+  }
+
+  publish<K extends RelayTopic>(topic: K, value: GatewayTopics[K]): void {
+    this.pending.push(JSON.stringify({ i: newId(), t: topic, d: snapshot(topic, value) } satisfies Envelope));
+    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
+  }
+
+  /** Everything published so far has been handed to PostgreSQL. */
+  async drain(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, 200);
+        // One statement, NOTIFYs in order: PostgreSQL delivers them in that order.
+        await this.db.query(`SELECT pg_notify('${EVENTS_CHANNEL}', payload) FROM unnest($1::text[]) WITH ORDINALITY AS p(payload, n) ORDER BY n`, [batch]).catch((err) => {
+          this.log.warn({ err, events: batch.length }, 'could not publish events to other processes');
+        });
+      }
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  /** Start delivering what any process publishes (API roles). `onState` follows the LISTEN connection. */
+  async listen(databaseUrl: string, onState: (up: boolean) => void = () => {}): Promise<void> {
+    this.listener = await listen(databaseUrl, EVENTS_CHANNEL, (payload) => this.receive(payload), onState, this.log);
+  }
+
+  get listening(): boolean {
+    return this.listener?.connected ?? false;
+  }
+
+  private receive(payload: string): void {
+    let envelope: Envelope;
+    try {
+      envelope = JSON.parse(payload) as Envelope;
+    } catch {
+      return;
+    }
+    if (this.seen.has(envelope.i)) return;
+    this.seen.add(envelope.i);
+    this.seenOrder.push(envelope.i);
+    if (this.seenOrder.length > 50_000) this.seen.delete(this.seenOrder.shift()!);
+    this.emitter.emit(envelope.t, revive(envelope));
+  }
+
+  subscribe<K extends RelayTopic>(topic: K, listener: (value: Delivered[K]) => void): () => void {
+    this.emitter.on(topic, listener);
+    return () => this.emitter.off(topic, listener);
+  }
+
+  async close(): Promise<void> {
+    for (const u of this.unsubscribeBus.splice(0)) u();
+    await this.drain();
+    await this.listener?.close();
+  }
+}
+
