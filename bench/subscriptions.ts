@@ -1,0 +1,159 @@
+/**
+ * `npm run bench:subscriptions`: 1,000 graphql-ws subscribers on two API processes
+ * (integrationJobUpdated for one integration), job updates driven by a worker process
+ * (pushCustomer mutations against a zero-latency Stripe sandbox). Prints event-to-client
+ * latency p50/p99 (from the job's updatedAt to the client's receipt) and deliveries/s, beside a
+ * NOTIFY round trip measured with pg alone in the same run.
+ */
+import 'reflect-metadata';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createClient, type Client } from 'graphql-ws';
+import pg from 'pg';
+import WebSocket from 'ws';
+import { startSandbox } from '../src/sandbox/sandbox.js';
+import { benchDatabase, fmt } from './support.js';
+
+const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 1000);
+const JOBS = Number(process.env.BENCH_JOBS ?? 100);
+const JOBS_PER_SECOND = Number(process.env.BENCH_JOBS_PER_SECOND ?? 10);
+const NOTIFY_ROUNDS = 1000;
+
+const db = await benchDatabase();
+const sandbox = await startSandbox();
+const adminKey = `sb_bench_${randomBytes(24).toString('base64url')}`;
+const encryptionKey = randomBytes(32).toString('base64');
+const main = new URL('../src/main.js', import.meta.url).pathname;
+const children: ChildProcess[] = [];
+
+async function gatewayProcess(role: 'api' | 'worker'): Promise<string> {
+  const child = spawn(process.execPath, [main], {
+    env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: db.url, ROLE: role, PORT: '0', HOST: '127.0.0.1', ADMIN_API_KEY: adminKey, ENCRYPTION_KEY: encryptionKey, LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '20' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /GraphQL: (http:\/\/\S+)\/graphql/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`${role} process exited with ${code}`)));
+  });
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
+}
+
+// 1. NOTIFY round trip with pg alone: LISTEN on one connection, NOTIFY from another.
+async function notifyRoundTrip(): Promise<number[]> {
+  const listener = new pg.Client({ connectionString: db.url });
+  const sender = new pg.Client({ connectionString: db.url });
+  await Promise.all([listener.connect(), sender.connect()]);
+  await listener.query('LISTEN bench_rtt');
+  const times: number[] = [];
+  for (let i = 0; i < NOTIFY_ROUNDS; i++) {
+    const arrived = new Promise<void>((resolve) => listener.once('notification', () => resolve()));
+    const started = performance.now();
+    await sender.query(`SELECT pg_notify('bench_rtt', $1)`, [String(i)]);
+    await arrived;
+    times.push(performance.now() - started);
+  }
+  await Promise.all([listener.end(), sender.end()]);
+  return times.sort((a, b) => a - b);
+}
+
+// The first API process migrates the database; then the second API and the worker.
+const api1 = await gatewayProcess('api');
+const [api2] = await Promise.all([gatewayProcess('api'), gatewayProcess('worker')]);
+
+async function graphql(url: string, query: string, variables: Record<string, unknown> = {}) {
+  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` }, body: JSON.stringify({ query, variables }) });
+  const body = (await res.json()) as { data?: any; errors?: unknown };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+const integrationId: string = (
+  await graphql(api1, 'mutation($input: CreateIntegrationInput!) { createIntegration(input: $input) { integration { id } } }', {
+    input: { provider: 'STRIPE', name: 'bench', baseUrl: sandbox.stripe.url, credentials: { apiKey: 'sk_test_bench' }, settings: { requestsPerSecond: 1000, concurrency: 50 } },
+  })
+).createIntegration.integration.id;
+
+const rtt = await notifyRoundTrip();
+
+// 2. Subscribers, half on each API process.
+const latencies: number[] = [];
+let delivered = 0;
+let firstAt = 0;
+let lastAt = 0;
+const clients: Client[] = [];
+let ready = 0;
+await new Promise<void>((resolve, reject) => {
+  for (let i = 0; i < SUBSCRIBERS; i++) {
+    const url = (i % 2 === 0 ? api1 : api2).replace('http', 'ws') + '/graphql';
+    const client = createClient({ url, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, connectionParams: { authorization: `Bearer ${adminKey}` }, onNonLazyError: reject });
+    client.on('connected', () => {
+      if (++ready === SUBSCRIBERS) resolve();
+    });
+    client.subscribe<{ integrationJobUpdated: { updatedAt: string } }>(
+      { query: 'subscription($f: IntegrationEventFilter) { integrationJobUpdated(filter: $f) { id status updatedAt } }', variables: { f: { integrationId } } },
+      {
+        next: (value) => {
+          const now = Date.now();
+          const at = Date.parse(value.data!.integrationJobUpdated.updatedAt);
+          latencies.push(now - at);
+          delivered++;
+          firstAt ||= now;
+          lastAt = now;
+        },
+        error: (err) => console.error('subscription error', err),
+        complete: () => {},
+      },
+    );
+    clients.push(client);
+  }
+});
+// Subscribe messages follow the acks; the first job's events show when all are registered.
+const customers: string[] = [];
+for (let i = 0; i < JOBS + 1; i++) {
+  customers.push(
+    (await graphql(api1, 'mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id } } }', { input: { name: `Sub ${i}`, email: `sub${i}.${Date.now()}@example.com` } }))
+      .createCustomer.customer.id,
+  );
+}
+const push = (c: string) => graphql(api1, 'mutation($c: ID!, $i: ID!) { pushCustomer(customerId: $c, integrationId: $i) { job { id } } }', { c, i: integrationId });
+await push(customers[0]);
+const warmTarget = 3 * SUBSCRIBERS;
+const warmDeadline = Date.now() + 60_000;
+while (delivered < warmTarget && Date.now() < warmDeadline) await new Promise((r) => setTimeout(r, 50));
+if (delivered < warmTarget) console.warn(`warm-up: only ${delivered} of ${warmTarget} deliveries arrived`);
+latencies.length = 0;
+delivered = 0;
+firstAt = 0;
+
+// 3. Jobs at a steady rate; each makes PENDING (API), PROCESSING and COMPLETED (worker).
+const started = Date.now();
+for (let i = 1; i <= JOBS; i++) {
+  void push(customers[i]);
+  const due = started + (i * 1000) / JOBS_PER_SECOND;
+  await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
+}
+const expected = JOBS * 3 * SUBSCRIBERS;
+const deadline = Date.now() + 120_000;
+while (delivered < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+
+latencies.sort((a, b) => a - b);
+console.log(`bench:subscriptions: ${SUBSCRIBERS} subscribers on 2 API processes, ${JOBS} jobs at ${JOBS_PER_SECOND}/s run by a worker process`);
+console.log(`NOTIFY round trip (pg alone): p50 ${fmt(quantile(rtt, 0.5), 2)} ms  p99 ${fmt(quantile(rtt, 0.99), 2)} ms`);
+console.log(`event to client:              p50 ${fmt(quantile(latencies, 0.5), 1)} ms  p99 ${fmt(quantile(latencies, 0.99), 1)} ms  (target p99 < 50 ms)`);
+console.log(`delivered: ${delivered} of ${expected} (${fmt((delivered / Math.max(1, lastAt - firstAt)) * 1000, 0)} deliveries/s)`);
+if (delivered !== expected) process.exitCode = 1;
+
+await Promise.all(clients.map((c) => c.dispose()));
+for (const child of children) child.kill('SIGTERM');
+await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+await sandbox.stop();
+await db.close();
