@@ -15,8 +15,8 @@ import { startSandbox } from '../src/sandbox/sandbox.js';
 import { benchDatabase, fmt } from './support.js';
 
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 1000);
-const JOBS = Number(process.env.BENCH_JOBS ?? 100);
-const JOBS_PER_SECOND = Number(process.env.BENCH_JOBS_PER_SECOND ?? 10);
+const JOBS = Number(process.env.BENCH_JOBS ?? 40);
+const JOBS_PER_SECOND = Number(process.env.BENCH_JOBS_PER_SECOND ?? 2);
 const NOTIFY_ROUNDS = 1000;
 
 const db = await benchDatabase();
@@ -27,7 +27,8 @@ const main = new URL('../src/main.js', import.meta.url).pathname;
 const children: ChildProcess[] = [];
 
 async function gatewayProcess(role: 'api' | 'worker'): Promise<string> {
-  const child = spawn(process.execPath, [main], {
+  const profile = process.env.BENCH_PROFILE_DIR && role === 'api' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, main], {
     env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: db.url, ROLE: role, PORT: '0', HOST: '127.0.0.1', ADMIN_API_KEY: adminKey, ENCRYPTION_KEY: encryptionKey, LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '20' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { createSourceEventStream, execute, GraphQLError, print, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -122,6 +122,58 @@ export function streamOf<K extends RelayTopic, T>(
   });
 }
 
+/**
+ * Results shared per event: subscribers of one process that run the same document with the same
+ * variables under the same scopes and grants get the same result for the same event, so it is
+ * executed once per event, not once per subscriber. The relay hands every subscription the same
+ * event object (and records loaded for it are shared too), which keys the cache.
+ */
+const sharedResults = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
+
+function sharingKey(args: ExecutionArgs): string {
+  const context = args.contextValue as GraphQLContext;
+  const principal = context.principal;
+  return [
+    print(args.document),
+    args.operationName ?? '',
+    JSON.stringify(args.variableValues ?? {}),
+    principal.role,
+    [...principal.scopes].sort().join(','),
+    principal.customerIds ? [...principal.customerIds].sort().join(',') : '*',
+  ].join('|');
+}
+
+/** graphql's subscribe, with the per-event execution shared (see sharedResults). */
+async function sharedSubscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+  const source = await createSourceEventStream(args);
+  if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
+  const events = source as AsyncIterableIterator<unknown>;
+  const key = sharingKey(args);
+  const run = (payload: unknown): Promise<ExecutionResult> => {
+    if (typeof payload !== 'object' || payload === null) return Promise.resolve(execute({ ...args, rootValue: payload }) as ExecutionResult);
+    let byKey = sharedResults.get(payload);
+    if (!byKey) sharedResults.set(payload, (byKey = new Map()));
+    let result = byKey.get(key);
+    if (!result) {
+      result = Promise.resolve(execute({ ...args, rootValue: payload }) as ExecutionResult | Promise<ExecutionResult>);
+      byKey.set(key, result);
+    }
+    return result;
+  };
+  const results: AsyncIterableIterator<ExecutionResult> = {
+    async next(): Promise<IteratorResult<ExecutionResult>> {
+      const step = await events.next();
+      return step.done ? { value: undefined, done: true } : { value: await run(step.value), done: false };
+    },
+    async return(): Promise<IteratorResult<ExecutionResult>> {
+      await events.return?.();
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]: () => results,
+  };
+  return results;
+}
+
 function keyFrom(params: Record<string, unknown> | undefined): string | null {
   const raw = params?.authorization ?? params?.Authorization ?? params?.apiKey;
   if (typeof raw !== 'string') return null;
@@ -151,6 +203,7 @@ export function attachSubscriptions(
   const disposable = useServer<Record<string, unknown>, ConnectionExtra>(
     {
       schema: options.schema,
+      subscribe: sharedSubscribe,
       async onConnect(ctx) {
         const socket = ctx.extra.socket;
         const key = keyFrom(ctx.connectionParams);
