@@ -25,8 +25,17 @@ export async function send(
 ): Promise<HttpResponse> {
   await ctx.pace?.();
   const started = performance.now();
-  const timeout = AbortSignal.timeout(ctx.timeoutMs);
-  const signal = ctx.signal ? AbortSignal.any([timeout, ctx.signal]) : timeout;
+  // One controller per call; the worker's stop signal gets a listener only while the call runs
+  // (AbortSignal.any would leave one behind on the long-lived signal for every call).
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, ctx.timeoutMs);
+  const onStop = () => controller.abort();
+  ctx.signal?.addEventListener('abort', onStop, { once: true });
+  const signal = controller.signal;
   const exchange: HttpExchange = { method: request.method, path: request.path, status: null, durationMs: 0, request: request.maskedRequest ?? null, response: null };
   try {
     const res = await fetch(`${ctx.baseUrl}${request.path}`, { method: request.method, headers: request.headers, body: request.body, signal });
@@ -44,12 +53,15 @@ export async function send(
     return { status: res.status, headers: res.headers, body, exchange };
   } catch (err) {
     exchange.durationMs = Math.round(performance.now() - started);
-    if (timeout.aborted) {
+    if (timedOut) {
       throw new ProviderError('timeout', `no answer within ${ctx.timeoutMs} ms (${request.method} ${request.path})`, true, null, null, [exchange]);
     }
     if (ctx.signal?.aborted) throw new ProviderError('network', 'the call was aborted (worker stopping)', true, null, null, [exchange]);
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
     throw new ProviderError('network', `network error: ${cause} (${request.method} ${request.path})`, true, null, null, [exchange]);
+  } finally {
+    clearTimeout(timer);
+    ctx.signal?.removeEventListener('abort', onStop);
   }
 }
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { JobWithMetadata, PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
@@ -79,6 +80,8 @@ export class OutboundWorker {
    * so if this process dies another worker picks them up after QUEUE_HEARTBEAT_SECONDS.
    */
   async start(): Promise<void> {
+    // Every call in flight listens for the stop (WORKER_CONCURRENCY of them, not a leak).
+    setMaxListeners(0, this.stopping.signal, this.fetching.signal);
     this.loop = this.fetchLoop().catch((err) => this.log.error({ err }, 'outbound fetch loop stopped'));
     const every = (this.options.heartbeatSeconds * 1000) / 2;
     this.heartbeat = setInterval(() => {
