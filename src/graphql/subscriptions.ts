@@ -9,6 +9,7 @@ import { forbidden } from '../domain/shared/errors.js';
 import type { Delivered, EventRelay, RelayTopic } from '../pubsub/event-relay.js';
 import type { Services } from '../services.js';
 import type { GraphQLContext } from './context.js';
+import { subscriptionEvents, wsClosed, wsConnections } from '../observability/metrics.js';
 import { formatError } from './errors.js';
 import { createLoaders } from './loaders.js';
 
@@ -69,10 +70,12 @@ class EventStream<T> implements AsyncIterableIterator<T> {
   private push(value: T): void {
     const { socket, limits } = this.extra;
     if (socket.bufferedAmount > limits.maxBufferedBytes || this.queue.length >= limits.maxQueuedEvents) {
+      if (socket.readyState === socket.OPEN) wsClosed.inc({ reason: 'slow_consumer' });
       socket.close(CLOSE.SLOW_CONSUMER, 'Slow consumer: undelivered events passed the limit; reconnect and re-query');
       void this.return();
       return;
     }
+    subscriptionEvents.inc();
     if (this.waiting) {
       const resolve = this.waiting;
       this.waiting = null;
@@ -208,6 +211,7 @@ export function attachSubscriptions(
         const socket = ctx.extra.socket;
         const key = keyFrom(ctx.connectionParams);
         if (!key) {
+          wsClosed.inc({ reason: 'unauthorized' });
           socket.close(CLOSE.UNAUTHORIZED, 'Unauthorized: send connection_init with { "authorization": "Bearer <key>" }');
           return false;
         }
@@ -216,16 +220,19 @@ export function attachSubscriptions(
           return null;
         });
         if (!principal) {
+          wsClosed.inc({ reason: 'forbidden' });
           socket.close(CLOSE.FORBIDDEN, 'Forbidden: the API key is unknown or revoked');
           return false;
         }
         const sockets = byKey.get(principal.keyId) ?? new Set<WebSocket>();
         if (sockets.size >= limits.maxConnectionsPerKey) {
+          wsClosed.inc({ reason: 'too_many' });
           socket.close(CLOSE.TOO_MANY, `Too many connections for this API key (at most ${limits.maxConnectionsPerKey})`);
           return false;
         }
         sockets.add(socket);
         byKey.set(principal.keyId, sockets);
+        wsConnections.inc();
         ctx.extra.principal = principal;
         ctx.extra.operations = new Set();
         return true;
@@ -246,7 +253,7 @@ export function attachSubscriptions(
       onClose(ctx) {
         const principal = ctx.extra.principal;
         if (!principal) return;
-        byKey.get(principal.keyId)?.delete(ctx.extra.socket);
+        if (byKey.get(principal.keyId)?.delete(ctx.extra.socket)) wsConnections.dec();
         const left = (operationsByKey.get(principal.keyId) ?? 0) - (ctx.extra.operations?.size ?? 0);
         operationsByKey.set(principal.keyId, Math.max(0, left));
         ctx.extra.operations?.clear();
@@ -280,7 +287,10 @@ export function attachSubscriptions(
   return {
     /** A revoked key's open sockets close at once. */
     closeKey(keyId: string): void {
-      for (const socket of byKey.get(keyId) ?? []) socket.close(CLOSE.FORBIDDEN, 'Forbidden: the API key was revoked');
+      for (const socket of byKey.get(keyId) ?? []) {
+        wsClosed.inc({ reason: 'revoked' });
+        socket.close(CLOSE.FORBIDDEN, 'Forbidden: the API key was revoked');
+      }
     },
     get connections(): number {
       return wss.clients.size;

@@ -119,6 +119,25 @@ export const webhookWaiting = new Gauge({
   registers: [registry],
 });
 
+export const wsConnections = new Gauge({
+  name: 'switchboard_ws_connections',
+  help: 'Open GraphQL WebSocket connections on this process',
+  registers: [registry],
+});
+
+export const wsClosed = new Counter({
+  name: 'switchboard_ws_closed_by_server_total',
+  help: 'WebSockets the server closed, by reason: unauthorized (4401), forbidden (4403), revoked (4403), too_many (4429), slow_consumer (4413)',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+export const subscriptionEvents = new Counter({
+  name: 'switchboard_subscription_events_total',
+  help: 'Events handed to subscriptions on this process (after server-side filters)',
+  registers: [registry],
+});
+
 let scrapeSources: Array<() => Promise<void>> = [];
 
 /** Registers a refresh that runs before each scrape (database-backed gauges). */
