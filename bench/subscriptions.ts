@@ -8,6 +8,7 @@
 import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createClient, type Client } from 'graphql-ws';
 import pg from 'pg';
 import WebSocket from 'ws';
@@ -137,6 +138,16 @@ firstAt = 0;
 
 // 3. Jobs at a steady rate; each makes PENDING (API), PROCESSING and COMPLETED (worker).
 const started = Date.now();
+const cpuBefore = process.cpuUsage();
+const childCpu = () => children.map((c) => {
+  try {
+    const f = readFileSync(`/proc/${c.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in ms (100 ticks/s)
+  } catch {
+    return 0;
+  }
+});
+const childBefore = childCpu();
 for (let i = 1; i <= JOBS; i++) {
   void push(customers[i]);
   const due = started + (i * 1000) / JOBS_PER_SECOND;
@@ -146,11 +157,19 @@ const expected = JOBS * 3 * SUBSCRIBERS;
 const deadline = Date.now() + 120_000;
 while (delivered < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 
+const wall = Date.now() - started;
+const own = process.cpuUsage(cpuBefore);
+const childAfter = childCpu();
 latencies.sort((a, b) => a - b);
 console.log(`bench:subscriptions: ${SUBSCRIBERS} subscribers on 2 API processes, ${JOBS} jobs at ${JOBS_PER_SECOND}/s run by a worker process`);
 console.log(`NOTIFY round trip (pg alone): p50 ${fmt(quantile(rtt, 0.5), 2)} ms  p99 ${fmt(quantile(rtt, 0.99), 2)} ms`);
 console.log(`event to client:              p50 ${fmt(quantile(latencies, 0.5), 1)} ms  p99 ${fmt(quantile(latencies, 0.99), 1)} ms  (target p99 < 50 ms)`);
 console.log(`delivered: ${delivered} of ${expected} (${fmt((delivered / Math.max(1, lastAt - firstAt)) * 1000, 0)} deliveries/s)`);
+const pct = (ms: number) => `${fmt((ms / wall) * 100, 0)}%`;
+console.log(
+  `CPU (share of one core while jobs ran): clients ${pct((own.user + own.system) / 1000)}, ` +
+    `API 1 ${pct(childAfter[0] - childBefore[0])}, API 2 ${pct(childAfter[1] - childBefore[1])}, worker ${pct(childAfter[2] - childBefore[2])}`,
+);
 if (delivered !== expected) process.exitCode = 1;
 
 await Promise.all(clients.map((c) => c.dispose()));

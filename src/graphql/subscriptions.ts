@@ -59,12 +59,46 @@ class EventStream<T> implements AsyncIterableIterator<T> {
     private readonly accept: (value: any) => Promise<T | null> | T | null,
   ) {
     this.unsubscribe = subscribe((value) => {
-      this.chain = this.chain.then(async () => {
-        if (this.done) return;
-        const out = await Promise.resolve(this.accept(value)).catch(() => null);
-        if (out !== null && !this.done) this.push(out);
+      if (this.done) return;
+      // Fast path: nothing pending and a synchronous filter: no promise hop per delivery.
+      if (this.busy === 0) {
+        const out = this.safeAccept(value);
+        if (!(out instanceof Promise)) {
+          if (out !== null) this.push(out);
+          return;
+        }
+        this.follow(out);
+        return;
+      }
+      this.chain = this.chain.then(() => (this.done ? null : this.safeAccept(value))).then((out) => {
+        if (out !== null && !this.done) this.push(out as T);
       });
+      this.track(this.chain);
     });
+  }
+
+  /** Async filters: later events wait behind this one, so the order holds. */
+  private busy = 0;
+
+  private follow(out: Promise<T | null>): void {
+    this.chain = out.then((v) => {
+      if (v !== null && !this.done) this.push(v);
+    });
+    this.track(this.chain);
+  }
+
+  private track(p: Promise<void>): void {
+    this.busy++;
+    void p.finally(() => this.busy--);
+  }
+
+  private safeAccept(value: unknown): Promise<T | null> | T | null {
+    try {
+      const out = this.accept(value);
+      return out instanceof Promise ? out.catch(() => null) : out;
+    } catch {
+      return null;
+    }
   }
 
   private push(value: T): void {
@@ -118,9 +152,12 @@ export function streamOf<K extends RelayTopic, T>(
   const extra = context.subscription;
   if (!extra) throw new GraphQLError('Subscriptions run over WebSocket (graphql-transport-ws) on /graphql', { extensions: { code: 'BAD_REQUEST' } });
   if (!hasScopes(context.principal.scopes, [scope])) throw forbidden(`This API key lacks the scope ${scope}`);
+  // Each event resolves with fresh loaders (nothing cached from an earlier event), made only if
+  // something reads them: most deliveries share an execution and never do.
+  let loaders: ReturnType<typeof createLoaders> | null = null;
+  Object.defineProperty(context, 'loaders', { configurable: true, enumerable: true, get: () => (loaders ??= createLoaders(context.services)) });
   return new EventStream<T>(extra, (push) => extra.relay.subscribe(topic, push), (value) => {
-    // Each event resolves with fresh loaders: nothing cached from an earlier event.
-    context.loaders = createLoaders(context.services);
+    loaders = null;
     return accept(value as Delivered[K]);
   });
 }
