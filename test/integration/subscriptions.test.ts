@@ -4,7 +4,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { CreateApiKeyDocument, CreateCustomerDocument, CreateIntegrationDocument, PushCustomerDocument, RevokeApiKeyDocument } from '../generated/graphql.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { rowId, STRIPE_KEY } from '../support/outbound.js';
-import { spawnGateway, until, type GatewayProcess } from '../support/processes.js';
+import { spawnGateway, until, type GatewayProcess, stopSpawned } from '../support/processes.js';
 import { rawConnect, subscribe } from '../support/subscriptions.js';
 
 /**
@@ -33,6 +33,7 @@ beforeAll(async () => {
   api2Url = /GraphQL: (http:\/\/\S+)\/graphql/.exec(api2.output())![1];
 });
 afterAll(async () => {
+  await stopSpawned();
   await Promise.all([api2?.stop(), worker?.stop()]);
   await t?.stop();
   await sandbox?.stop();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateIntegrationDocument } from '../generated/graphql.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { rowId } from '../support/outbound.js';
-import { spawnGateway, until, type GatewayProcess } from '../support/processes.js';
+import { spawnGateway, until, type GatewayProcess, stopSpawned } from '../support/processes.js';
 import { fixture, newWhsec, post, standardHeaders, stripeHeaders } from '../support/webhooks.js';
 
 /**
@@ -24,6 +24,7 @@ beforeAll(async () => {
   integrationRow = rowId(integrationId);
 });
 afterAll(async () => {
+  await stopSpawned();
   await t?.stop();
 });
 

@@ -4,7 +4,7 @@ import type { StripeState } from '../../src/sandbox/stripe.fake.js';
 import { CreateIntegrationDocument, JobDocument, PushCustomerDocument } from '../generated/graphql.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { STRIPE_KEY, waitForJobs } from '../support/outbound.js';
-import { spawnGateway, until, type GatewayProcess } from '../support/processes.js';
+import { spawnGateway, until, type GatewayProcess, stopSpawned } from '../support/processes.js';
 
 /**
  * Worker processes as separate OS processes on one database: the API process here only
@@ -19,6 +19,7 @@ beforeAll(async () => {
   t = await startTestGateway({ ROLE: 'api' });
 });
 afterAll(async () => {
+  await stopSpawned();
   for (const w of workers) await w.stop().catch(() => undefined);
   await t?.stop();
   await sandbox?.stop();

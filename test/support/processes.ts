@@ -18,6 +18,23 @@ process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
+/**
+ * Stops every gateway process this test file started and that is still running (for an
+ * afterAll: a test that timed out never reached its own finally).
+ */
+export async function stopSpawned(): Promise<void> {
+  await Promise.all(
+    [...children].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+        }),
+    ),
+  );
+}
+
 /** The compiled gateway (`dist/src/main.js`) as its own OS process, once it printed its URL. */
 export async function spawnMain(env: NodeJS.ProcessEnv): Promise<GatewayProcess> {
   if (!existsSync(MAIN)) throw new Error('dist/ is missing: npm test builds first');
