@@ -256,6 +256,8 @@ export function attachSubscriptions(
           log.error({ err }, 'subscription authentication failed unexpectedly');
           return null;
         });
+        // The client may have gone while the key was checked: onClose has already run for it.
+        if (socket.readyState !== socket.OPEN) return false;
         if (!principal) {
           wsClosed.inc({ reason: 'forbidden' });
           socket.close(CLOSE.FORBIDDEN, 'Forbidden: the API key is unknown or revoked');
@@ -295,8 +297,11 @@ export function attachSubscriptions(
         operationsByKey.set(principal.keyId, Math.max(0, left));
         ctx.extra.operations?.clear();
       },
-      // Errors read as they do over HTTP: extensions.code, no stack or SQL.
-      onError(_ctx, _id, _payload, errors) {
+      // Errors read as they do over HTTP: extensions.code, no stack or SQL. An operation that
+      // ends in an error (invalid document, say) gets no onComplete: release its slot here.
+      onError(ctx, id, _payload, errors) {
+        const principal = ctx.extra.principal;
+        if (principal && ctx.extra.operations?.delete(id)) operationsByKey.set(principal.keyId, Math.max(0, (operationsByKey.get(principal.keyId) ?? 1) - 1));
         return errors.map((e) => formatError(e.toJSON(), e));
       },
       onNext(_ctx, _id, _payload, _args, result) {

@@ -15,6 +15,7 @@ export const EVENTS_CHANNEL = 'switchboard_events';
 
 /** NOTIFY payloads must stay under 8,000 bytes; texts that could grow are cut well below. */
 const MAX_TEXT = 1_000;
+const MAX_ENVELOPE_BYTES = 7_900;
 
 /** What crosses processes: small snapshots, never bodies, credentials or personal data. */
 export type RelayTopic = 'job.updated' | 'log.added' | 'customer.updated' | 'invoice.updated';
@@ -42,7 +43,8 @@ function snapshot<K extends RelayTopic>(topic: K, value: GatewayTopics[K]): Reco
   switch (topic) {
     case 'job.updated': {
       const j = value as IntegrationJob;
-      const delivery = (j.result as { delivery?: unknown } | null)?.delivery;
+      const raw = (j.result as { delivery?: { status?: unknown; at?: unknown; reason?: unknown } } | null)?.delivery;
+      const delivery = raw ? { status: raw.status ?? null, at: raw.at ?? null, reason: typeof raw.reason === 'string' ? cut(raw.reason.slice(0, 300)) : null } : null;
       return {
         id: j.id, integrationId: j.integrationId, operation: j.operation, entityType: j.entityType, entityId: j.entityId, status: j.status,
         attempts: j.attempts, maxAttempts: j.maxAttempts, lastError: cut(j.lastError), correlationId: j.correlationId,
@@ -112,7 +114,18 @@ export class EventRelay {
   }
 
   publish<K extends RelayTopic>(topic: K, value: GatewayTopics[K]): void {
-    this.pending.push(JSON.stringify({ i: newId(), t: topic, d: snapshot(topic, value) } satisfies Envelope));
+    const d = snapshot(topic, value);
+    let envelope = JSON.stringify({ i: newId(), t: topic, d } satisfies Envelope);
+    if (Buffer.byteLength(envelope) > MAX_ENVELOPE_BYTES) {
+      // Too big for one NOTIFY (it would fail the whole batch): drop the free texts.
+      for (const k of ['lastError', 'errorMsg', 'delivery', 'idempotencyKey', 'correlationId']) if (k in d) d[k] = null;
+      envelope = JSON.stringify({ i: newId(), t: topic, d } satisfies Envelope);
+      if (Buffer.byteLength(envelope) > MAX_ENVELOPE_BYTES) {
+        this.log.warn({ topic, bytes: Buffer.byteLength(envelope) }, 'event too large to relay; not delivered to subscribers');
+        return;
+      }
+    }
+    this.pending.push(envelope);
     this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
   }
 

@@ -50,6 +50,11 @@ export async function listen(
     try {
       await c.connect();
       await c.query(`LISTEN ${channel}`);
+      if (closed) {
+        // close() ran while this attempt was connecting: do not come back to life.
+        await c.end().catch(() => undefined);
+        return;
+      }
       client = c;
       setState(true);
     } catch (err) {

@@ -86,9 +86,23 @@ export class EventWriter {
           (inserted) => {
             for (const p of batch) p.resolve(p.ids.map((id) => (inserted.has(id) ? id : null)));
           },
-          (err) => {
-            this.log.error({ err, requests: batch.length }, 'webhook batch could not be stored');
-            for (const p of batch) p.reject(err);
+          async (err) => {
+            if (batch.length === 1) {
+              this.log.error({ err }, 'webhook request could not be stored');
+              batch[0].reject(err);
+              return;
+            }
+            // One bad row must not fail its neighbours: each request again, on its own.
+            this.log.warn({ err, requests: batch.length }, 'webhook batch could not be stored; storing its requests one by one');
+            for (const p of batch) {
+              await this.commit([p]).then(
+                (inserted) => p.resolve(p.ids.map((id) => (inserted.has(id) ? id : null))),
+                (e: unknown) => {
+                  this.log.error({ err: e }, 'webhook request could not be stored');
+                  p.reject(e);
+                },
+              );
+            }
           },
         )
         .finally(() => {

@@ -186,7 +186,8 @@ export function webhookRoute(deps: IngressDeps): (req: IncomingMessage, res: Ser
     req.on('end', () => {
       if (over) return;
       const request: InboundRequest = {
-        integrationId: decodeURIComponent(match[1]),
+        // Integration ids are UUIDs: anything else (escapes included) is a 404, never decoded.
+        integrationId: match[1],
         method: 'POST',
         url: req.url ?? '',
         headers: req.headers,

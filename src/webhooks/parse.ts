@@ -35,11 +35,18 @@ function parseJson(body: Buffer): unknown {
 
 function text(v: unknown, max = 255): string | null {
   if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
-  return typeof v === 'string' && v.length > 0 && v.length <= max ? v : null;
+  // NUL cannot be stored in a PostgreSQL text column.
+  return typeof v === 'string' && v.length > 0 && v.length <= max && !v.includes('\u0000') ? v : null;
+}
+
+/** Years 1 to 9999 (what PostgreSQL's timestamptz and Date#toISOString both take), else null. */
+function inRange(d: Date): Date | null {
+  const t = d.getTime();
+  return Number.isFinite(t) && t >= -62135596800000 && t <= 253402300799999 ? d : null;
 }
 
 function epoch(v: unknown, unitMs: number): Date | null {
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? new Date(v * unitMs) : null;
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? inRange(new Date(v * unitMs)) : null;
 }
 
 function batch(body: Buffer, what: string): Json[] {
@@ -64,9 +71,19 @@ function stripe(body: Buffer): ParsedEvent[] {
   return [{ externalEventId: id, eventType: type, occurredAt: epoch(e.created, 1000), body: body.toString('utf8') }];
 }
 
+/**
+ * HubSpot documents `eventId` as not guaranteed unique, so the deduplication key adds what stays
+ * the same when HubSpot retries a notification: subscription, object and property.
+ */
+export function hubspotEventKey(e: Record<string, unknown>): string | null {
+  const eventId = text(e.eventId);
+  if (!eventId) return null;
+  return [eventId, text(e.subscriptionId) ?? '', text(e.objectId) ?? '', text(e.propertyName) ?? ''].join(':');
+}
+
 function hubspot(body: Buffer): ParsedEvent[] {
   return batch(body, 'HubSpot').map((e, i) => {
-    const id = text(e.eventId);
+    const id = hubspotEventKey(e);
     const type = text(e.subscriptionType, 100);
     if (!id || !type) throw new PayloadError(`Event ${i} has no eventId or subscriptionType`);
     return { externalEventId: id, eventType: type, occurredAt: epoch(e.occurredAt, 1), body: JSON.stringify(e) };
@@ -85,12 +102,12 @@ function sendgrid(body: Buffer): ParsedEvent[] {
 function generic(body: Buffer, verified: VerifyResult): ParsedEvent[] {
   const e = parseJson(body);
   if (!isObject(e)) throw new PayloadError('A Standard Webhooks body is a JSON object');
-  const at = typeof e.timestamp === 'string' ? new Date(e.timestamp) : null;
+  const at = typeof e.timestamp === 'string' ? inRange(new Date(e.timestamp)) : null;
   return [
     {
       externalEventId: verified.messageId!,
       eventType: text(e.type, 100) ?? 'event',
-      occurredAt: at && !Number.isNaN(at.getTime()) ? at : new Date(verified.signedAt),
+      occurredAt: at ?? new Date(verified.signedAt),
       body: body.toString('utf8'),
     },
   ];

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Invoice } from '../../src/domain/invoice/invoice.entity.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
+import { hubspotEventKey } from '../../src/webhooks/parse.js';
 import type { StripeState } from '../../src/sandbox/stripe.fake.js';
 import {
   CreateCustomerDocument,
@@ -140,6 +141,10 @@ describe('POST /webhooks/:integrationId answers as the contract says', () => {
     expect(unknown.status).toBe(404);
     const notAnId = await post(integration.stripe.url.replace(integration.stripe.row, 'nope'), '{}', stripeHeaders('{}', STRIPE_SECRET));
     expect(notAnId.status).toBe(404);
+    // A malformed escape in the path is a 404 too (it once crashed the process).
+    const badEscape = await post(`${t.url}/webhooks/%E0%A4%A`, '{}', stripeHeaders('{}', STRIPE_SECRET));
+    expect(badEscape.status).toBe(404);
+    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
     expect((await t.sql('SELECT id FROM integration_log')).length).toBe(logsBefore);
   });
 
@@ -211,7 +216,7 @@ describe('identity, ownership and order', () => {
     const batch = JSON.stringify([...creation, ...change]);
     const res = await post(integration.hubspot.url, batch, hubspotHeaders(integration.hubspot.url, batch, HUBSPOT_SECRET));
     expect(res.body).toEqual({ received: true, duplicate: false, events: 2, duplicates: 0 });
-    const processed = await waitProcessed(t, integration.hubspot.row, [String(creation[0].eventId), String(change[0].eventId)]);
+    const processed = await waitProcessed(t, integration.hubspot.row, [hubspotEventKey(creation[0])!, hubspotEventKey(change[0])!]);
     expect(processed.map((p) => p.status)).toEqual(['PROCESSED', 'PROCESSED']);
 
     const { customer } = await t.run(CustomerWithRefsDocument, { id: customerId });
@@ -263,7 +268,7 @@ describe('identity, ownership and order', () => {
     for (const events of [creation, [newer], [older]]) {
       const body = JSON.stringify(events);
       expect((await post(integration.hubspot.url, body, hubspotHeaders(integration.hubspot.url, body, HUBSPOT_SECRET))).status).toBe(200);
-      await waitProcessed(t, integration.hubspot.row, events.map((e: any) => String(e.eventId)));
+      await waitProcessed(t, integration.hubspot.row, events.map((e: any) => hubspotEventKey(e)!));
     }
     expect(await t.sql('SELECT name FROM customer WHERE lower(email) = $1', [email])).toEqual([{ name: 'First Newer' }]);
   });
@@ -314,7 +319,7 @@ describe('operations', () => {
     sandbox.hubspot.setFaults({ outage: true });
     try {
       expect((await post(integration.hubspot.url, body, hubspotHeaders(integration.hubspot.url, body, HUBSPOT_SECRET))).status).toBe(200);
-      const [failed] = await waitProcessed(t, integration.hubspot.row, [String(events[0].eventId)], 30_000);
+      const [failed] = await waitProcessed(t, integration.hubspot.row, [hubspotEventKey(events[0])!], 30_000);
       expect(failed.status).toBe('FAILED');
       expect(failed.error).toContain('503');
       const [{ attempts }] = await t.sql<{ attempts: number }>('SELECT attempts FROM webhook_event WHERE id = $1', [failed.id]);
@@ -324,7 +329,7 @@ describe('operations', () => {
     } finally {
       sandbox.hubspot.setFaults({ outage: false });
     }
-    const [failed] = await t.sql<{ id: string }>('SELECT id FROM webhook_event WHERE external_event_id = $1', [String(events[0].eventId)]);
+    const [failed] = await t.sql<{ id: string }>('SELECT id FROM webhook_event WHERE external_event_id = $1', [hubspotEventKey(events[0])!]);
     const globalId = Buffer.from(`WebhookEvent:${failed.id}`).toString('base64url');
     const { replayWebhookEvent } = await t.run(ReplayWebhookEventDocument, { id: globalId });
     expect(replayWebhookEvent.status).toBe('RECEIVED');

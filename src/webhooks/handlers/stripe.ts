@@ -26,8 +26,8 @@ async function customerEvent(ctx: ReconcileContext, event: Json) {
     return (await ctx.markDeleted('Customer', id)) ? { status: 'PROCESSED' as const } : { status: 'IGNORED' as const, note: `customer ${id} is not linked` };
   }
   const facts = { name: obj.name ?? null, email: obj.email ?? null, phone: obj.phone ?? null, currency: nonEmpty(obj.currency) };
-  const { customer, ref, created } = await resolveCustomer(ctx, id, facts, nonEmpty(obj.metadata?.switchboard_id));
-  await ctx.link('Customer', customer.id, id, { livemode: Boolean(obj.livemode) });
+  const { customer, created } = await resolveCustomer(ctx, id, facts, nonEmpty(obj.metadata?.switchboard_id));
+  const ref = await ctx.link('Customer', customer.id, id, { livemode: Boolean(obj.livemode) });
   if (created) return { status: 'PROCESSED' as const };
   // customer.updated names what changed in previous_attributes: only those fields are asserted.
   const changed = event.type === 'customer.updated' && event.data.previous_attributes ? Object.keys(event.data.previous_attributes) : null;
