@@ -20,6 +20,7 @@ import { EventWriter } from './webhooks/event-writer.js';
 import { IntegrationCache, webhookRoute } from './webhooks/ingress.js';
 import { ownership } from './webhooks/ownership.js';
 import { WebhookProcessor } from './webhooks/processor.js';
+import { scheduleRetention } from './jobs/retention.js';
 import { EventRelay } from './pubsub/event-relay.js';
 import { attachSubscriptions } from './graphql/subscriptions.js';
 import { getSchema } from './graphql/schema.js';
@@ -122,6 +123,9 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
       });
       await processor.start();
       onStop('webhook processor', () => processor.stop());
+
+      const stopRetention = await scheduleRetention(db, boss, log, env.RETENTION_DAYS);
+      onStop('retention sweep', stopRetention);
     }
 
     // Webhook ingress (API roles): group-committed event writes; lag gauges for /metrics.

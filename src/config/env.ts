@@ -47,6 +47,7 @@ export const envSchema = z.object({
   QUEUE_HEARTBEAT_SECONDS: z.coerce.number().int().min(10).default(10),
   QUEUE_MONITOR_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(2),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(15000),
+  RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   FIELD_OWNERSHIP: ownershipOverrides.optional(),
   WEBHOOK_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(6),
   WEBHOOK_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(2),

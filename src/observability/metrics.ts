@@ -138,6 +138,13 @@ export const subscriptionEvents = new Counter({
   registers: [registry],
 });
 
+export const retentionDeleted = new Counter({
+  name: 'switchboard_retention_deleted_total',
+  help: 'Settled rows deleted by the retention sweep (RETENTION_DAYS), by table',
+  labelNames: ['table'] as const,
+  registers: [registry],
+});
+
 let scrapeSources: Array<() => Promise<void>> = [];
 
 /** Registers a refresh that runs before each scrape (database-backed gauges). */
