@@ -1,6 +1,6 @@
 import type { Principal } from '../domain/auth/api-key.service.js';
 import type { AccessScope } from '../domain/shared/access.js';
-import type { Loaders } from './loaders.js';
+import { createLoaders, type Loaders } from './loaders.js';
 import type { Services } from '../services.js';
 import type { SubscriptionExtra } from './subscriptions.js';
 
@@ -17,4 +17,18 @@ export interface GraphQLContext {
   publicUrl: string;
   /** Set for operations over WebSocket: the socket and the event relay subscriptions read. */
   subscription?: SubscriptionExtra;
+}
+
+/** A fresh context for one operation (HTTP request, or WebSocket operation) by this principal. */
+export function operationContext(principal: Principal, services: Services, correlationId: string, publicUrl: string, subscription?: SubscriptionExtra): GraphQLContext {
+  return {
+    principal,
+    scope: { customerIds: principal.customerIds },
+    loaders: createLoaders(services),
+    services,
+    correlationId,
+    observed: {},
+    publicUrl,
+    ...(subscription ? { subscription } : {}),
+  };
 }

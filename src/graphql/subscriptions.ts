@@ -8,7 +8,7 @@ import { hasScopes, type Scope } from '../domain/auth/roles.js';
 import { forbidden } from '../domain/shared/errors.js';
 import type { Delivered, EventRelay, RelayTopic } from '../pubsub/event-relay.js';
 import type { Services } from '../services.js';
-import type { GraphQLContext } from './context.js';
+import { operationContext, type GraphQLContext } from './context.js';
 import { subscriptionEvents, wsClosed, wsConnections } from '../observability/metrics.js';
 import { formatError } from './errors.js';
 import { createLoaders } from './loaders.js';
@@ -310,16 +310,7 @@ export function attachSubscriptions(
       },
       context(ctx): GraphQLContext {
         const principal = ctx.extra.principal!;
-        return {
-          principal,
-          scope: { customerIds: principal.customerIds },
-          loaders: createLoaders(services),
-          services,
-          correlationId: `ws-${principal.keyId}`,
-          observed: {},
-          publicUrl: options.publicUrl(),
-          subscription: { socket: ctx.extra.socket, relay: options.relay, limits },
-        };
+        return operationContext(principal, services, `ws-${principal.keyId}`, options.publicUrl(), { socket: ctx.extra.socket, relay: options.relay, limits });
       },
     },
     wss,

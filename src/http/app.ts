@@ -8,10 +8,9 @@ import express, { type ErrorRequestHandler, type Express, type RequestHandler } 
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../domain/shared/errors.js';
-import type { GraphQLContext } from '../graphql/context.js';
+import { operationContext, type GraphQLContext } from '../graphql/context.js';
 import { errorLoggingPlugin, formatError } from '../graphql/errors.js';
 import { costLimitPlugin, depthLimitRule } from '../graphql/limits.js';
-import { createLoaders } from '../graphql/loaders.js';
 import { getSchema } from '../graphql/schema.js';
 import { correlationIdFrom } from '../observability/context.js';
 import { collectMetrics, httpRequestDuration, httpRequests, registry } from '../observability/metrics.js';
@@ -142,15 +141,10 @@ export async function createHttpApp(httpServer: Server, options: HttpOptions): P
             extensions: { code: 'INTERNAL_SERVER_ERROR', http: { status: 500 } },
           });
         });
-        return {
-          principal,
-          scope: { customerIds: principal.customerIds },
-          loaders: createLoaders(services),
-          services,
-          correlationId: String(res.locals.correlationId),
-          observed: (res.locals.observed = {}),
-          publicUrl: options.publicUrl(),
-        };
+        const context = operationContext(principal, services, String(res.locals.correlationId), options.publicUrl());
+        // The HTTP metrics read the operation name the request ran.
+        res.locals.observed = context.observed;
+        return context;
       },
     });
     const corsMiddleware = cors({

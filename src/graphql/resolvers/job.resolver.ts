@@ -10,6 +10,7 @@ import { IntegrationType } from '../types/admin.types.js';
 import { IntegrationJobConnection, IntegrationJobType, IntegrationLogConnection, IntegrationLogType, JobPayload, ReplayPayload } from '../types/job.types.js';
 import { globalIdOf } from '../types/node.js';
 import { PageArgsType } from './customer.resolver.js';
+import { anyEntityId } from './shared.js';
 
 @ArgsType()
 class JobsArgs extends PageArgsType {
@@ -21,18 +22,6 @@ class JobsArgs extends PageArgsType {
 class LogsArgs extends PageArgsType {
   @Field(() => IntegrationLogFilter, { nullable: true })
   filter?: IntegrationLogFilter | null;
-}
-
-/** A filter's entity id may name any canonical type. */
-function anyEntityId(value: string, field: string): string {
-  for (const type of ['Customer', 'Contract', 'Invoice']) {
-    try {
-      return parseId(type, value, field);
-    } catch {
-      /* try the next type */
-    }
-  }
-  return parseId('Customer', value, field);
 }
 
 @Resolver(() => IntegrationJobType)

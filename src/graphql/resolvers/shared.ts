@@ -1,5 +1,5 @@
 import type { ExternalRef } from '../../domain/external-ref/external-ref.entity.js';
-import { toGlobalId } from '../../domain/shared/ids.js';
+import { parseId, toGlobalId } from '../../domain/shared/ids.js';
 import type { ExternalRefType } from '../types/canonical.types.js';
 
 export const externalRefView = (ref: ExternalRef): ExternalRefType => ({
@@ -9,3 +9,15 @@ export const externalRefView = (ref: ExternalRef): ExternalRefType => ({
   lastSyncedAt: ref.lastSyncedAt,
   deletedAt: ref.deletedAt,
 });
+
+/** A filter's entity id may name any canonical type (Customer, Contract or Invoice). */
+export function anyEntityId(value: string, field: string): string {
+  for (const type of ['Customer', 'Contract', 'Invoice']) {
+    try {
+      return parseId(type, value, field);
+    } catch {
+      /* try the next type */
+    }
+  }
+  return parseId('Customer', value, field);
+}

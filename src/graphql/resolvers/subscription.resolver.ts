@@ -8,6 +8,7 @@ import { canSeeCustomer } from '../../domain/shared/access.js';
 import { parseId } from '../../domain/shared/ids.js';
 import type { GraphQLContext } from '../context.js';
 import { streamOf } from '../subscriptions.js';
+import { anyEntityId } from './shared.js';
 import { CustomerType, InvoiceType } from '../types/canonical.types.js';
 import { IntegrationJobType, IntegrationLogType } from '../types/job.types.js';
 
@@ -63,23 +64,12 @@ interface ParsedFilter {
   entityId: string | null;
 }
 
-function anyEntity(value: string): string {
-  for (const type of ['Customer', 'Contract', 'Invoice']) {
-    try {
-      return parseId(type, value, 'filter.entityId');
-    } catch {
-      /* next type */
-    }
-  }
-  return parseId('Customer', value, 'filter.entityId');
-}
-
 function parseFilter(filter: IntegrationEventFilter | null | undefined): ParsedFilter {
   return {
     jobId: filter?.jobId ? parseId('IntegrationJob', filter.jobId, 'filter.jobId') : null,
     integrationId: filter?.integrationId ? parseId('Integration', filter.integrationId, 'filter.integrationId') : null,
     correlationId: filter?.correlationId ?? null,
-    entityId: filter?.entityId ? anyEntity(filter.entityId) : null,
+    entityId: filter?.entityId ? anyEntityId(filter.entityId, 'filter.entityId') : null,
   };
 }
 
