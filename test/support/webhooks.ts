@@ -1,6 +1,8 @@
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { hubspotSignatureV3, standardWebhooksSignature, stripeSignature } from '../../src/webhooks/signatures.js';
+import { Webhook } from 'standardwebhooks';
+import Stripe from 'stripe';
+import { hubspotSignatureV3 } from '../../src/webhooks/signatures.js';
 import type { TestGateway } from './gateway.js';
 import { until } from './processes.js';
 
@@ -13,8 +15,9 @@ export function fixture<T = any>(provider: string, name: string): T {
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
 
+/** Signed by stripe-node itself (`generateTestHeaderString`), not by the code under test. */
 export function stripeHeaders(body: string, secret: string, t = nowSeconds()): Record<string, string> {
-  return { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': `t=${t},v1=${stripeSignature(secret, t, body)}` };
+  return { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: body, secret, timestamp: t }) };
 }
 
 export function hubspotHeaders(url: string, body: string, secret: string, ts = Date.now()): Record<string, string> {
@@ -41,8 +44,10 @@ export function sendgridHeaders(body: string, privateKey: KeyObject, ts = nowSec
 
 export const newWhsec = () => `whsec_${randomBytes(24).toString('base64')}`;
 
+/** Signed by the standardwebhooks library, not by the code under test. */
 export function standardHeaders(id: string, body: string, secret: string, ts = nowSeconds()): Record<string, string> {
-  return { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': standardWebhooksSignature(secret, id, ts, body) };
+  const signature = new Webhook(secret).sign(id, new Date(ts * 1000), body);
+  return { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': signature };
 }
 
 export interface PostResult {
