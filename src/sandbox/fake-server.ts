@@ -44,6 +44,8 @@ export interface ProviderHandler {
   errorReply(status: number, message: string): Reply;
   reset(): void;
   state(): unknown;
+  /** Where this fake posts its signed webhooks (POST /__sandbox/webhook {url, secret}). */
+  setWebhook?(target: { url: string; secret: string } | null): void;
 }
 
 export const fakeId = (prefix: string) => `${prefix}${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
@@ -154,6 +156,11 @@ export class FakeServer<H extends ProviderHandler = ProviderHandler> {
     if (method === 'POST' && path === '/__sandbox/faults') {
       this.setFaults(body ? (JSON.parse(body) as Partial<Faults>) : {});
       return this.send(res, { status: 200, body: this.faults });
+    }
+    if (method === 'POST' && path === '/__sandbox/webhook' && this.handler.setWebhook) {
+      const target = body ? (JSON.parse(body) as { url?: string; secret?: string }) : {};
+      this.handler.setWebhook(target.url && target.secret ? { url: target.url, secret: target.secret } : null);
+      return this.send(res, { status: 200, body: { webhook: target.url ?? null } });
     }
     if (method === 'POST' && path === '/__sandbox/reset') {
       this.reset();

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { decodeForm } from '../connectors/stripe/form.js';
+import { stripeSignature } from '../webhooks/signatures.js';
 import { fakeId, type ProviderHandler, type RecordedRequest, type Reply } from './fake-server.js';
 
 const stripeError = (status: number, type: string, message: string, code?: string): Reply => ({
@@ -28,11 +29,53 @@ export interface StripeState {
  */
 export class StripeFake implements ProviderHandler {
   private s: StripeState = { customers: {}, invoices: {}, invoiceItems: {}, createdPerKey: {} };
+  private webhook: { url: string; secret: string } | null = null;
+  /** Events posted (or given up on) so far, for tests: id, type, last HTTP status. */
+  readonly deliveries: Array<{ id: string; type: string; status: number | null }> = [];
+
+  setWebhook(target: { url: string; secret: string } | null): void {
+    this.webhook = target;
+  }
+
+  /**
+   * Like Stripe: an `evt_` event signed with `Stripe-Signature` (t, v1), posted after the change,
+   * retried a few times with back-off when the endpoint does not answer 2xx.
+   */
+  private emit(type: string, object: Record<string, unknown>, previous?: Record<string, unknown>): void {
+    const target = this.webhook;
+    if (!target) return;
+    const event = {
+      id: fakeId('evt_'),
+      object: 'event',
+      api_version: '2026-10-28.endive',
+      created: Math.floor(Date.now() / 1000),
+      data: { object: structuredClone(object), ...(previous ? { previous_attributes: previous } : {}) },
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: fakeId('req_'), idempotency_key: null },
+      type,
+    };
+    const body = JSON.stringify(event);
+    const delivery: { id: string; type: string; status: number | null } = { id: event.id, type, status: null };
+    this.deliveries.push(delivery);
+    const attempt = async (n: number): Promise<void> => {
+      const t = Math.floor(Date.now() / 1000);
+      const status = await fetch(target.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': `t=${t},v1=${stripeSignature(target.secret, t, body)}`, 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },
+        body,
+      }).then((r) => r.status, () => 0);
+      delivery.status = status;
+      if ((status < 200 || status >= 300) && n < 3) setTimeout(() => void attempt(n + 1), 200 * 2 ** n).unref();
+    };
+    setImmediate(() => void attempt(0));
+  }
   private readonly idempotency = new Map<string, Stored>();
   private readonly inFlight = new Set<string>();
 
   reset() {
     this.s = { customers: {}, invoices: {}, invoiceItems: {}, createdPerKey: {} };
+    this.deliveries.length = 0;
     this.idempotency.clear();
     this.inFlight.clear();
   }
@@ -90,12 +133,17 @@ export class StripeFake implements ProviderHandler {
       const customer = { id: fakeId('cus_'), object: 'customer', created: now, livemode: false, metadata: {}, ...params };
       this.s.customers[customer.id] = customer;
       this.created(key);
+      this.emit('customer.created', customer);
       return ok(customer);
     }
     if ((m = /^\/v1\/customers\/([\w]+)$/.exec(path))) {
       const customer = this.s.customers[m[1]];
       if (!customer) return stripeError(404, 'invalid_request_error', `No such customer: '${m[1]}'`, 'resource_missing');
-      if (req.method === 'POST') Object.assign(customer, params, { metadata: { ...(customer.metadata as object), ...((params.metadata as object) ?? {}) } });
+      if (req.method === 'POST') {
+        const previous = Object.fromEntries(Object.keys(params).filter((k) => k !== 'metadata' && customer[k] !== params[k]).map((k) => [k, customer[k] ?? null]));
+        Object.assign(customer, params, { metadata: { ...(customer.metadata as object), ...((params.metadata as object) ?? {}) } });
+        if (Object.keys(previous).length) this.emit('customer.updated', customer, previous);
+      }
       return ok(customer);
     }
     if (req.method === 'POST' && path === '/v1/invoices') {
@@ -103,6 +151,7 @@ export class StripeFake implements ProviderHandler {
       const invoice = { id: fakeId('in_'), object: 'invoice', status: 'draft', number: null, created: now, livemode: false, amount_due: 0, amount_paid: 0, total: 0, currency: params.currency, status_transitions: {}, ...params };
       this.s.invoices[invoice.id] = invoice;
       this.created(key);
+      this.emit('invoice.created', invoice);
       return ok(invoice);
     }
     if (req.method === 'POST' && path === '/v1/invoiceitems') {
@@ -116,14 +165,26 @@ export class StripeFake implements ProviderHandler {
       this.created(key);
       return ok(item);
     }
-    if ((m = /^\/v1\/invoices\/([\w]+)\/(finalize|send)$/.exec(path)) && req.method === 'POST') {
+    if ((m = /^\/v1\/invoices\/([\w]+)\/(finalize|send|pay|void)$/.exec(path)) && req.method === 'POST') {
       const invoice = this.s.invoices[m[1]];
       if (!invoice) return stripeError(404, 'invalid_request_error', `No such invoice: '${m[1]}'`, 'resource_missing');
+      const transitions = (invoice.status_transitions ?? {}) as Record<string, number | null>;
       if (m[2] === 'finalize') {
         if (invoice.status !== 'draft') return stripeError(400, 'invalid_request_error', 'This invoice is already finalized', 'invoice_not_editable');
-        Object.assign(invoice, { status: 'open', number: `SB-${Object.keys(this.s.invoices).length.toString().padStart(4, '0')}`, status_transitions: { finalized_at: now } });
-      } else if (invoice.status !== 'open') {
-        return stripeError(400, 'invalid_request_error', 'Only open invoices can be sent');
+        Object.assign(invoice, { status: 'open', number: `SB-${Object.keys(this.s.invoices).length.toString().padStart(4, '0')}`, status_transitions: { ...transitions, finalized_at: now } });
+        this.emit('invoice.finalized', invoice);
+      } else if (m[2] === 'send') {
+        if (invoice.status !== 'open') return stripeError(400, 'invalid_request_error', 'Only open invoices can be sent');
+        this.emit('invoice.sent', invoice);
+      } else if (m[2] === 'pay') {
+        // As if the customer paid (out of band, or the card on file).
+        if (invoice.status !== 'open') return stripeError(400, 'invalid_request_error', `Invoice is ${String(invoice.status)}; only open invoices can be paid`, 'invoice_not_open');
+        Object.assign(invoice, { status: 'paid', paid: true, amount_paid: invoice.amount_due, amount_remaining: 0, status_transitions: { ...transitions, paid_at: now } });
+        this.emit('invoice.paid', invoice);
+      } else {
+        if (invoice.status !== 'open' && invoice.status !== 'uncollectible') return stripeError(400, 'invalid_request_error', 'Only open or uncollectible invoices can be voided');
+        Object.assign(invoice, { status: 'void', status_transitions: { ...transitions, voided_at: now } });
+        this.emit('invoice.voided', invoice);
       }
       return ok(invoice);
     }

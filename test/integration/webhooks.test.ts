@@ -38,6 +38,8 @@ import {
 let t: TestGateway;
 let sandbox: Sandbox;
 const STRIPE_SECRET = 'whsec_' + 'c3dpdGNoYm9hcmQtdGVzdC1zZWNyZXQ';
+/** The Stripe secret after the rotation test. */
+const ROTATED_SECRET = 'whsec_' + 'cm90YXRlZC1zd2l0Y2hib2FyZC1zZWNyZXQ';
 const HUBSPOT_SECRET = 'hubspot-app-client-secret-0123456789';
 const GENERIC_SECRET = newWhsec();
 const sendgrid = sendgridKeys();
@@ -166,7 +168,7 @@ describe('POST /webhooks/:integrationId answers as the contract says', () => {
   });
 
   it('during a secret rotation the old and the new secret both verify', async () => {
-    const next = 'whsec_' + 'cm90YXRlZC1zd2l0Y2hib2FyZC1zZWNyZXQ';
+    const next = ROTATED_SECRET;
     await t.run(RotateIntegrationSecretDocument, { id: integration.stripe.id, webhookSecret: next });
     await until(async () => (await postStripe(stripeEvent('customer.deleted').body, next)).status === 200, 5_000);
     expect((await postStripe(stripeEvent('customer.deleted').body, STRIPE_SECRET)).status).toBe(200);
@@ -307,6 +309,39 @@ describe('identity, ownership and order', () => {
     expect(row.amount_paid_minor).toBe('12500');
     expect(row.paid_at.getTime()).toBe(paidAt * 1000);
     expect(updates.map((u) => [u.id, u.status])).toEqual([[rowId(createInvoice.invoice.id), 'PAID']]);
+  });
+});
+
+describe('the Stripe sandbox sends its own signed events', () => {
+  it('sendInvoice makes Stripe emit invoice.created, finalized and sent; paying at Stripe turns the canonical invoice PAID', async () => {
+    // The original secret verifies before the rotation test and, for 24 hours, after it.
+    sandbox.stripe.handler.setWebhook({ url: integration.stripe.url, secret: STRIPE_SECRET });
+    try {
+      const { createCustomer } = await t.run(CreateCustomerDocument, { input: { name: 'Loop Closer', email: `loop.${Date.now()}@example.com` } });
+      const { createInvoice } = await t.run(CreateInvoiceDocument, {
+        input: { customerId: createCustomer.customer.id, currency: 'USD', lineItems: [{ description: 'Seats', quantity: 3, unitAmount: '20.00' }] },
+      });
+      const { sendInvoice } = await t.run(SendInvoiceDocument, { invoiceId: createInvoice.invoice.id, integrationId: integration.stripe.id });
+      await waitForJobs(t, [sendInvoice.job.id]);
+      const ours = rowId(createInvoice.invoice.id);
+      const stripeInvoice = Object.values(sandbox.stripe.state<StripeState>().invoices).find((i: any) => i.metadata?.switchboard_id === ours) as any;
+      // The customer's pay at Stripe (its hosted page, say).
+      const paid = await fetch(`${sandbox.stripe.url}/v1/invoices/${stripeInvoice.id}/pay`, { method: 'POST', headers: { authorization: `Bearer ${STRIPE_KEY}` } });
+      expect(paid.status).toBe(200);
+      const emitted = () => sandbox.stripe.handler.deliveries.map((d) => d.type);
+      await until(() => emitted().includes('invoice.paid') && sandbox.stripe.handler.deliveries.every((d) => d.status === 200), 15_000);
+      expect(emitted()).toEqual(expect.arrayContaining(['customer.created', 'invoice.created', 'invoice.finalized', 'invoice.sent', 'invoice.paid']));
+      await waitProcessed(t, integration.stripe.row, sandbox.stripe.handler.deliveries.map((d) => d.id));
+      const { invoice } = await t.run(InvoiceDocument, { id: createInvoice.invoice.id });
+      expect(invoice).toMatchObject({ status: 'PAID' });
+      expect(await t.sql('SELECT amount_paid_minor FROM invoice WHERE id = $1', [ours])).toEqual([{ amount_paid_minor: '6000' }]);
+      // Stripe's customer.created named our customer in its metadata: linked, not duplicated.
+      const { customer } = await t.run(CustomerWithRefsDocument, { id: createCustomer.customer.id });
+      expect(customer!.externalRefs.map((r) => r.provider)).toEqual(['STRIPE']);
+      expect(await t.sql('SELECT count(*)::int AS n FROM customer WHERE name = $1', ['Loop Closer'])).toEqual([{ n: 1 }]);
+    } finally {
+      sandbox.stripe.handler.setWebhook(null);
+    }
   });
 });
 
