@@ -293,14 +293,20 @@ describe('identity, ownership and order', () => {
       e.data.object.status_transitions.paid_at = paidAt;
       e.created = paidAt;
     });
+    // Stripe's times are whole seconds: a finalize from the same second, and one from a minute earlier.
     const late = stripeEvent('invoice.finalized', (e) => {
+      Object.assign(e.data.object, { id: stripeInvoice.id, customer: stripeInvoice.customer, currency: 'usd' });
+      e.created = paidAt;
+    });
+    const older = stripeEvent('invoice.finalized', (e) => {
       Object.assign(e.data.object, { id: stripeInvoice.id, customer: stripeInvoice.customer, currency: 'usd' });
       e.created = paidAt - 60;
     });
     expect((await postStripe(paid.body)).status).toBe(200);
     await waitProcessed(t, integration.stripe.row, [paid.id]);
     expect((await postStripe(late.body)).status).toBe(200);
-    await waitProcessed(t, integration.stripe.row, [late.id]);
+    expect((await postStripe(older.body)).status).toBe(200);
+    await waitProcessed(t, integration.stripe.row, [late.id, older.id]);
     unsubscribe();
 
     const { invoice } = await t.run(InvoiceDocument, { id: createInvoice.invoice.id });

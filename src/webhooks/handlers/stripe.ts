@@ -65,9 +65,10 @@ async function invoiceEvent(ctx: ReconcileContext, event: Json) {
     'invoice.amountPaid': String(invoice.amountPaidMinor),
     'invoice.paidAt': invoice.paidAt?.toISOString() ?? null,
   };
-  const changes = ctx.applyOwned('Invoice', current, incoming, ref!.fieldClock, (field) =>
-    field !== 'invoice.status' || !status || STAGE[status] >= STAGE[invoice!.status],
-  );
+  // Within one second (Stripe's resolution) an earlier stage's snapshot loses on every field: a
+  // late invoice.finalized (open, nothing paid) must not undo invoice.paid's amount either.
+  const stage = status ? STAGE[status] : -1;
+  const changes = ctx.applyOwned('Invoice', current, incoming, ref!.fieldClock, () => stage >= STAGE[invoice!.status]);
   ref!.remoteData = { ...(ref!.remoteData ?? {}), status: obj.status ?? null, number: obj.number ?? null };
   await ctx.tx.save(ref!);
   if (event.type === 'invoice.payment_failed') ctx.notes.push('payment failed at the provider');
