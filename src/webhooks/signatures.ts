@@ -1,4 +1,4 @@
-import { createHash, createHmac, createPublicKey, timingSafeEqual, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { createHmac, createPublicKey, timingSafeEqual, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { Provider } from '../domain/integration/integration.entity.js';
 
 /**
@@ -203,9 +203,4 @@ export function verifyWebhook(provider: Provider, req: SignedRequest, secrets: s
   const verifier = VERIFIERS[provider];
   if (!verifier) throw new SignatureError('bad_signature', `No signature scheme is known for ${provider}`);
   return verifier(req, secrets, nowMs);
-}
-
-/** A short, non-reversible fingerprint of a body (for logs: never the body of a rejected request). */
-export function bodyDigest(body: Buffer): string {
-  return createHash('sha256').update(body).digest('hex').slice(0, 16);
 }

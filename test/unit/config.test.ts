@@ -4,8 +4,16 @@ import { ConfigError, parseEnv } from '../../src/config/env.js';
 describe('environment schema', () => {
   it('applies the documented defaults', () => {
     const env = parseEnv({});
-    expect(env).toMatchObject({ PORT: 4000, ROLE: 'all', CORS_ORIGINS: [], DATA_DIR: '.data' });
+    expect(env).toMatchObject({ PORT: 4000, ROLE: 'all', CORS_ORIGINS: [] });
+    // Unset: the gateway picks ./.data, or a folder under /var/tmp (resolveDataDir).
+    expect(env.DATA_DIR).toBeUndefined();
     expect(env.DATABASE_URL).toBeUndefined();
+  });
+
+  it('FIELD_OWNERSHIP overrides the default owners, field by field', async () => {
+    const { ownership } = await import('../../src/webhooks/ownership.js');
+    const map = ownership(parseEnv({ FIELD_OWNERSHIP: '{"contract.status":"HUBSPOT","customer.name":"GATEWAY"}' }).FIELD_OWNERSHIP);
+    expect(map).toMatchObject({ 'contract.status': 'HUBSPOT', 'customer.name': 'GATEWAY', 'customer.phone': 'HUBSPOT', 'invoice.status': 'STRIPE', 'customer.email': 'GATEWAY' });
   });
 
   it('parses CORS_ORIGINS as a list', () => {
@@ -21,6 +29,9 @@ describe('environment schema', () => {
     ['ENCRYPTION_KEY', 'c2hvcnQ=', /ENCRYPTION_KEY: expected a base64 string that decodes to exactly 32 bytes/],
     ['DATABASE_URL', 'mysql://x', /DATABASE_URL: expected a postgres/],
     ['CORS_ORIGINS', 'https://a.example.com/path', /CORS_ORIGINS/],
+    ['FIELD_OWNERSHIP', '{"customer.name":', /FIELD_OWNERSHIP: expected a JSON object/],
+    ['FIELD_OWNERSHIP', '{"customer.shoeSize":"HUBSPOT"}', /FIELD_OWNERSHIP/],
+    ['FIELD_OWNERSHIP', '{"customer.name":"SALESFORCE"}', /FIELD_OWNERSHIP: expected an owner/],
   ])('a bad %s names the variable and what it expects', (name, value, message) => {
     let error: unknown;
     try {
