@@ -7,7 +7,7 @@ import type { DataSource } from 'typeorm';
 import { loadEncryptionKey, verifyEncryptionKey } from './config/encryption-key.js';
 import type { Env } from './config/env.js';
 import { createDataSource, initialiseDatabase } from './db/data-source.js';
-import { startEmbeddedPostgres, type EmbeddedServer } from './db/embedded-postgres.js';
+import { resolveDataDir, startEmbeddedPostgres, type EmbeddedServer } from './db/embedded-postgres.js';
 import { createHttpApp } from './http/app.js';
 import { OutboundWorker } from './jobs/outbound-worker.js';
 import { queueReady, startQueue } from './jobs/queue.js';
@@ -57,15 +57,16 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
   };
   try {
     let databaseUrl = env.DATABASE_URL;
+    const dataDir = databaseUrl ? (env.DATA_DIR ?? '.data') : resolveDataDir(env.DATA_DIR, log);
     if (!databaseUrl) {
-      const embedded: EmbeddedServer = await startEmbeddedPostgres(env.DATA_DIR, log);
+      const embedded: EmbeddedServer = await startEmbeddedPostgres(dataDir, log);
       onStop('embedded PostgreSQL', () => embedded.stop());
       databaseUrl = embedded.url;
-      log.info({ dataDir: env.DATA_DIR }, 'embedded PostgreSQL started');
+      log.info({ dataDir }, 'embedded PostgreSQL started');
     }
     log.info({ database: redactUrl(databaseUrl) }, 'connecting to PostgreSQL');
 
-    const encryptionKey = await loadEncryptionKey(env.ENCRYPTION_KEY, env.DATA_DIR, log);
+    const encryptionKey = await loadEncryptionKey(env.ENCRYPTION_KEY, dataDir, log);
     const db = createDataSource(databaseUrl, log, env.DB_POOL_SIZE);
     const applied = await initialiseDatabase(db);
     onStop('database pool', () => db.destroy());

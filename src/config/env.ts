@@ -36,7 +36,8 @@ export const envSchema = z.object({
   CORS_ORIGINS: origins.default([]),
   ENCRYPTION_KEY: encryptionKey.optional(),
   PUBLIC_URL: z.url({ message: 'expected the URL providers reach this gateway at, such as https://switchboard.example.com' }).optional(),
-  DATA_DIR: z.string().default('.data'),
+  /** Unset: ./.data, or a folder under /var/tmp when the postgres user cannot reach the checkout (see resolveDataDir). */
+  DATA_DIR: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(50).default(10),

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -145,6 +145,31 @@ function assertReachableByPostgresUser(dataDir: string): void {
         `or set DATABASE_URL to an existing PostgreSQL server.`,
     );
   }
+}
+
+/** Where the default data folder goes when the checkout is out of the postgres user's reach. */
+export function fallbackDataDir(cwd = process.cwd()): string {
+  return join('/var/tmp', `switchboard-${createHash('sha256').update(resolve(cwd)).digest('hex').slice(0, 12)}`);
+}
+
+/**
+ * The data folder: DATA_DIR when set. Otherwise `./.data`, unless the embedded server would run
+ * as the postgres user (we are root) and that user cannot enter the checkout (a `mktemp -d`
+ * clone, root's home): then a folder of this checkout's own under /var/tmp, the same at every
+ * start, so data still survives restarts.
+ */
+export function resolveDataDir(configured: string | undefined, log: Logger): string {
+  if (configured) return configured;
+  const local = resolve('.data');
+  if (process.getuid?.() !== 0) return local;
+  const blocked = blockedFor(local);
+  if (!blocked) return local;
+  const fallback = fallbackDataDir();
+  log.warn(
+    { dataDir: fallback, unreachable: blocked },
+    `the postgres user cannot enter ${blocked}, so the data folder is ${fallback} (set DATA_DIR to choose another)`,
+  );
+  return fallback;
 }
 
 /**

@@ -4,6 +4,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fallbackDataDir } from '../../src/db/embedded-postgres.js';
 import { MAIN, spawnMain, type GatewayProcess } from '../support/processes.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -96,16 +97,18 @@ describe('npm start lifecycle (embedded PostgreSQL)', () => {
     expect(await gw.exited).toBe(0);
   });
 
-  it('from a checkout the postgres user cannot reach (mktemp -d, /root), the gateway still starts its embedded server', async () => {
+  it('from a checkout the postgres user cannot reach (mktemp -d, /root), the gateway still starts its embedded server, with no DATA_DIR', async () => {
     // A real unreachable checkout: this one's build and node_modules, hard-linked under a 0700 folder.
     const privateDir = await mkdtemp(join(tmpdir(), 'switchboard-private-'));
     await chmod(privateDir, 0o700);
     try {
       execFileSync('cp', ['-al', join(ROOT, 'node_modules'), join(ROOT, 'dist'), privateDir]);
       copyFileSync(join(ROOT, 'package.json'), join(privateDir, 'package.json'));
-      // The data folder is reachable; the server's own binaries, in the checkout, are not.
-      const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn', DATA_DIR: join(dataDir, 'reachable') };
+      // Neither the server's binaries in the checkout nor the default ./.data are reachable: as
+      // `npm ci && npm start` would run it, with nothing set.
+      const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn' };
       delete env.DATABASE_URL;
+      delete env.DATA_DIR;
       const child = spawn(process.execPath, [join(privateDir, 'dist/src/main.js')], { env, cwd: privateDir, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout!.on('data', (d) => (out += d));
@@ -126,9 +129,13 @@ describe('npm start lifecycle (embedded PostgreSQL)', () => {
       if (process.getuid?.() === 0) {
         const copies = readdirSync('/var/tmp').filter((n) => n.startsWith(`switchboard-@embedded-postgres-${process.platform}-${process.arch}-`) && !n.endsWith('.tmp'));
         expect(copies.some((n) => existsSync(join('/var/tmp', n, 'native', 'bin', 'postgres')))).toBe(true);
+        // The data went to this checkout's own folder under /var/tmp, and the log says where.
+        expect(existsSync(join(fallbackDataDir(privateDir), 'pg', 'PG_VERSION'))).toBe(true);
+        expect(out).toContain(fallbackDataDir(privateDir));
       }
     } finally {
       await rm(privateDir, { recursive: true, force: true });
+      await rm(fallbackDataDir(privateDir), { recursive: true, force: true });
     }
   });
 
