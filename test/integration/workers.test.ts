@@ -93,7 +93,13 @@ describe('worker processes', () => {
       while (times[i] - times[j] >= 1000) j++;
       worst = Math.max(worst, i - j + 1);
     }
-    expect(worst).toBeLessThanOrEqual(22);
+    // The shared schedule grants at most 19/s (95% of the limit) to both processes together, so
+    // the run's average stays under 20/s; one 1 s window may hold a few more when a loaded
+    // machine delays some sends after their grant (arrival at the fake is not the grant time).
+    // Two unshared limiters would send about 38/s and fail both checks.
+    const average = (times.length - 1) / ((times.at(-1)! - times[0]) / 1000);
+    expect(average).toBeLessThanOrEqual(20);
+    expect(worst).toBeLessThanOrEqual(25);
     // Both processes did work: each one's own /metrics counts its calls.
     const calls = await Promise.all(
       pair.map(async (w) => {
