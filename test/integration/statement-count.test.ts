@@ -11,10 +11,19 @@ async function statements(): Promise<number> {
   return Number(line!.split(' ')[1]);
 }
 
+/**
+ * Statements one run costs: the fewest of three runs, since the counter is per process and a
+ * background statement (an event published, a gauge refreshed) can land inside one of them. An
+ * N+1 costs a hundred more on every run, so the minimum still shows it.
+ */
 async function statementsFor(run: () => Promise<unknown>): Promise<number> {
-  const before = await statements();
-  await run();
-  return (await statements()) - before;
+  let fewest = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const before = await statements();
+    await run();
+    fewest = Math.min(fewest, (await statements()) - before);
+  }
+  return fewest;
 }
 
 beforeAll(async () => {
