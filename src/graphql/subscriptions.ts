@@ -12,6 +12,7 @@ import { operationContext, type GraphQLContext } from './context.js';
 import { subscriptionEvents, wsClosed, wsConnections } from '../observability/metrics.js';
 import { formatError } from './errors.js';
 import { createLoaders } from './loaders.js';
+import { WriteCoalescer } from './write-coalescer.js';
 
 /** WebSocket close codes this server uses (graphql-ws's own: 4400 bad message, 4403 forbidden, …). */
 export const CLOSE = {
@@ -237,6 +238,9 @@ export function attachSubscriptions(
 ) {
   const { services, log, limits } = options;
   const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: 1024 * 1024 });
+  // Registered before graphql-ws's own handler, so every frame it sends goes through it.
+  const coalescer = new WriteCoalescer();
+  wss.on('connection', (socket) => coalescer.attach(socket));
   const byKey = new Map<string, Set<WebSocket>>();
   const operationsByKey = new Map<string, number>();
 
