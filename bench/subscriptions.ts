@@ -9,9 +9,7 @@ import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createClient, type Client } from 'graphql-ws';
 import pg from 'pg';
-import WebSocket from 'ws';
 import { startSandbox } from '../src/sandbox/sandbox.js';
 import { benchDatabase, fmt } from './support.js';
 
@@ -19,6 +17,7 @@ const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 1000);
 const JOBS = Number(process.env.BENCH_JOBS ?? 40);
 const JOBS_PER_SECOND = Number(process.env.BENCH_JOBS_PER_SECOND ?? 2);
 const NOTIFY_ROUNDS = 1000;
+const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? 2);
 
 const db = await benchDatabase();
 const sandbox = await startSandbox();
@@ -86,60 +85,67 @@ const integrationId: string = (
 
 const rtt = await notifyRoundTrip();
 
-// 2. Subscribers, half on each API process.
-const latencies: number[] = [];
-let delivered = 0;
-let firstAt = 0;
-let lastAt = 0;
-const clients: Client[] = [];
-let ready = 0;
-await new Promise<void>((resolve, reject) => {
-  for (let i = 0; i < SUBSCRIBERS; i++) {
-    const url = (i % 2 === 0 ? api1 : api2).replace('http', 'ws') + '/graphql';
-    const client = createClient({ url, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, connectionParams: { authorization: `Bearer ${adminKey}` }, onNonLazyError: reject });
-    client.on('connected', () => {
-      if (++ready === SUBSCRIBERS) resolve();
+// 2. Subscribers, half on each API process, read by CLIENT_PROCESSES load-generator processes.
+interface Subscribers {
+  child: ChildProcess;
+  request<T>(message: object, answer: string): Promise<T>;
+}
+function subscriberProcess(count: number): Promise<Subscribers> {
+  const script = new URL('./subscriptions-clients.js', import.meta.url).pathname;
+  const wsUrls = [api1, api2].map((u) => u.replace('http', 'ws') + '/graphql');
+  const child = spawn(process.execPath, [script, String(count), integrationId, ...wsUrls], {
+    env: { ...process.env, BENCH_API_KEY: adminKey },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const request = <T>(message: object, answer: string) =>
+    new Promise<T>((resolve) => {
+      const on = (m: Record<string, unknown>) => {
+        if (!(answer in m)) return;
+        child.off('message', on);
+        resolve(m[answer] as T);
+      };
+      child.on('message', on);
+      child.send(message);
     });
-    client.subscribe<{ integrationJobUpdated: { updatedAt: string } }>(
-      { query: 'subscription($f: IntegrationEventFilter) { integrationJobUpdated(filter: $f) { id status updatedAt } }', variables: { f: { integrationId } } },
-      {
-        next: (value) => {
-          const now = Date.now();
-          const at = Date.parse(value.data!.integrationJobUpdated.updatedAt);
-          latencies.push(now - at);
-          delivered++;
-          firstAt ||= now;
-          lastAt = now;
-        },
-        error: (err) => console.error('subscription error', err),
-        complete: () => {},
-      },
-    );
-    clients.push(client);
-  }
-});
+  return new Promise((resolve, reject) => {
+    child.once('message', () => resolve({ child, request }));
+    child.once('exit', (code) => reject(new Error(`subscriber process exited with ${code}`)));
+  });
+}
+const perProcess = Math.ceil(SUBSCRIBERS / CLIENT_PROCESSES);
+const subscribers = await Promise.all(
+  Array.from({ length: CLIENT_PROCESSES }, (_, i) => subscriberProcess(Math.min(perProcess, SUBSCRIBERS - i * perProcess))),
+);
+const deliveredSoFar = async () => (await Promise.all(subscribers.map((s) => s.request<number>({ count: true }, 'count')))).reduce((a, b) => a + b, 0);
 // Subscribe messages follow the acks; the first job's events show when all are registered.
+// Then a few more warm-up jobs at the measured rate (JIT, pools, buffers), not counted.
+const WARM_JOBS = 5;
 const customers: string[] = [];
-for (let i = 0; i < JOBS + 1; i++) {
+for (let i = 0; i < JOBS + WARM_JOBS; i++) {
   customers.push(
     (await graphql(api1, 'mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id } } }', { input: { name: `Sub ${i}`, email: `sub${i}.${Date.now()}@example.com` } }))
       .createCustomer.customer.id,
   );
 }
 const push = (c: string) => graphql(api1, 'mutation($c: ID!, $i: ID!) { pushCustomer(customerId: $c, integrationId: $i) { job { id } } }', { c, i: integrationId });
+async function waitDelivered(target: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let n = 0;
+  while ((n = await deliveredSoFar()) < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (n < target) console.warn(`warm-up: only ${n} of ${target} deliveries arrived`);
+}
 await push(customers[0]);
-const warmTarget = 3 * SUBSCRIBERS;
-const warmDeadline = Date.now() + 60_000;
-while (delivered < warmTarget && Date.now() < warmDeadline) await new Promise((r) => setTimeout(r, 50));
-if (delivered < warmTarget) console.warn(`warm-up: only ${delivered} of ${warmTarget} deliveries arrived`);
-latencies.length = 0;
-delivered = 0;
-firstAt = 0;
+await waitDelivered(3 * SUBSCRIBERS);
+for (let i = 1; i < WARM_JOBS; i++) {
+  void push(customers[i]);
+  await new Promise((r) => setTimeout(r, 1000 / JOBS_PER_SECOND));
+}
+await waitDelivered(3 * SUBSCRIBERS * WARM_JOBS);
+await Promise.all(subscribers.map((s) => s.request({ reset: true }, 'reset')));
 
 // 3. Jobs at a steady rate; each makes PENDING (API), PROCESSING and COMPLETED (worker).
 const started = Date.now();
-const cpuBefore = process.cpuUsage();
-const childCpu = () => children.map((c) => {
+const childCpu = () => [...children, ...subscribers.map((s) => s.child)].map((c) => {
   try {
     const f = readFileSync(`/proc/${c.pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in ms (100 ticks/s)
@@ -149,30 +155,34 @@ const childCpu = () => children.map((c) => {
 });
 const childBefore = childCpu();
 for (let i = 1; i <= JOBS; i++) {
-  void push(customers[i]);
+  void push(customers[WARM_JOBS + i - 1]);
   const due = started + (i * 1000) / JOBS_PER_SECOND;
   await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
 }
 const expected = JOBS * 3 * SUBSCRIBERS;
 const deadline = Date.now() + 120_000;
-while (delivered < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+while ((await deliveredSoFar()) < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 
 const wall = Date.now() - started;
-const own = process.cpuUsage(cpuBefore);
 const childAfter = childCpu();
-latencies.sort((a, b) => a - b);
-console.log(`bench:subscriptions: ${SUBSCRIBERS} subscribers on 2 API processes, ${JOBS} jobs at ${JOBS_PER_SECOND}/s run by a worker process`);
+const latencies = (await Promise.all(subscribers.map((s) => s.request<number[]>({ report: true }, 'latencies')))).flat().sort((a, b) => a - b);
+const delivered = latencies.length;
+console.log(`bench:subscriptions: ${SUBSCRIBERS} subscribers on 2 API processes (read by ${CLIENT_PROCESSES} load-generator processes), ${JOBS} jobs at ${JOBS_PER_SECOND}/s run by a worker process`);
 console.log(`NOTIFY round trip (pg alone): p50 ${fmt(quantile(rtt, 0.5), 2)} ms  p99 ${fmt(quantile(rtt, 0.99), 2)} ms`);
 console.log(`event to client:              p50 ${fmt(quantile(latencies, 0.5), 1)} ms  p99 ${fmt(quantile(latencies, 0.99), 1)} ms  (target p99 < 50 ms)`);
-console.log(`delivered: ${delivered} of ${expected} (${fmt((delivered / Math.max(1, lastAt - firstAt)) * 1000, 0)} deliveries/s)`);
+console.log(`delivered: ${delivered} of ${expected} (${fmt((delivered / wall) * 1000, 0)} deliveries/s over the run)`);
 const pct = (ms: number) => `${fmt((ms / wall) * 100, 0)}%`;
+const used = childAfter.map((after, i) => after - childBefore[i]);
 console.log(
-  `CPU (share of one core while jobs ran): clients ${pct((own.user + own.system) / 1000)}, ` +
-    `API 1 ${pct(childAfter[0] - childBefore[0])}, API 2 ${pct(childAfter[1] - childBefore[1])}, worker ${pct(childAfter[2] - childBefore[2])}`,
+  `CPU (share of one core while jobs ran): API 1 ${pct(used[0])}, API 2 ${pct(used[1])}, worker ${pct(used[2])}, ` +
+    `subscriber processes ${used.slice(3).map(pct).join(' + ')}`,
 );
 if (delivered !== expected) process.exitCode = 1;
 
-await Promise.all(clients.map((c) => c.dispose()));
+await Promise.all(subscribers.map((s) => new Promise((r) => {
+  s.child.once('exit', r);
+  s.child.send({ stop: true });
+})));
 for (const child of children) child.kill('SIGTERM');
 await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
 await sandbox.stop();
