@@ -11,6 +11,7 @@ import { effectiveSettings, type IntegrationSettings } from '../domain/integrati
 import { IntegrationJob, JobStatus } from '../domain/job/integration-job.entity.js';
 import { Direction, IntegrationLog, LogStatus } from '../domain/job/integration-log.entity.js';
 import { newId } from '../domain/shared/ids.js';
+import { prepared } from '../db/prepared.js';
 import { circuitState, providerCallDuration, providerCalls, providerErrors, queueDepth, queueOldestAge, onScrape } from '../observability/metrics.js';
 import type { Services } from '../services.js';
 import { backoffWithFullJitter, FailureCounter } from './circuit-breaker.js';
@@ -44,6 +45,81 @@ interface Loaded {
   integration: Integration;
   settings: IntegrationSettings;
 }
+
+/** An attempt started by START_SQL. */
+interface Started {
+  job: IntegrationJob;
+  slot: number;
+  /** The wait for the first request's rate-limit instant, as of `at` (performance.now()). */
+  firstWaitMs: number;
+  at: number;
+  /** Provider ids of the job's entity and its customer, by `Type:id`, read as the attempt started. */
+  refs: Record<string, string>;
+  /** The entity ids `refs` covers: one of them missing from `refs` was not linked then. */
+  refIds: string[];
+}
+
+type StartRow = Record<string, unknown> & { ready: boolean; slot: number | null; status: string | null; wait_ms: number | null; refs: Record<string, string> | null };
+
+/**
+ * One statement: the job COMPLETED, its provider links, the slot released, the canonical effect
+ * of the operation (invoice.send opens a DRAFT invoice) and the log row. $1 job, $2 result,
+ * $3 integration, $4 provider, $5 links, $6 slot, $7 holder, $8... the log row.
+ */
+const SUCCEED_SQL = `
+  WITH done AS (
+    UPDATE integration_job SET status = 'COMPLETED', result = $2, last_error = NULL, completed_at = now(), updated_at = now()
+    WHERE id = $1 RETURNING *
+  ), links AS (${upsertLinksSql('$3', '$4', '$5')}
+  ), released AS (
+    UPDATE integration_slot SET lease_until = '-infinity', holder = NULL WHERE integration_id = $3 AND slot = $6 AND holder = $7
+  ), opened AS (
+    UPDATE invoice i SET status = 'OPEN', issued_at = COALESCE(i.issued_at, now()), version = i.version + 1, updated_at = now()
+    FROM done WHERE done.operation = 'invoice.send' AND i.id = done.entity_id AND i.status = 'DRAFT'
+  ), logged AS (${insertLogSql(8)})
+  SELECT * FROM done`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const paceIntervalMs = (requestsPerSecond: number) => 1000 / (requestsPerSecond * RATE_HEADROOM);
+
+/** Reserves the integration's next rate-limit instant ($1 integration, $2 interval in ms); the wait until it. */
+const RESERVE_SQL = `INSERT INTO integration_throttle (integration_id, tat) VALUES ($1, clock_timestamp() + $2::float8 * interval '1 ms')
+  ON CONFLICT (integration_id) DO UPDATE SET tat = GREATEST(integration_throttle.tat, clock_timestamp()) + $2::float8 * interval '1 ms'
+  RETURNING EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - $2::float8 AS wait_ms`;
+
+/**
+ * $1 job, $2 integration, $3 concurrency, $4 lease ms, $5 holder, $6 is the half-open probe,
+ * $7 rate interval ms, $8 entity ids whose provider ids the call may need.
+ * One row: whether the job and integration may run, the slot taken (if any), the job's row
+ * when it started, the first rate-limit wait and the provider ids.
+ */
+const START_SQL = `
+  WITH ready AS (
+    SELECT EXISTS (SELECT 1 FROM integration i WHERE i.id = $2 AND i.status = 'ACTIVE' AND (i.circuit = 'CLOSED' OR $6::boolean))
+       AND EXISTS (SELECT 1 FROM integration_job WHERE id = $1 AND status IN ('PENDING', 'RETRYING', 'PROCESSING')) AS ok
+  ), slot AS (
+    UPDATE integration_slot SET lease_until = clock_timestamp() + $4::int * interval '1 ms', holder = $5
+    WHERE (integration_id, slot) = (
+      SELECT integration_id, slot FROM integration_slot
+      WHERE integration_id = $2 AND slot < $3 AND lease_until < clock_timestamp()
+      ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)
+      AND (SELECT ok FROM ready)
+    RETURNING slot
+  ), started AS (
+    UPDATE integration_job SET status = 'PROCESSING', attempts = attempts + 1, updated_at = now(), next_attempt_at = NULL
+    WHERE id = $1 AND status IN ('PENDING', 'RETRYING', 'PROCESSING') AND EXISTS (SELECT 1 FROM slot)
+    RETURNING *
+  ), paced AS (
+    INSERT INTO integration_throttle (integration_id, tat) SELECT $2, clock_timestamp() + $7::float8 * interval '1 ms' FROM started
+    ON CONFLICT (integration_id) DO UPDATE SET tat = GREATEST(integration_throttle.tat, clock_timestamp()) + $7::float8 * interval '1 ms'
+    RETURNING EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - $7::float8 AS wait_ms
+  )
+  SELECT ready.ok AS ready, (SELECT slot FROM slot) AS slot, (SELECT wait_ms FROM paced) AS wait_ms,
+         (SELECT json_object_agg(entity_type || ':' || entity_id, external_id) FROM external_ref
+          WHERE integration_id = $2 AND entity_id = ANY($8::uuid[]) AND EXISTS (SELECT 1 FROM started)) AS refs,
+         started.*
+  FROM ready LEFT JOIN started ON true`;
 
 /**
  * Runs outbound jobs: PENDING -> PROCESSING -> COMPLETED, or -> RETRYING -> ... -> FAILED, with
@@ -117,11 +193,13 @@ export class OutboundWorker {
   private async run(job: BossJob): Promise<void> {
     try {
       await this.handle(job);
-      await this.complete(job);
     } finally {
+      // The place is free once the job's outcome is written; the queue entry completes in the
+      // next group (stop() waits for it).
       this.running.delete(job.id);
       this.placeFreed?.();
     }
+    await this.complete(job);
   }
 
   /**
@@ -185,6 +263,7 @@ export class OutboundWorker {
     // Calls still running are aborted; their handlers record the attempt before the database closes.
     this.stopping.abort();
     await drain(2_000);
+    while (this.completion) await this.completion;
     clearInterval(this.heartbeat);
   }
 
@@ -225,12 +304,8 @@ export class OutboundWorker {
       }
       const probe = await this.passCircuit(bossJob, loaded);
       if (probe === null) return;
-      const slot = await this.acquireSlot(loaded);
-      if (slot === null) {
-        await this.defer(bossJob, loaded, 250 + Math.random() * 750, 'concurrency limit');
-        return;
-      }
-      await this.attempt(bossJob, loaded, slot, probe);
+      const started = await this.startAttempt(bossJob, loaded, probe);
+      if (started) await this.attempt(bossJob, loaded, started, probe);
     } catch (err) {
       // A fault of our own (database gone, bug): let pg-boss retry the delivery later.
       this.log.error({ err, jobId: bossJob.data.jobId }, 'outbound job handling failed');
@@ -267,8 +342,16 @@ export class OutboundWorker {
     return null;
   }
 
-  /** A lease on one of the integration's `concurrency` slots, shared by every worker process. */
-  private async acquireSlot({ integration, settings }: Loaded): Promise<number | null> {
+  /**
+   * Starts an attempt in one statement: takes one of the integration's `concurrency` slots (a
+   * lease shared by every worker process), marks the job PROCESSING, reserves the first instant
+   * of the rate limit and reads the provider ids the call may need. The integration's pause and
+   * circuit are checked again in the same statement, so a job loaded just before the circuit
+   * opened does not slip a call through. While every slot is taken it tries again for
+   * SLOT_WAIT_MS, then puts the job off. Returns null when the job was put off or is gone.
+   */
+  private async startAttempt(bossJob: BossJob, loaded: Loaded, probe: boolean): Promise<Started | null> {
+    const { integration, settings, job } = loaded;
     const key = `${integration.id}:${settings.concurrency}`;
     if (!this.slotsReady.has(key)) {
       await this.db.query(
@@ -279,62 +362,53 @@ export class OutboundWorker {
     }
     // The lease outlives the longest attempt; a crashed worker's lease frees itself after it.
     const leaseMs = settings.timeoutMs * 8 + 10_000;
+    const intervalMs = paceIntervalMs(settings.requestsPerSecond);
+    const refIds = [job.entityId, (job.payload as { customerId?: unknown }).customerId].filter((v): v is string => typeof v === 'string' && UUID.test(v));
     const deadline = Date.now() + SLOT_WAIT_MS;
     for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
-      const rows = (await this.db.query(
-        `UPDATE integration_slot SET lease_until = clock_timestamp() + $3::int * interval '1 ms', holder = $4
-         WHERE (integration_id, slot) = (
-           SELECT integration_id, slot FROM integration_slot
-           WHERE integration_id = $1 AND slot < $2 AND lease_until < clock_timestamp()
-           ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)
-         RETURNING slot`,
-        [integration.id, settings.concurrency, leaseMs, this.holder],
-      )) as [Array<{ slot: number }>, number];
-      if (rows[0].length === 1) return rows[0][0].slot;
-      if (Date.now() + wait > deadline) return null;
+      const [row] = await prepared<StartRow>(this.db, 'switchboard_outbound_start', START_SQL, [job.id, integration.id, settings.concurrency, leaseMs, this.holder, probe, intervalMs, refIds]);
+      if (row.status !== null) {
+        return { job: jobFromRow(row), slot: row.slot!, firstWaitMs: Number(row.wait_ms), at: performance.now(), refs: row.refs ?? {}, refIds };
+      }
+      if (row.slot !== null) await this.releaseSlot(this.db.manager, integration.id, row.slot);
+      if (!row.ready || row.slot !== null) {
+        // Paused, circuit opened, cancelled or finished since it was loaded.
+        const current = await this.load(job.id);
+        if (current) await this.defer(bossJob, current, 100 + Math.random() * 400, 'integration changed (circuit or pause) before the call');
+        return null;
+      }
+      if (Date.now() + wait > deadline) {
+        await this.defer(bossJob, loaded, 250 + Math.random() * 750, 'concurrency limit');
+        return null;
+      }
       await new Promise((r) => setTimeout(r, wait));
     }
   }
 
   /**
    * GCRA over PostgreSQL: each request reserves the next free instant of the integration's
-   * schedule (1/rate apart, across all processes) and waits until it.
+   * schedule (1/rate apart, across all processes) and waits until it. The attempt's first
+   * request uses the instant reserved when the attempt started.
    */
-  private pacer(integrationId: string, requestsPerSecond: number) {
-    // 5% under the limit: calls leave evenly spaced, but network and event-loop jitter bunch
-    // them a little by the time the provider counts them.
-    const intervalMs = 1000 / (requestsPerSecond * RATE_HEADROOM);
+  private pacer(integrationId: string, requestsPerSecond: number, started: Started) {
+    const intervalMs = paceIntervalMs(requestsPerSecond);
+    let first = true;
     return async () => {
-      const [row] = (await this.db.query(
-        `INSERT INTO integration_throttle (integration_id, tat) VALUES ($1, clock_timestamp() + $2::float8 * interval '1 ms')
-         ON CONFLICT (integration_id) DO UPDATE
-           SET tat = GREATEST(integration_throttle.tat, clock_timestamp()) + $2::float8 * interval '1 ms'
-         RETURNING EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - $2::float8 AS wait_ms`,
-        [integrationId, intervalMs],
-      )) as Array<{ wait_ms: number }>;
-      const wait = Number(row.wait_ms);
+      let wait: number;
+      if (first) {
+        first = false;
+        wait = started.firstWaitMs - (performance.now() - started.at);
+      } else {
+        const [row] = await prepared<{ wait_ms: number }>(this.db, 'switchboard_outbound_reserve', RESERVE_SQL, [integrationId, intervalMs]);
+        wait = Number(row.wait_ms);
+      }
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     };
   }
 
-  private async attempt(bossJob: BossJob, loaded: Loaded, slot: number, probe: boolean): Promise<void> {
+  private async attempt(bossJob: BossJob, loaded: Loaded, started: Started, probe: boolean): Promise<void> {
     const { integration, settings } = loaded;
-    // The circuit and pause are checked again in the same statement that starts the attempt,
-    // so a job loaded just before the circuit opened does not slip a call through.
-    const [rows] = (await this.db.query(
-      `UPDATE integration_job SET status = 'PROCESSING', attempts = attempts + 1, updated_at = now(), next_attempt_at = NULL
-       WHERE id = $1 AND status IN ('PENDING', 'RETRYING', 'PROCESSING')
-         AND EXISTS (SELECT 1 FROM integration i WHERE i.id = $2 AND i.status = 'ACTIVE' AND (i.circuit = 'CLOSED' OR $3::boolean))
-       RETURNING *`,
-      [loaded.job.id, integration.id, probe],
-    )) as [Record<string, unknown>[], number];
-    if (rows.length === 0) {
-      await this.releaseSlot(this.db.manager, integration.id, slot);
-      const current = await this.load(loaded.job.id);
-      if (current) await this.defer(bossJob, current, 100 + Math.random() * 400, 'integration changed (circuit or pause) before the call');
-      return;
-    }
-    const job = jobFromRow(rows[0]);
+    const { job, slot } = started;
     this.events.publish('job.updated', job);
 
     const labels = { integration: integration.id, provider: integration.provider, operation: job.operation };
@@ -344,19 +418,23 @@ export class OutboundWorker {
       credentials: this.services.integrations.credentialsOf(integration) ?? {},
       timeoutMs: settings.timeoutMs,
       signal: this.stopping.signal,
-      refs: async (entityType: CanonicalEntityType, entityId: string) =>
-        (await this.db.query(`SELECT external_id FROM external_ref WHERE integration_id = $1 AND entity_type = $2 AND entity_id = $3`, [integration.id, entityType, entityId]))[0]
-          ?.external_id ?? null,
-      pace: this.pacer(integration.id, settings.requestsPerSecond),
+      refs: async (entityType: CanonicalEntityType, entityId: string) => {
+        if (started.refIds.includes(entityId)) return started.refs[`${entityType}:${entityId}`] ?? null;
+        return (
+          (await this.db.query(`SELECT external_id FROM external_ref WHERE integration_id = $1 AND entity_type = $2 AND entity_id = $3`, [integration.id, entityType, entityId]))[0]
+            ?.external_id ?? null
+        );
+      },
+      pace: this.pacer(integration.id, settings.requestsPerSecond, started),
     };
-    const started = performance.now();
+    const callStarted = performance.now();
     let outcome: OperationResult | ProviderError;
     try {
       outcome = await connector.operations[job.operation](job.payload, job.providerIdempotencyKey, ctx);
     } catch (err) {
       outcome = err instanceof ProviderError ? err : new ProviderError('client', `connector error: ${(err as Error).message}`, false);
     }
-    const durationMs = Math.round(performance.now() - started);
+    const durationMs = Math.round(performance.now() - callStarted);
     providerCallDuration.observe(labels, durationMs / 1000);
 
     if (!(outcome instanceof ProviderError)) {
@@ -374,27 +452,20 @@ export class OutboundWorker {
     else if (healthFailure && this.counter(integration.id).record(false)) await this.openCircuit(integration);
   }
 
-  /**
-   * One statement: the job COMPLETED, its provider links, the log row, the slot released, and
-   * the canonical effect of the operation (invoice.send opens a DRAFT invoice).
-   */
+  /** The job COMPLETED, its provider links, the log row and the slot released (SUCCEED_SQL). */
   private async succeed(job: IntegrationJob, loaded: Loaded, slot: number, result: OperationResult, durationMs: number, probe: boolean): Promise<void> {
     const { integration } = loaded;
     const log = this.logRow(job, integration, LogStatus.SUCCESS, null, result.exchanges, durationMs);
-    const [row] = (await this.db.query(
-      `WITH done AS (
-         UPDATE integration_job SET status = 'COMPLETED', result = $2, last_error = NULL, completed_at = now(), updated_at = now()
-         WHERE id = $1 RETURNING *
-       ), links AS (${upsertLinksSql('$3', '$4', '$5')}
-       ), released AS (
-         UPDATE integration_slot SET lease_until = '-infinity', holder = NULL WHERE integration_id = $3 AND slot = $6 AND holder = $7
-       ), opened AS (
-         UPDATE invoice i SET status = 'OPEN', issued_at = COALESCE(i.issued_at, now()), version = i.version + 1, updated_at = now()
-         FROM done WHERE done.operation = 'invoice.send' AND i.id = done.entity_id AND i.status = 'DRAFT'
-       ), logged AS (${insertLogSql(8)})
-       SELECT * FROM done`,
-      [job.id, result.summary, integration.id, integration.provider, linksParam(result.links), slot, this.holder, ...logParams(log)],
-    )) as Record<string, unknown>[];
+    const [row] = await prepared(this.db, 'switchboard_outbound_succeed', SUCCEED_SQL, [
+      job.id,
+      result.summary,
+      integration.id,
+      integration.provider,
+      linksParam(result.links),
+      slot,
+      this.holder,
+      ...logParams(log),
+    ]);
     this.events.publish('log.added', log);
     this.events.publish('job.updated', jobFromRow(row));
     if (probe) await this.afterProbe(integration, true);
