@@ -135,7 +135,7 @@ export class JobService {
   }
 
   private async send(tx: EntityManager, queueJobId: string, jobId: string, integrationId: string, entityType: string | null, entityId: string | null): Promise<void> {
-    await this.boss.send(OUTBOUND_QUEUE, { jobId } satisfies OutboundQueueData, {
+    await this.boss.send(OUTBOUND_QUEUE, { jobId, integrationId } satisfies OutboundQueueData, {
       id: queueJobId,
       singletonKey: orderingKey(integrationId, entityType, entityId, jobId),
       db: queueDb(tx),

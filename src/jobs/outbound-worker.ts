@@ -79,7 +79,8 @@ const SUCCEED_SQL = `
   ), logged AS (${insertLogSql(8)})
   SELECT * FROM done`;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+const UUID = new RegExp(UUID_PATTERN, 'i');
 
 const paceIntervalMs = (requestsPerSecond: number) => 1000 / (requestsPerSecond * RATE_HEADROOM);
 
@@ -88,16 +89,21 @@ const RESERVE_SQL = `INSERT INTO integration_throttle (integration_id, tat) VALU
   ON CONFLICT (integration_id) DO UPDATE SET tat = GREATEST(integration_throttle.tat, clock_timestamp()) + $2::float8 * interval '1 ms'
   RETURNING EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - $2::float8 AS wait_ms`;
 
+/** A job that may start: waiting, or PROCESSING when its worker died with attempts left (a re-delivery). */
+const STARTABLE = `(status IN ('PENDING', 'RETRYING') OR (status = 'PROCESSING' AND attempts < max_attempts))`;
+
 /**
  * $1 job, $2 integration, $3 concurrency, $4 lease ms, $5 holder, $6 is the half-open probe,
- * $7 rate interval ms, $8 entity ids whose provider ids the call may need.
+ * $7 rate interval ms, $8 the integration version the caller's settings come from (null: any).
  * One row: whether the job and integration may run, the slot taken (if any), the job's row
- * when it started, the first rate-limit wait and the provider ids.
+ * when it started, the first rate-limit wait, and the provider ids of the job's entity and its
+ * customer (by `Type:id`).
  */
 const START_SQL = `
   WITH ready AS (
-    SELECT EXISTS (SELECT 1 FROM integration i WHERE i.id = $2 AND i.status = 'ACTIVE' AND (i.circuit = 'CLOSED' OR $6::boolean))
-       AND EXISTS (SELECT 1 FROM integration_job WHERE id = $1 AND status IN ('PENDING', 'RETRYING', 'PROCESSING')) AS ok
+    SELECT EXISTS (SELECT 1 FROM integration i WHERE i.id = $2 AND i.status = 'ACTIVE' AND (i.circuit = 'CLOSED' OR $6::boolean)
+                   AND ($8::int IS NULL OR i.version = $8))
+       AND EXISTS (SELECT 1 FROM integration_job WHERE id = $1 AND integration_id = $2 AND ${STARTABLE}) AS ok
   ), slot AS (
     UPDATE integration_slot SET lease_until = clock_timestamp() + $4::int * interval '1 ms', holder = $5
     WHERE (integration_id, slot) = (
@@ -108,7 +114,7 @@ const START_SQL = `
     RETURNING slot
   ), started AS (
     UPDATE integration_job SET status = 'PROCESSING', attempts = attempts + 1, updated_at = now(), next_attempt_at = NULL
-    WHERE id = $1 AND status IN ('PENDING', 'RETRYING', 'PROCESSING') AND EXISTS (SELECT 1 FROM slot)
+    WHERE id = $1 AND ${STARTABLE} AND EXISTS (SELECT 1 FROM slot)
     RETURNING *
   ), paced AS (
     INSERT INTO integration_throttle (integration_id, tat) SELECT $2, clock_timestamp() + $7::float8 * interval '1 ms' FROM started
@@ -116,8 +122,9 @@ const START_SQL = `
     RETURNING EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - $7::float8 AS wait_ms
   )
   SELECT ready.ok AS ready, (SELECT slot FROM slot) AS slot, (SELECT wait_ms FROM paced) AS wait_ms,
-         (SELECT json_object_agg(entity_type || ':' || entity_id, external_id) FROM external_ref
-          WHERE integration_id = $2 AND entity_id = ANY($8::uuid[]) AND EXISTS (SELECT 1 FROM started)) AS refs,
+         (SELECT json_object_agg(r.entity_type || ':' || r.entity_id, r.external_id) FROM external_ref r, started s
+          WHERE r.integration_id = $2
+            AND r.entity_id IN (s.entity_id, CASE WHEN s.payload->>'customerId' ~* '${UUID_PATTERN}' THEN (s.payload->>'customerId')::uuid END)) AS refs,
          started.*
   FROM ready LEFT JOIN started ON true`;
 
@@ -130,6 +137,8 @@ const START_SQL = `
 export class OutboundWorker {
   private readonly counters = new Map<string, FailureCounter>();
   private readonly slotsReady = new Set<string>();
+  /** The integrations this process last loaded, by id; the start statement checks their version. */
+  private readonly known = new Map<string, Omit<Loaded, 'job'>>();
   private readonly stopping = new AbortController();
   private readonly fetching = new AbortController();
   private readonly running = new Map<string, BossJob>();
@@ -286,11 +295,26 @@ export class OutboundWorker {
     return { job, integration, settings: effectiveSettings(integration.settings, PROVIDERS[integration.provider].defaultRequestsPerSecond) };
   }
 
-  /** One queue delivery. Never throws: every outcome is written to the job row and the queue. */
+  /**
+   * One queue delivery. Never throws: every outcome is written to the job row and the queue.
+   * Usually the attempt starts at once from the integration this process last saw (the start
+   * statement checks its version, pause and circuit); anything else (first job of an
+   * integration, a changed integration, a re-delivery, no free slot) loads the job and
+   * integration and takes the long way.
+   */
   async handle(bossJob: BossJob): Promise<void> {
     try {
+      const known = bossJob.data.integrationId ? this.known.get(bossJob.data.integrationId) : undefined;
+      if (known && known.integration.status === IntegrationStatus.ACTIVE && known.integration.circuit === CircuitState.CLOSED) {
+        const started = await this.startAttempt(bossJob, bossJob.data.jobId, known, false, known.integration.version);
+        if (started) {
+          await this.attempt(bossJob, { ...known, job: started.job }, started, false);
+          return;
+        }
+      }
       const loaded = await this.load(bossJob.data.jobId);
       if (!loaded) return; // cancelled or finished meanwhile: the queue entry just completes
+      this.known.set(loaded.integration.id, { integration: loaded.integration, settings: loaded.settings });
       const { integration } = loaded;
       if (loaded.job.status === JobStatus.PROCESSING && loaded.job.attempts >= loaded.job.maxAttempts) {
         // Its worker died during the last allowed attempt: no call beyond maxAttempts.
@@ -299,12 +323,12 @@ export class OutboundWorker {
       }
 
       if (integration.status !== IntegrationStatus.ACTIVE) {
-        await this.defer(bossJob, loaded, PAUSE_RECHECK_MS, 'integration paused');
+        await this.defer(bossJob, loaded.job.id, PAUSE_RECHECK_MS, 'integration paused');
         return;
       }
       const probe = await this.passCircuit(bossJob, loaded);
       if (probe === null) return;
-      const started = await this.startAttempt(bossJob, loaded, probe);
+      const started = await this.startAttempt(bossJob, loaded.job.id, loaded, probe, null);
       if (started) await this.attempt(bossJob, loaded, started, probe);
     } catch (err) {
       // A fault of our own (database gone, bug): let pg-boss retry the delivery later.
@@ -326,7 +350,7 @@ export class OutboundWorker {
     const now = Date.now();
     if (integration.circuit === CircuitState.OPEN && now < openedAt + cooldown) {
       providerErrors.inc({ integration: integration.id, provider: integration.provider, operation: loaded.job.operation, kind: 'circuit_open' });
-      await this.defer(bossJob, loaded, openedAt + cooldown - now + Math.random() * 250, 'circuit open');
+      await this.defer(bossJob, loaded.job.id, openedAt + cooldown - now + Math.random() * 250, 'circuit open');
       return null;
     }
     const won = (await this.db.query(
@@ -338,7 +362,7 @@ export class OutboundWorker {
     )) as [unknown[], number];
     if (won[0].length === 1) return true;
     providerErrors.inc({ integration: integration.id, provider: integration.provider, operation: loaded.job.operation, kind: 'circuit_open' });
-    await this.defer(bossJob, loaded, Math.min(cooldown, 1_000) + Math.random() * 500, 'circuit half-open: waiting for the probe');
+    await this.defer(bossJob, loaded.job.id, Math.min(cooldown, 1_000) + Math.random() * 500, 'circuit half-open: waiting for the probe');
     return null;
   }
 
@@ -347,11 +371,19 @@ export class OutboundWorker {
    * lease shared by every worker process), marks the job PROCESSING, reserves the first instant
    * of the rate limit and reads the provider ids the call may need. The integration's pause and
    * circuit are checked again in the same statement, so a job loaded just before the circuit
-   * opened does not slip a call through. While every slot is taken it tries again for
-   * SLOT_WAIT_MS, then puts the job off. Returns null when the job was put off or is gone.
+   * opened does not slip a call through.
+   *
+   * With `version` (the fast path) it tries once and returns null on any obstacle, having
+   * changed nothing. Without it, while every slot is taken it tries again for SLOT_WAIT_MS, then
+   * puts the job off; null then means the job was put off or is gone.
    */
-  private async startAttempt(bossJob: BossJob, loaded: Loaded, probe: boolean): Promise<Started | null> {
-    const { integration, settings, job } = loaded;
+  private async startAttempt(
+    bossJob: BossJob,
+    jobId: string,
+    { integration, settings }: Omit<Loaded, 'job'>,
+    probe: boolean,
+    version: number | null,
+  ): Promise<Started | null> {
     const key = `${integration.id}:${settings.concurrency}`;
     if (!this.slotsReady.has(key)) {
       await this.db.query(
@@ -363,22 +395,33 @@ export class OutboundWorker {
     // The lease outlives the longest attempt; a crashed worker's lease frees itself after it.
     const leaseMs = settings.timeoutMs * 8 + 10_000;
     const intervalMs = paceIntervalMs(settings.requestsPerSecond);
-    const refIds = [job.entityId, (job.payload as { customerId?: unknown }).customerId].filter((v): v is string => typeof v === 'string' && UUID.test(v));
     const deadline = Date.now() + SLOT_WAIT_MS;
     for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
-      const [row] = await prepared<StartRow>(this.db, 'switchboard_outbound_start', START_SQL, [job.id, integration.id, settings.concurrency, leaseMs, this.holder, probe, intervalMs, refIds]);
+      const [row] = await prepared<StartRow>(this.db, 'switchboard_outbound_start', START_SQL, [
+        jobId,
+        integration.id,
+        settings.concurrency,
+        leaseMs,
+        this.holder,
+        probe,
+        intervalMs,
+        version,
+      ]);
       if (row.status !== null) {
-        return { job: jobFromRow(row), slot: row.slot!, firstWaitMs: Number(row.wait_ms), at: performance.now(), refs: row.refs ?? {}, refIds };
+        const job = jobFromRow(row);
+        const refIds = [job.entityId, (job.payload as { customerId?: unknown }).customerId].filter((v): v is string => typeof v === 'string' && UUID.test(v));
+        return { job, slot: row.slot!, firstWaitMs: Number(row.wait_ms), at: performance.now(), refs: row.refs ?? {}, refIds };
       }
       if (row.slot !== null) await this.releaseSlot(this.db.manager, integration.id, row.slot);
+      if (version !== null) return null;
       if (!row.ready || row.slot !== null) {
         // Paused, circuit opened, cancelled or finished since it was loaded.
-        const current = await this.load(job.id);
-        if (current) await this.defer(bossJob, current, 100 + Math.random() * 400, 'integration changed (circuit or pause) before the call');
+        const current = await this.load(jobId);
+        if (current) await this.defer(bossJob, jobId, 100 + Math.random() * 400, 'integration changed (circuit or pause) before the call');
         return null;
       }
       if (Date.now() + wait > deadline) {
-        await this.defer(bossJob, loaded, 250 + Math.random() * 750, 'concurrency limit');
+        await this.defer(bossJob, jobId, 250 + Math.random() * 750, 'concurrency limit');
         return null;
       }
       await new Promise((r) => setTimeout(r, wait));
@@ -522,18 +565,18 @@ export class OutboundWorker {
   }
 
   /** Waits without spending an attempt (paused, circuit open, no free slot). */
-  private async defer(bossJob: BossJob, loaded: Loaded, delayMs: number, reason: string): Promise<void> {
+  private async defer(bossJob: BossJob, jobId: string, delayMs: number, reason: string): Promise<void> {
     const at = new Date(Date.now() + delayMs);
     await this.db.transaction(async (tx) => {
       await tx.query(
         `UPDATE integration_job SET next_attempt_at = $2,
            status = CASE WHEN status = 'PROCESSING' THEN (CASE WHEN attempts = 0 THEN 'PENDING' ELSE 'RETRYING' END) ELSE status END
          WHERE id = $1`,
-        [loaded.job.id, at],
+        [jobId, at],
       );
       await this.retryLater(tx, bossJob, at);
     });
-    this.log.debug({ jobId: loaded.job.id, reason, delayMs: Math.round(delayMs) }, 'outbound job put off');
+    this.log.debug({ jobId, reason, delayMs: Math.round(delayMs) }, 'outbound job put off');
   }
 
   private async releaseSlot(tx: EntityManager, integrationId: string, slot: number): Promise<void> {

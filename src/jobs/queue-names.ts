@@ -1,9 +1,11 @@
 /** The pg-boss queue every outbound provider call goes through. */
 export const OUTBOUND_QUEUE = 'outbound';
 
-/** What a queued pg-boss job carries: only the IntegrationJob's id (the row is the record of truth). */
+/** What a queued pg-boss job carries: the IntegrationJob's id (the row is the record of truth) and its integration's. */
 export interface OutboundQueueData {
   jobId: string;
+  /** Lets the worker start the attempt without loading the job first (absent on entries queued before it was added). */
+  integrationId?: string;
 }
 
 /** Per-entity order: jobs with the same key run one at a time, in the order they were enqueued. */
