@@ -6,8 +6,22 @@ import type { DataSource } from 'typeorm';
  * PostgreSQL parses and plans it once per connection rather than on every call. For the outbound
  * worker's CTE statements, run a few hundred times a second, planning cost about as much as
  * executing. `name` must always go with the same `text`.
+ *
+ * It goes around TypeORM's query runner, so it reports to the data source's logger itself: the
+ * statement counter, slow statements and failures are the same as for every other statement.
  */
 export async function prepared<T = Record<string, unknown>>(db: DataSource, name: string, text: string, values: unknown[]): Promise<T[]> {
   const pool = (db.driver as unknown as { master: Pool }).master;
-  return (await pool.query({ name, text, values })).rows as T[];
+  db.logger.logQuery(text);
+  const started = performance.now();
+  try {
+    return (await pool.query({ name, text, values })).rows as T[];
+  } catch (err) {
+    db.logger.logQueryError(err as Error, text);
+    throw err;
+  } finally {
+    const ms = Math.round(performance.now() - started);
+    const slowMs = db.options.maxQueryExecutionTime;
+    if (slowMs && ms > slowMs) db.logger.logQuerySlow(ms, text);
+  }
 }

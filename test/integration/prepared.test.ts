@@ -1,0 +1,40 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DataSource } from 'typeorm';
+import { createDataSource } from '../../src/db/data-source.js';
+import { prepared } from '../../src/db/prepared.js';
+import { dbStatements } from '../../src/observability/metrics.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { createTestDatabase } from '../support/gateway.js';
+
+let db: DataSource;
+let drop: () => Promise<void>;
+const lines: Array<Record<string, unknown>> = [];
+
+beforeAll(async () => {
+  const database = await createTestDatabase();
+  drop = database.drop;
+  db = createDataSource(database.url, createLogger('debug', { write: (line) => void lines.push(JSON.parse(line)) }), 2);
+  await db.initialize();
+});
+afterAll(async () => {
+  await db?.destroy();
+  await drop?.();
+});
+
+const counted = async () => (await dbStatements.get()).values[0]?.value ?? 0;
+
+describe('prepared statements', () => {
+  it('run on the data source pool, and report to its logger like every other statement', async () => {
+    const before = await counted();
+    expect(await prepared<{ n: number }>(db, 'test_add', 'SELECT $1::int + 1 AS n', [41])).toEqual([{ n: 42 }]);
+    expect(await prepared<{ n: number }>(db, 'test_add', 'SELECT $1::int + 1 AS n', [1])).toEqual([{ n: 2 }]);
+    expect((await counted()) - before).toBe(2);
+
+    await expect(prepared(db, 'test_fail', 'SELECT 1 / $1::int AS n', [0])).rejects.toThrow(/division by zero/);
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'query failed', err: { message: 'division by zero' } }));
+
+    // The data source logs statements slower than its maxQueryExecutionTime (1 s).
+    await prepared(db, 'test_slow', 'SELECT pg_sleep($1::float8)', [1.05]);
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'slow query', query: 'SELECT pg_sleep($1::float8)' }));
+  });
+});
