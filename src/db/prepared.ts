@@ -13,15 +13,22 @@ import type { DataSource } from 'typeorm';
 export async function prepared<T = Record<string, unknown>>(db: DataSource, name: string, text: string, values: unknown[]): Promise<T[]> {
   const pool = (db.driver as unknown as { master: Pool }).master;
   db.logger.logQuery(text);
+  // Timed from when a connection is in hand, as TypeORM times its own statements.
+  const client = await pool.connect();
   const started = performance.now();
+  let failure: Error | undefined;
   try {
-    return (await pool.query({ name, text, values })).rows as T[];
-  } catch (err) {
-    db.logger.logQueryError(err as Error, text);
-    throw err;
-  } finally {
+    const { rows } = await client.query({ name, text, values });
     const ms = Math.round(performance.now() - started);
     const slowMs = db.options.maxQueryExecutionTime;
     if (slowMs && ms > slowMs) db.logger.logQuerySlow(ms, text);
+    return rows as T[];
+  } catch (err) {
+    failure = err as Error;
+    db.logger.logQueryError(failure, text);
+    throw err;
+  } finally {
+    // As pg's own pool.query(): a connection whose statement failed is closed, not reused.
+    client.release(failure);
   }
 }

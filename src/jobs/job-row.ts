@@ -7,6 +7,9 @@ const JOB_COLUMNS: Record<string, keyof IntegrationJob> = {
   next_attempt_at: 'nextAttemptAt', created_at: 'createdAt', updated_at: 'updatedAt', completed_at: 'completedAt',
 };
 
+/** The columns jobFromRow reads, for statements that must not return `*` (prepared ones keep their result shape). */
+export const JOB_COLUMN_LIST = Object.keys(JOB_COLUMNS).join(', ');
+
 /** A RETURNING * row of integration_job as the entity (one statement instead of update + reload). */
 export function jobFromRow(row: Record<string, unknown>): IntegrationJob {
   const job = new IntegrationJob();

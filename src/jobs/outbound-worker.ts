@@ -10,7 +10,7 @@ import { CircuitState, Integration, IntegrationStatus } from '../domain/integrat
 import { effectiveSettings, type IntegrationSettings } from '../domain/integration/integration-settings.js';
 import { IntegrationJob, JobStatus } from '../domain/job/integration-job.entity.js';
 import { Direction, IntegrationLog, LogStatus } from '../domain/job/integration-log.entity.js';
-import { newId } from '../domain/shared/ids.js';
+import { isUuid, newId, UUID_PATTERN } from '../domain/shared/ids.js';
 import { prepared } from '../db/prepared.js';
 import { circuitState, providerCallDuration, providerCalls, providerErrors, queueDepth, queueOldestAge, onScrape } from '../observability/metrics.js';
 import type { Services } from '../services.js';
@@ -19,7 +19,7 @@ import type { EventBus } from './job-events.js';
 import { queueDb } from './job.service.js';
 import { insertLogSql, logParams } from './log-row.js';
 import { linksParam, upsertLinksSql } from '../domain/external-ref/external-ref.service.js';
-import { jobFromRow } from './job-row.js';
+import { JOB_COLUMN_LIST, jobFromRow } from './job-row.js';
 import { OUTBOUND_QUEUE, type OutboundQueueData } from './queue-names.js';
 
 export interface OutboundWorkerOptions {
@@ -69,7 +69,7 @@ type StartRow = Record<string, unknown> & { ready: boolean; slot: number | null;
 const SUCCEED_SQL = `
   WITH done AS (
     UPDATE integration_job SET status = 'COMPLETED', result = $2, last_error = NULL, completed_at = now(), updated_at = now()
-    WHERE id = $1 RETURNING *
+    WHERE id = $1 RETURNING ${JOB_COLUMN_LIST}
   ), links AS (${upsertLinksSql('$3', '$4', '$5')}
   ), released AS (
     UPDATE integration_slot SET lease_until = '-infinity', holder = NULL WHERE integration_id = $3 AND slot = $6 AND holder = $7
@@ -77,17 +77,19 @@ const SUCCEED_SQL = `
     UPDATE invoice i SET status = 'OPEN', issued_at = COALESCE(i.issued_at, now()), version = i.version + 1, updated_at = now()
     FROM done WHERE done.operation = 'invoice.send' AND i.id = done.entity_id AND i.status = 'DRAFT'
   ), logged AS (${insertLogSql(8)})
-  SELECT * FROM done`;
+  SELECT ${JOB_COLUMN_LIST} FROM done`;
 
-const UUID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
-const UUID = new RegExp(UUID_PATTERN, 'i');
 
 const paceIntervalMs = (requestsPerSecond: number) => 1000 / (requestsPerSecond * RATE_HEADROOM);
 
-/** Reserves the integration's next rate-limit instant ($1 integration, $2 interval in ms); the wait until it. */
-const RESERVE_SQL = `INSERT INTO integration_throttle (integration_id, tat) VALUES ($1, clock_timestamp() + $2::float8 * interval '1 ms')
-  ON CONFLICT (integration_id) DO UPDATE SET tat = GREATEST(integration_throttle.tat, clock_timestamp()) + $2::float8 * interval '1 ms'
-  RETURNING EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - $2::float8 AS wait_ms`;
+/**
+ * Reserves the integration's next rate-limit instant (GCRA: 1/rate apart, across all processes)
+ * and returns the wait until it; `rows` gives the integration id, `interval` the spacing in ms.
+ */
+const reserveSql = (rows: string, interval: string) => `INSERT INTO integration_throttle (integration_id, tat) ${rows}
+  ON CONFLICT (integration_id) DO UPDATE SET tat = GREATEST(integration_throttle.tat, clock_timestamp()) + ${interval}::float8 * interval '1 ms'
+  RETURNING EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - ${interval}::float8 AS wait_ms`;
+const RESERVE_SQL = reserveSql(`VALUES ($1, clock_timestamp() + $2::float8 * interval '1 ms')`, '$2');
 
 /** A job that may start: waiting, or PROCESSING when its worker died with attempts left (a re-delivery). */
 const STARTABLE = `(status IN ('PENDING', 'RETRYING') OR (status = 'PROCESSING' AND attempts < max_attempts))`;
@@ -115,17 +117,15 @@ const START_SQL = `
   ), started AS (
     UPDATE integration_job SET status = 'PROCESSING', attempts = attempts + 1, updated_at = now(), next_attempt_at = NULL
     WHERE id = $1 AND ${STARTABLE} AND EXISTS (SELECT 1 FROM slot)
-    RETURNING *
+    RETURNING ${JOB_COLUMN_LIST}
   ), paced AS (
-    INSERT INTO integration_throttle (integration_id, tat) SELECT $2, clock_timestamp() + $7::float8 * interval '1 ms' FROM started
-    ON CONFLICT (integration_id) DO UPDATE SET tat = GREATEST(integration_throttle.tat, clock_timestamp()) + $7::float8 * interval '1 ms'
-    RETURNING EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - $7::float8 AS wait_ms
+    ${reserveSql(`SELECT $2, clock_timestamp() + $7::float8 * interval '1 ms' FROM started`, '$7')}
   )
   SELECT ready.ok AS ready, (SELECT slot FROM slot) AS slot, (SELECT wait_ms FROM paced) AS wait_ms,
          (SELECT json_object_agg(r.entity_type || ':' || r.entity_id, r.external_id) FROM external_ref r, started s
           WHERE r.integration_id = $2
             AND r.entity_id IN (s.entity_id, CASE WHEN s.payload->>'customerId' ~* '${UUID_PATTERN}' THEN (s.payload->>'customerId')::uuid END)) AS refs,
-         started.*
+         ${JOB_COLUMN_LIST.split(', ').map((c) => `started.${c}`).join(', ')}
   FROM ready LEFT JOIN started ON true`;
 
 /**
@@ -409,7 +409,7 @@ export class OutboundWorker {
       ]);
       if (row.status !== null) {
         const job = jobFromRow(row);
-        const refIds = [job.entityId, (job.payload as { customerId?: unknown }).customerId].filter((v): v is string => typeof v === 'string' && UUID.test(v));
+        const refIds = [job.entityId, (job.payload as { customerId?: unknown }).customerId].filter((v): v is string => typeof v === 'string' && isUuid(v));
         return { job, slot: row.slot!, firstWaitMs: Number(row.wait_ms), at: performance.now(), refs: row.refs ?? {}, refIds };
       }
       if (row.slot !== null) await this.releaseSlot(this.db.manager, integration.id, row.slot);

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Integration } from '../domain/integration/integration.entity.js';
+import { isUuid } from '../domain/shared/ids.js';
 import type { IntegrationService } from '../domain/integration/integration.service.js';
 import { correlationIdFrom } from '../observability/context.js';
 import { httpRequestDuration, httpRequests, webhookDuplicates, webhookRejected, webhookRequests } from '../observability/metrics.js';
@@ -8,7 +9,6 @@ import type { EventWriter, IngressLog } from './event-writer.js';
 import { parseEvents, PayloadError, type ParsedEvent } from './parse.js';
 import { SignatureError, verifyWebhook, type RejectReason } from './signatures.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface CachedIntegration {
   integration: Integration;
@@ -83,7 +83,7 @@ interface InboundRequest {
  * the event is committed.
  */
 async function receive(deps: IngressDeps, req: InboundRequest): Promise<Answer> {
-  const cached = UUID.test(req.integrationId) ? await deps.cache.get(req.integrationId.toLowerCase()) : null;
+  const cached = isUuid(req.integrationId) ? await deps.cache.get(req.integrationId.toLowerCase()) : null;
   if (!cached) return { status: 404, body: { error: 'not_found', message: 'No integration has this webhook URL' } };
   const { integration, secrets } = cached;
   const elapsed = () => Math.round(Number(process.hrtime.bigint() - req.started) / 1e6);

@@ -6,7 +6,7 @@ import type { Integration } from '../domain/integration/integration.entity.js';
 import { Invoice } from '../domain/invoice/invoice.entity.js';
 import { Direction, IntegrationLog, LogStatus } from '../domain/job/integration-log.entity.js';
 import type { IntegrationJob } from '../domain/job/integration-job.entity.js';
-import { newId } from '../domain/shared/ids.js';
+import { isUuid, newId } from '../domain/shared/ids.js';
 import { insertLogSql, logParams } from '../jobs/log-row.js';
 import type { WebhookEvent } from '../domain/webhook/webhook-event.entity.js';
 import type { OwnedField, Ownership } from './ownership.js';
@@ -191,7 +191,7 @@ export async function resolveCustomer(
     if (customer) return { customer, ref, created: false };
   }
   let customer: Customer | null = null;
-  if (gatewayId && /^[0-9a-f-]{36}$/i.test(gatewayId)) {
+  if (gatewayId && isUuid(gatewayId)) {
     customer = await ctx.tx.findOne(Customer, { where: { id: gatewayId }, lock: { mode: 'pessimistic_write' } });
   }
   const email = normaliseEmail(facts.email);

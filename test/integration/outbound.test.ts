@@ -229,6 +229,26 @@ describe('operators', () => {
     expect(sandbox.stripe.requests).toHaveLength(1);
   });
 
+  it('a circuit opened by another process holds jobs of an integration the worker already knows', async () => {
+    const { stripe } = integrations;
+    // The worker has run a job of this integration, so the next one takes the fast path.
+    const first = await t.run(PushCustomerDocument, { customerId: await newCustomer('Before Outage'), integrationId: stripe.id });
+    await waitForJobs(t, [first.pushCustomer.job.id]);
+    sandbox.stripe.reset();
+    // A circuit change does not bump the integration's version: only the start statement sees it.
+    await t.sql(`UPDATE integration SET circuit = 'OPEN', circuit_opened_at = now() + interval '1 hour' WHERE id = $1`, [rowId(stripe.id)]);
+    try {
+      const held = await t.run(PushCustomerDocument, { customerId: await newCustomer('During Outage'), integrationId: stripe.id });
+      const heldId = rowId(held.pushCustomer.job.id);
+      await expect.poll(async () => (await t.sql(`SELECT next_attempt_at FROM integration_job WHERE id = $1`, [heldId]))[0].next_attempt_at).not.toBeNull();
+      expect((await t.run(JobDocument, { id: held.pushCustomer.job.id })).integrationJob).toMatchObject({ status: 'PENDING', attempts: 0 });
+      expect(sandbox.stripe.requests).toHaveLength(0);
+      await t.run(CancelJobDocument, { id: held.pushCustomer.job.id });
+    } finally {
+      await t.sql(`UPDATE integration SET circuit = 'CLOSED', circuit_opened_at = NULL WHERE id = $1`, [rowId(stripe.id)]);
+    }
+  });
+
   it('replays the dead-letter queue of an integration', async () => {
     const { createIntegration } = await t.run(CreateIntegrationDocument, {
       input: { provider: 'STRIPE', name: 'wrong key', baseUrl: sandbox.stripe.url, credentials: { apiKey: 'rk_live_wrong' } },

@@ -4,7 +4,9 @@ import { badInput } from './errors.js';
 /** Time-ordered ids: keyset pagination by id is insertion order, and index pages stay warm. */
 export const newId = (): string => uuidv7();
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A UUID in any case; also used in SQL (`~*`) where a JSON value must be checked before a cast. */
+export const UUID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+const UUID = new RegExp(UUID_PATTERN, 'i');
 export const isUuid = (value: string): boolean => UUID.test(value);
 
 /** Relay global ids: base64url("Type:uuid"). Opaque to clients, decodable to the row. */

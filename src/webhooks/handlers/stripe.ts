@@ -1,4 +1,5 @@
 import { Invoice, InvoiceStatus } from '../../domain/invoice/invoice.entity.js';
+import { isUuid } from '../../domain/shared/ids.js';
 import type { InboundHandler } from '../processor.js';
 import { nonEmpty, resolveCustomer, updateCustomer, type ReconcileContext } from '../reconcile.js';
 
@@ -47,7 +48,7 @@ async function invoiceEvent(ctx: ReconcileContext, event: Json) {
     // The invoice we created (sendInvoice) carries our id in its metadata, even before the job
     // that created it has written the link.
     const ours = nonEmpty(obj.metadata?.switchboard_id);
-    invoice = ours && /^[0-9a-f-]{36}$/i.test(ours) ? await ctx.tx.findOne(Invoice, { where: { id: ours }, lock: { mode: 'pessimistic_write' } }) : null;
+    invoice = ours && isUuid(ours) ? await ctx.tx.findOne(Invoice, { where: { id: ours }, lock: { mode: 'pessimistic_write' } }) : null;
     if (!invoice) {
       return { status: 'IGNORED' as const, note: `invoice ${id} is not linked to a canonical invoice (invoices are created in the gateway and sent with sendInvoice)` };
     }
