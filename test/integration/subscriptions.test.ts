@@ -120,18 +120,20 @@ describe('authentication and partner scope', () => {
     expect(await rawConnect(t.url, { authorization: `Bearer ${createApiKey.key}` })).toMatchObject({ code: 4403, acked: false });
   });
 
-  it('a PARTNER subscription never sees another customer; job events need a scope partners do not have', async () => {
+  it('a PARTNER subscription never sees another customer nor an admin\'s shared result; job events need a scope partners do not have', async () => {
     const granted = await newCustomer('Granted Customer');
     const hidden = await newCustomer('Hidden Customer');
     const { createApiKey } = await t.run(CreateApiKeyDocument, { input: { name: 'partner', role: 'PARTNER', customerIds: [granted] } });
-    const customers = subscribe<{ customerUpdated: { id: string; name: string; email: string | null } }>(
-      api2Url,
-      createApiKey.key,
-      'subscription { customerUpdated { id name email } }',
-    );
+    const document = 'subscription { customerUpdated { id name email } }';
+    // An admin on the same process runs the same document first: results are shared per event
+    // only between subscribers with the same role, scopes and grants.
+    const admin = subscribe<{ customerUpdated: { id: string; name: string; email: string | null } }>(api2Url, t.adminKey, document);
+    await admin.ready(granted, probe(granted));
+    const customers = subscribe<{ customerUpdated: { id: string; name: string; email: string | null } }>(api2Url, createApiKey.key, document);
     const jobs = subscribe(api2Url, createApiKey.key, JOB_UPDATES, {});
     await customers.ready(granted, probe(granted));
     customers.events.length = 0;
+    admin.events.length = 0;
     try {
       // Canonical changes from providers are published like this by the webhook processor.
       const [a, b] = (await t.gateway.services.customers.findByIds([rowId(hidden), rowId(granted)])) as Customer[];
@@ -140,12 +142,14 @@ describe('authentication and partner scope', () => {
       await until(() => customers.events.length > 0, 10_000);
       await new Promise((r) => setTimeout(r, 200));
       expect(customers.events.map((e) => e.customerUpdated.id)).toEqual([granted]);
-      // Without pii:read the partner sees no email.
+      // Without pii:read the partner sees no email, though the admin's result for the same event has it.
       expect(customers.events[0].customerUpdated).toMatchObject({ name: 'Granted Customer', email: null });
+      await until(() => admin.events.length === 2, 10_000);
+      expect(admin.events.find((e) => e.customerUpdated.id === granted)!.customerUpdated.email).toMatch(/^granted\.customer\./);
       await until(() => jobs.errors.length > 0, 10_000);
       expect(JSON.stringify(jobs.errors)).toContain('FORBIDDEN');
     } finally {
-      await Promise.all([customers.dispose(), jobs.dispose()]);
+      await Promise.all([admin.dispose(), customers.dispose(), jobs.dispose()]);
     }
   });
 });
