@@ -156,7 +156,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
     });
     // The webhook ingress answers POST /webhooks/:id ahead of Express (API roles only).
     const webhooks = webhookWriter
-      ? webhookRoute({ writer: webhookWriter, cache: new IntegrationCache(services.integrations), log, publicUrl: () => publicUrl })
+      ? webhookRoute({ writer: webhookWriter, events: services.events, cache: new IntegrationCache(services.integrations), log, publicUrl: () => publicUrl })
       : () => false;
     httpServer.on('request', (req, res) => {
       if (!webhooks(req, res)) app(req, res);

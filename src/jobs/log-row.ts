@@ -5,6 +5,9 @@ const COLUMNS = [
   'job_id', 'webhook_event_id', 'http_status', 'duration_ms', 'attempt', 'request', 'response',
 ] as const;
 
+/** IntegrationLog.service: the provider's name in lower case ('stripe'), in and out alike. */
+export const logService = (provider: string): string => provider.toLowerCase();
+
 /** INSERT of one integration_log row from parameters $from.. (a statement, or a step in a CTE). */
 export function insertLogSql(from: number): string {
   const values = COLUMNS.map((_, i) => `$${from + i}`).join(', ');

@@ -17,7 +17,7 @@ import type { Services } from '../services.js';
 import { backoffWithFullJitter, FailureCounter } from './circuit-breaker.js';
 import type { EventBus } from './job-events.js';
 import { queueDb } from './job.service.js';
-import { insertLogSql, logParams } from './log-row.js';
+import { insertLogSql, logParams, logService } from './log-row.js';
 import { linksParam, upsertLinksSql } from '../domain/external-ref/external-ref.service.js';
 import { JOB_COLUMN_LIST, jobFromRow } from './job-row.js';
 import { OUTBOUND_QUEUE, type OutboundQueueData } from './queue-names.js';
@@ -598,7 +598,7 @@ export class OutboundWorker {
   ): IntegrationLog {
     return Object.assign(new IntegrationLog(), {
       id: newId(),
-      service: integration.provider.toLowerCase(),
+      service: logService(integration.provider),
       eventType: job.operation,
       direction: Direction.OUTBOUND,
       status,

@@ -7,6 +7,7 @@ import type { ParsedEvent } from './parse.js';
 
 /** The INBOUND IntegrationLog row one webhook request leaves, accepted or not. */
 export interface IngressLog {
+  id: string;
   integrationId: string;
   service: string;
   eventType: string;
@@ -131,7 +132,7 @@ export class EventWriter {
       );
       const l = write.log;
       logs.push({
-        id: newId(),
+        id: l.id,
         service: l.service,
         event_type: l.eventType,
         status: l.status,

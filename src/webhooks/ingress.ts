@@ -1,7 +1,10 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Integration } from '../domain/integration/integration.entity.js';
-import { isUuid } from '../domain/shared/ids.js';
+import { isUuid, newId } from '../domain/shared/ids.js';
+import { Direction, IntegrationLog, LogStatus } from '../domain/job/integration-log.entity.js';
+import type { EventBus } from '../jobs/job-events.js';
+import { logService } from '../jobs/log-row.js';
 import type { IntegrationService } from '../domain/integration/integration.service.js';
 import { correlationIdFrom } from '../observability/context.js';
 import { httpRequestDuration, httpRequests, webhookDuplicates, webhookRejected, webhookRequests } from '../observability/metrics.js';
@@ -53,6 +56,8 @@ export class IntegrationCache {
 export interface IngressDeps {
   cache: IntegrationCache;
   writer: EventWriter;
+  /** Each request's log row is published (integrationLogAdded) once its commit is done. */
+  events: EventBus;
   log: Logger;
   /** The gateway's public base URL (HubSpot signs the full URL it called). */
   publicUrl: () => string;
@@ -88,9 +93,13 @@ async function receive(deps: IngressDeps, req: InboundRequest): Promise<Answer> 
   const { integration, secrets } = cached;
   const elapsed = () => Math.round(Number(process.hrtime.bigint() - req.started) / 1e6);
   const labels = { integration: integration.id, provider: integration.provider };
-  const logBase = { integrationId: integration.id, service: integration.provider, correlationId: req.correlationId };
-  const write = (events: ParsedEvent[], log: IngressLog) =>
-    deps.writer.write({ integrationId: integration.id, provider: integration.provider, correlationId: req.correlationId, events, log });
+  const logBase = { integrationId: integration.id, service: logService(integration.provider), correlationId: req.correlationId };
+  const write = async (events: ParsedEvent[], fields: Omit<IngressLog, 'id'>) => {
+    const log = { ...fields, id: newId() };
+    const ids = await deps.writer.write({ integrationId: integration.id, provider: integration.provider, correlationId: req.correlationId, events, log });
+    deps.events.publish('log.added', publishedLog(log, ids[0] ?? null));
+    return ids;
+  };
 
   const reject = async (status: 400 | 401, reason: RejectReason | 'bad_payload', message: string): Promise<Answer> => {
     webhookRequests.inc({ ...labels, outcome: 'rejected' });
@@ -134,6 +143,28 @@ async function receive(deps: IngressDeps, req: InboundRequest): Promise<Answer> 
   webhookRequests.inc({ ...labels, outcome: duplicates === ids.length ? 'duplicate' : 'accepted' });
   if (duplicates) webhookDuplicates.inc(labels, duplicates);
   return { status: 200, body: { received: true, duplicate: duplicates === ids.length, events: ids.length, duplicates } };
+}
+
+/** The row the group commit wrote for a request; it points at the request's first event only when that was new. */
+function publishedLog(log: IngressLog, webhookEventId: string | null): IntegrationLog {
+  return Object.assign(new IntegrationLog(), {
+    id: log.id,
+    service: log.service,
+    eventType: log.eventType,
+    direction: Direction.INBOUND,
+    status: log.status === 'SUCCESS' ? LogStatus.SUCCESS : LogStatus.FAILED,
+    timestamp: new Date(),
+    errorMsg: log.errorMsg,
+    correlationId: log.correlationId,
+    integrationId: log.integrationId,
+    jobId: null,
+    webhookEventId,
+    httpStatus: log.httpStatus,
+    durationMs: log.durationMs,
+    attempt: null,
+    request: log.request,
+    response: null,
+  });
 }
 
 function reply(res: ServerResponse, answer: Answer, correlationId: string, started: bigint, close = false): void {

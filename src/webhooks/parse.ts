@@ -33,10 +33,14 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
+/** In a `u` regex a surrogate pair is one code point, so this matches only unpaired halves. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 function text(v: unknown, max = 255): string | null {
   if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
-  // NUL cannot be stored in a PostgreSQL text column.
-  return typeof v === 'string' && v.length > 0 && v.length <= max && !v.includes('\u0000') ? v : null;
+  // NUL cannot be stored in a PostgreSQL text column, nor a lone surrogate (a "\ud800" escape)
+  // passed through jsonb: such an event could never be stored, so it is refused, not retried.
+  return typeof v === 'string' && v.length > 0 && v.length <= max && !v.includes('\u0000') && !LONE_SURROGATE.test(v) ? v : null;
 }
 
 /** Years 1 to 9999 (what PostgreSQL's timestamptz and Date#toISOString both take), else null. */

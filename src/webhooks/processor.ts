@@ -5,7 +5,7 @@ import { Integration, IntegrationStatus, Provider } from '../domain/integration/
 import { Direction, IntegrationLog, LogStatus } from '../domain/job/integration-log.entity.js';
 import { newId } from '../domain/shared/ids.js';
 import { WebhookEvent, WebhookStatus } from '../domain/webhook/webhook-event.entity.js';
-import { insertLogSql, logParams } from '../jobs/log-row.js';
+import { insertLogSql, logParams, logService } from '../jobs/log-row.js';
 import { INBOUND_QUEUE, type InboundQueueData } from '../jobs/queue-names.js';
 import { webhookProcessed } from '../observability/metrics.js';
 import type { Services } from '../services.js';
@@ -163,7 +163,7 @@ export class WebhookProcessor {
   private failureLog(integration: Integration, event: WebhookEvent, message: string, final: boolean): IntegrationLog {
     return this.db.getRepository(IntegrationLog).create({
       id: newId(),
-      service: integration.provider,
+      service: logService(integration.provider),
       eventType: event.eventType,
       direction: Direction.INBOUND,
       status: final ? LogStatus.FAILED : LogStatus.PENDING,

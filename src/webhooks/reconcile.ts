@@ -7,7 +7,7 @@ import { Invoice } from '../domain/invoice/invoice.entity.js';
 import { Direction, IntegrationLog, LogStatus } from '../domain/job/integration-log.entity.js';
 import type { IntegrationJob } from '../domain/job/integration-job.entity.js';
 import { isUuid, newId } from '../domain/shared/ids.js';
-import { insertLogSql, logParams } from '../jobs/log-row.js';
+import { insertLogSql, logParams, logService } from '../jobs/log-row.js';
 import type { WebhookEvent } from '../domain/webhook/webhook-event.entity.js';
 import type { OwnedField, Ownership } from './ownership.js';
 
@@ -79,7 +79,7 @@ export class ReconcileContext {
   addLog(fields: { eventType: string; status: LogStatus; errorMsg?: string | null; jobId?: string | null; response?: unknown }): void {
     const log = this.tx.create(IntegrationLog, {
       id: newId(),
-      service: this.integration.provider,
+      service: logService(this.integration.provider),
       eventType: fields.eventType,
       direction: Direction.INBOUND,
       status: fields.status,

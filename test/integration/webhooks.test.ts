@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Invoice } from '../../src/domain/invoice/invoice.entity.js';
+import type { IntegrationLog } from '../../src/domain/job/integration-log.entity.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { hubspotEventKey } from '../../src/webhooks/parse.js';
 import type { StripeState } from '../../src/sandbox/stripe.fake.js';
@@ -13,6 +14,7 @@ import {
   NotificationJobDocument,
   PauseIntegrationDocument,
   ReplayWebhookEventDocument,
+  CreateApiKeyDocument,
   ResumeIntegrationDocument,
   RotateIntegrationSecretDocument,
   SendInvoiceDocument,
@@ -28,6 +30,7 @@ import {
   newWhsec,
   nowSeconds,
   post,
+  postChunked,
   sendgridHeaders,
   sendgridKeys,
   standardHeaders,
@@ -111,6 +114,10 @@ describe('POST /webhooks/:integrationId answers as the contract says', () => {
         [integration.stripe.row],
       );
     const rejectedBefore = (await rejectedRows()).length;
+    const published: IntegrationLog[] = [];
+    const unsubscribe = t.gateway.services.events.subscribe('log.added', (l) => {
+      if (l.integrationId === integration.stripe.row && l.eventType === 'webhook.rejected') published.push(l);
+    });
     const { body } = stripeEvent('customer.created');
     const cases: Array<[string, Promise<{ status: number; body: any }>, number, string]> = [
       ['missing header', post(integration.stripe.url, body, { 'content-type': 'application/json' }), 401, 'missing_signature'],
@@ -120,6 +127,8 @@ describe('POST /webhooks/:integrationId answers as the contract says', () => {
       ['one byte changed', post(integration.stripe.url, body.replace('Grace', 'Grade'), stripeHeaders(body, STRIPE_SECRET)), 401, 'bad_signature'],
       ['not JSON', postStripe('{"id":"evt_1", not json'), 400, 'bad_payload'],
       ['not an event', postStripe('{"object":"customer","id":"cus_1"}'), 400, 'bad_payload'],
+      // A lone surrogate in the type could never be stored (jsonb refuses it): 400, not a 503 retried forever.
+      ['lone surrogate', postStripe('{"id":"evt_lone","object":"event","type":"customer.\\ud800","created":1,"data":{"object":{}}}'), 400, 'bad_payload'],
     ];
     for (const [name, pending, status, reason] of cases) {
       const res = await pending;
@@ -134,6 +143,13 @@ describe('POST /webhooks/:integrationId answers as the contract says', () => {
     expect(logged).not.toContain(STRIPE_SECRET);
     expect(logged).not.toContain('v1=');
     expect(logged).not.toContain('Grace');
+    // Each row was also published to integrationLogAdded subscribers, once, as the row reads.
+    unsubscribe();
+    expect(published).toHaveLength(cases.length);
+    const ids = (await t.sql<{ id: string; service: string }>(`SELECT id, service FROM integration_log WHERE id = ANY($1)`, [published.map((l) => l.id)]));
+    expect(ids).toHaveLength(cases.length);
+    expect(new Set(ids.map((r) => r.service))).toEqual(new Set(['stripe']));
+    expect(published.every((l) => l.service === 'stripe' && l.status === 'FAILED' && l.direction === 'INBOUND')).toBe(true);
   });
 
   it('a 2 MiB body is 413 and an unknown integration 404; neither stores anything', async () => {
@@ -141,6 +157,8 @@ describe('POST /webhooks/:integrationId answers as the contract says', () => {
     const big = JSON.stringify({ id: 'evt_big', object: 'event', type: 'customer.created', data: { object: { pad: 'x'.repeat(2 * 1024 * 1024) } } });
     const tooBig = await postStripe(big);
     expect(tooBig.status).toBe(413);
+    // Without a Content-Length (chunked), the running count stops it.
+    expect(await postChunked(integration.stripe.url, big, stripeHeaders(big, STRIPE_SECRET))).toBe(413);
     const unknown = await post(integration.stripe.url.replace(integration.stripe.row, '00000000-0000-7000-8000-000000000000'), '{}', stripeHeaders('{}', STRIPE_SECRET));
     expect(unknown.status).toBe(404);
     const notAnId = await post(integration.stripe.url.replace(integration.stripe.row, 'nope'), '{}', stripeHeaders('{}', STRIPE_SECRET));
@@ -386,9 +404,10 @@ describe('operations', () => {
     await t.run(ReplayWebhookEventDocument, { id: globalId });
     await until(async () => (await t.sql<{ status: string }>('SELECT status FROM webhook_event WHERE id = $1', [failed.id]))[0].status === 'PROCESSED');
     expect(await t.sql('SELECT version FROM customer WHERE name = $1', ['Re Play'])).toEqual([{ version: 1 }]);
-    // Only operators replay.
-    const denied = await t.request(ReplayWebhookEventDocument, { id: 'nope' });
-    expect(codes(denied)).toEqual(['BAD_USER_INPUT']);
+    // Only operators replay: an APP key is refused on a real event; a malformed id is bad input.
+    const { createApiKey } = await t.run(CreateApiKeyDocument, { input: { name: 'app, not operator', role: 'APP' } });
+    expect(codes(await t.request(ReplayWebhookEventDocument, { id: globalId }, { key: createApiKey.key }))).toEqual(['FORBIDDEN']);
+    expect(codes(await t.request(ReplayWebhookEventDocument, { id: 'nope' }))).toEqual(['BAD_USER_INPUT']);
   });
 
   it('SendGrid delivered and bounce events settle the notification job that sent the mail', async () => {
@@ -445,6 +464,6 @@ describe('operations', () => {
     // The 20 identical posts alone made 19 duplicates.
     const duplicates = new RegExp(`switchboard_webhook_duplicates_total\\{integration="${row}",provider="STRIPE"\\} (\\d+)`).exec(metrics);
     expect(Number(duplicates?.[1])).toBeGreaterThanOrEqual(19);
-    expect(metrics).toMatch(new RegExp(`switchboard_webhook_processing_lag_seconds\\{integration="${row}"\\} 0`));
+    expect(metrics).toMatch(new RegExp(`^switchboard_webhook_processing_lag_seconds\\{integration="${row}"\\} 0$`, 'm'));
   });
 });

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Webhook } from 'standardwebhooks';
@@ -65,6 +66,27 @@ export async function post(url: string, body: string | Buffer, headers: Record<s
     /* not JSON */
   }
   return { status: res.status, body: parsed };
+}
+
+/**
+ * POSTs the body in 64 KiB chunks with Transfer-Encoding: chunked (no Content-Length, as fetch
+ * always sends one); resolves with the status. The server may answer and close before the end.
+ */
+export function postChunked(url: string, body: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers: { ...headers, 'transfer-encoding': 'chunked' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
+    req.on('error', reject);
+    const bytes = Buffer.from(body);
+    const write = (at: number): void => {
+      if (at >= bytes.length || req.destroyed) return void req.end();
+      if (req.write(bytes.subarray(at, at + 65_536))) write(at + 65_536);
+      else req.once('drain', () => write(at + 65_536));
+    };
+    write(0);
+  });
 }
 
 /** Waits until the stored events with these provider ids have left RECEIVED; returns their rows. */

@@ -31,6 +31,10 @@ describe('provider payloads to events', () => {
     expect(() => parse(Provider.STRIPE, '[1]')).toThrow(PayloadError);
     expect(() => parse(Provider.STRIPE, { id: 'evt_1', object: 'event', type: 'a\u0000b', data: { object: {} } })).toThrow(PayloadError);
     expect(() => parse(Provider.SENDGRID, [{ sg_event_id: 'a\u0000', event: 'delivered' }])).toThrow(PayloadError);
+    // A lone surrogate cannot pass through jsonb; a pair (an emoji) can.
+    expect(() => parse(Provider.STRIPE, { id: 'evt_1', object: 'event', type: 'customer.\ud800', data: { object: {} } })).toThrow(PayloadError);
+    expect(() => parse(Provider.SENDGRID, [{ sg_event_id: 'x\udc00', event: 'delivered' }])).toThrow(PayloadError);
+    expect(parse(Provider.STRIPE, { id: 'evt_\ud83d\ude00', object: 'event', type: 'customer.updated', data: { object: {} } })[0].externalEventId).toBe('evt_\ud83d\ude00');
     expect(() => parse(Provider.HUBSPOT, [])).toThrow(/no events/);
     expect(() => parse(Provider.HUBSPOT, '{"eventId":1}')).toThrow(/JSON array/);
   });
