@@ -50,16 +50,13 @@ interface Loaded {
 interface Started {
   job: IntegrationJob;
   slot: number;
-  /** The wait for the first request's rate-limit instant, as of `at` (performance.now()). */
-  firstWaitMs: number;
-  at: number;
   /** Provider ids of the job's entity and its customer, by `Type:id`, read as the attempt started. */
   refs: Record<string, string>;
   /** The entity ids `refs` covers: one of them missing from `refs` was not linked then. */
   refIds: string[];
 }
 
-type StartRow = Record<string, unknown> & { ready: boolean; slot: number | null; status: string | null; wait_ms: number | null; refs: Record<string, string> | null };
+type StartRow = Record<string, unknown> & { ready: boolean; slot: number | null; status: string | null; refs: Record<string, string> | null };
 
 /**
  * One statement: the job COMPLETED, its provider links, the slot released, the canonical effect
@@ -84,27 +81,27 @@ const paceIntervalMs = (requestsPerSecond: number) => 1000 / (requestsPerSecond 
 
 /**
  * Reserves the integration's next rate-limit instant (GCRA: 1/rate apart, across all processes)
- * and returns the wait until it; `rows` gives the integration id, `interval` the spacing in ms.
+ * and returns the wait until it ($1 integration, $2 spacing in ms). Its own short statement: every
+ * request of an integration updates this one row, so its lock must be held for no longer than this.
  */
-const reserveSql = (rows: string, interval: string) => `INSERT INTO integration_throttle (integration_id, tat) ${rows}
-  ON CONFLICT (integration_id) DO UPDATE SET tat = GREATEST(integration_throttle.tat, clock_timestamp()) + ${interval}::float8 * interval '1 ms'
-  RETURNING EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - ${interval}::float8 AS wait_ms`;
-const RESERVE_SQL = reserveSql(`VALUES ($1, clock_timestamp() + $2::float8 * interval '1 ms')`, '$2');
+const RESERVE_SQL = `INSERT INTO integration_throttle (integration_id, tat) VALUES ($1, clock_timestamp() + $2::float8 * interval '1 ms')
+  ON CONFLICT (integration_id) DO UPDATE SET tat = GREATEST(integration_throttle.tat, clock_timestamp()) + $2::float8 * interval '1 ms'
+  RETURNING EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - $2::float8 AS wait_ms`;
 
 /** A job that may start: waiting, or PROCESSING when its worker died with attempts left (a re-delivery). */
 const STARTABLE = `(status IN ('PENDING', 'RETRYING') OR (status = 'PROCESSING' AND attempts < max_attempts))`;
 
 /**
  * $1 job, $2 integration, $3 concurrency, $4 lease ms, $5 holder, $6 is the half-open probe,
- * $7 rate interval ms, $8 the integration version the caller's settings come from (null: any).
+ * $7 the integration version the caller's settings come from (null: any).
  * One row: whether the job and integration may run, the slot taken (if any), the job's row
- * when it started, the first rate-limit wait, and the provider ids of the job's entity and its
- * customer (by `Type:id`).
+ * when it started, and the provider ids of the job's entity and its customer (by `Type:id`).
+ * The rate limit is not reserved here (see RESERVE_SQL).
  */
 const START_SQL = `
   WITH ready AS (
     SELECT EXISTS (SELECT 1 FROM integration i WHERE i.id = $2 AND i.status = 'ACTIVE' AND (i.circuit = 'CLOSED' OR $6::boolean)
-                   AND ($8::int IS NULL OR i.version = $8))
+                   AND ($7::int IS NULL OR i.version = $7))
        AND EXISTS (SELECT 1 FROM integration_job WHERE id = $1 AND integration_id = $2 AND ${STARTABLE}) AS ok
   ), slot AS (
     UPDATE integration_slot SET lease_until = clock_timestamp() + $4::int * interval '1 ms', holder = $5
@@ -118,10 +115,8 @@ const START_SQL = `
     UPDATE integration_job SET status = 'PROCESSING', attempts = attempts + 1, updated_at = now(), next_attempt_at = NULL
     WHERE id = $1 AND ${STARTABLE} AND EXISTS (SELECT 1 FROM slot)
     RETURNING ${JOB_COLUMN_LIST}
-  ), paced AS (
-    ${reserveSql(`SELECT $2, clock_timestamp() + $7::float8 * interval '1 ms' FROM started`, '$7')}
   )
-  SELECT ready.ok AS ready, (SELECT slot FROM slot) AS slot, (SELECT wait_ms FROM paced) AS wait_ms,
+  SELECT ready.ok AS ready, (SELECT slot FROM slot) AS slot,
          (SELECT json_object_agg(r.entity_type || ':' || r.entity_id, r.external_id) FROM external_ref r, started s
           WHERE r.integration_id = $2
             AND r.entity_id IN (s.entity_id, CASE WHEN s.payload->>'customerId' ~* '${UUID_PATTERN}' THEN (s.payload->>'customerId')::uuid END)) AS refs,
@@ -368,8 +363,8 @@ export class OutboundWorker {
 
   /**
    * Starts an attempt in one statement: takes one of the integration's `concurrency` slots (a
-   * lease shared by every worker process), marks the job PROCESSING, reserves the first instant
-   * of the rate limit and reads the provider ids the call may need. The integration's pause and
+   * lease shared by every worker process), marks the job PROCESSING and reads the provider
+   * ids the call may need. The integration's pause and
    * circuit are checked again in the same statement, so a job loaded just before the circuit
    * opened does not slip a call through.
    *
@@ -394,7 +389,6 @@ export class OutboundWorker {
     }
     // The lease outlives the longest attempt; a crashed worker's lease frees itself after it.
     const leaseMs = settings.timeoutMs * 8 + 10_000;
-    const intervalMs = paceIntervalMs(settings.requestsPerSecond);
     const deadline = Date.now() + SLOT_WAIT_MS;
     for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
       const [row] = await prepared<StartRow>(this.db, 'switchboard_outbound_start', START_SQL, [
@@ -404,13 +398,12 @@ export class OutboundWorker {
         leaseMs,
         this.holder,
         probe,
-        intervalMs,
         version,
       ]);
       if (row.status !== null) {
         const job = jobFromRow(row);
         const refIds = [job.entityId, (job.payload as { customerId?: unknown }).customerId].filter((v): v is string => typeof v === 'string' && isUuid(v));
-        return { job, slot: row.slot!, firstWaitMs: Number(row.wait_ms), at: performance.now(), refs: row.refs ?? {}, refIds };
+        return { job, slot: row.slot!, refs: row.refs ?? {}, refIds };
       }
       if (row.slot !== null) await this.releaseSlot(this.db.manager, integration.id, row.slot);
       if (version !== null) return null;
@@ -430,21 +423,13 @@ export class OutboundWorker {
 
   /**
    * GCRA over PostgreSQL: each request reserves the next free instant of the integration's
-   * schedule (1/rate apart, across all processes) and waits until it. The attempt's first
-   * request uses the instant reserved when the attempt started.
+   * schedule (1/rate apart, across all processes) and waits until it.
    */
-  private pacer(integrationId: string, requestsPerSecond: number, started: Started) {
+  private pacer(integrationId: string, requestsPerSecond: number) {
     const intervalMs = paceIntervalMs(requestsPerSecond);
-    let first = true;
     return async () => {
-      let wait: number;
-      if (first) {
-        first = false;
-        wait = started.firstWaitMs - (performance.now() - started.at);
-      } else {
-        const [row] = await prepared<{ wait_ms: number }>(this.db, 'switchboard_outbound_reserve', RESERVE_SQL, [integrationId, intervalMs]);
-        wait = Number(row.wait_ms);
-      }
+      const [row] = await prepared<{ wait_ms: number }>(this.db, 'switchboard_outbound_reserve', RESERVE_SQL, [integrationId, intervalMs]);
+      const wait = Number(row.wait_ms);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     };
   }
@@ -468,7 +453,7 @@ export class OutboundWorker {
             ?.external_id ?? null
         );
       },
-      pace: this.pacer(integration.id, settings.requestsPerSecond, started),
+      pace: this.pacer(integration.id, settings.requestsPerSecond),
     };
     const callStarted = performance.now();
     let outcome: OperationResult | ProviderError;
