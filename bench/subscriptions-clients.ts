@@ -7,7 +7,8 @@
  *
  * Subscribers alternate over the URLs. The parent gets `{ ready }` once every subscriber is
  * connected; it asks `{ count }` (deliveries so far), `{ reset }` (forget them), `{ report }` (the
- * latencies since the reset: ms from the job's updatedAt to this process's receipt) and `{ stop }`.
+ * latencies since the reset, ms from the job's updatedAt to this process's receipt, all and by
+ * job status) and `{ stop }`.
  */
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -17,6 +18,7 @@ const key = process.env.BENCH_API_KEY!;
 const send = (message: unknown) => process.send!(message);
 
 let latencies: number[] = [];
+let byStatus: Record<string, number[]> = {};
 const clients: Client[] = [];
 let connected = 0;
 
@@ -35,10 +37,15 @@ for (let i = 0; i < Number(count); i++) {
   client.on('connected', () => {
     if (++connected === Number(count)) send({ ready: true });
   });
-  client.subscribe<{ integrationJobUpdated: { updatedAt: string } }>(
+  client.subscribe<{ integrationJobUpdated: { status: string; updatedAt: string } }>(
     { query: 'subscription($f: IntegrationEventFilter) { integrationJobUpdated(filter: $f) { id status updatedAt } }', variables: { f: { integrationId } } },
     {
-      next: (value) => latencies.push(Date.now() - Date.parse(value.data!.integrationJobUpdated.updatedAt)),
+      next: (value) => {
+        const job = value.data!.integrationJobUpdated;
+        const ms = Date.now() - Date.parse(job.updatedAt);
+        latencies.push(ms);
+        (byStatus[job.status] ??= []).push(ms);
+      },
       error: (err) => console.error('subscription error', err),
       complete: () => {},
     },
@@ -50,9 +57,10 @@ process.on('message', async (message: { count?: true; reset?: true; report?: tru
   if (message.count) send({ count: latencies.length });
   if (message.reset) {
     latencies = [];
+    byStatus = {};
     send({ reset: true });
   }
-  if (message.report) send({ latencies });
+  if (message.report) send({ report: { latencies, byStatus } });
   if (message.stop) {
     await Promise.all(clients.map((c) => c.dispose()));
     process.exit(0);

@@ -165,11 +165,16 @@ while ((await deliveredSoFar()) < expected && Date.now() < deadline) await new P
 
 const wall = Date.now() - started;
 const childAfter = childCpu();
-const latencies = (await Promise.all(subscribers.map((s) => s.request<number[]>({ report: true }, 'latencies')))).flat().sort((a, b) => a - b);
+const reports = await Promise.all(subscribers.map((s) => s.request<{ latencies: number[]; byStatus: Record<string, number[]> }>({ report: true }, 'report')));
+const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
+const byStatus = (status: string) => reports.flatMap((r) => r.byStatus[status] ?? []).sort((a, b) => a - b);
 const delivered = latencies.length;
 console.log(`bench:subscriptions: ${SUBSCRIBERS} subscribers on 2 API processes (read by ${CLIENT_PROCESSES} load-generator processes), ${JOBS} jobs at ${JOBS_PER_SECOND}/s run by a worker process`);
 console.log(`NOTIFY round trip (pg alone): p50 ${fmt(quantile(rtt, 0.5), 2)} ms  p99 ${fmt(quantile(rtt, 0.99), 2)} ms`);
 console.log(`event to client:              p50 ${fmt(quantile(latencies, 0.5), 1)} ms  p99 ${fmt(quantile(latencies, 0.99), 1)} ms  (target p99 < 50 ms)`);
+console.log(
+  `  by status:                  ${['PENDING', 'PROCESSING', 'COMPLETED'].map((st) => { const l = byStatus(st); return `${st} p50 ${fmt(quantile(l, 0.5), 1)} p99 ${fmt(quantile(l, 0.99), 1)}`; }).join(', ')}`,
+);
 console.log(`delivered: ${delivered} of ${expected} (${fmt((delivered / wall) * 1000, 0)} deliveries/s over the run)`);
 const pct = (ms: number) => `${fmt((ms / wall) * 100, 0)}%`;
 const used = childAfter.map((after, i) => after - childBefore[i]);

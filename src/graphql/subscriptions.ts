@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { createSourceEventStream, execute, GraphQLError, print, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { createSourceEventStream, execute, GraphQLError, print, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -169,7 +169,7 @@ export function streamOf<K extends RelayTopic, T>(
  * executed once per event, not once per subscriber. The relay hands every subscription the same
  * event object (and records loaded for it are shared too), which keys the cache.
  */
-const sharedResults = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
+const sharedResults = new WeakMap<object, Map<string, ExecutionResult | Promise<ExecutionResult>>>();
 
 function sharingKey(args: ExecutionArgs): string {
   const context = args.contextValue as GraphQLContext;
@@ -184,35 +184,63 @@ function sharingKey(args: ExecutionArgs): string {
   ].join('|');
 }
 
+const DONE: IteratorResult<ExecutionResult> = { value: undefined, done: true };
+const step = (result: ExecutionResult): IteratorResult<ExecutionResult> => ({ value: result, done: false });
+
 /** graphql's subscribe, with the per-event execution shared (see sharedResults). */
 async function sharedSubscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
   const events = source as AsyncIterableIterator<unknown>;
   const key = sharingKey(args);
-  const run = (payload: unknown): Promise<ExecutionResult> => {
-    if (typeof payload !== 'object' || payload === null) return Promise.resolve(execute({ ...args, rootValue: payload }) as ExecutionResult);
+  // A synchronous execution (the usual case) is shared as a value, so a delivery costs no extra
+  // promise hop; an asynchronous one is shared as its promise.
+  const run = (payload: unknown): ExecutionResult | Promise<ExecutionResult> => {
+    if (typeof payload !== 'object' || payload === null) return execute({ ...args, rootValue: payload }) as ExecutionResult | Promise<ExecutionResult>;
     let byKey = sharedResults.get(payload);
     if (!byKey) sharedResults.set(payload, (byKey = new Map()));
     let result = byKey.get(key);
     if (!result) {
-      result = Promise.resolve(execute({ ...args, rootValue: payload }) as ExecutionResult | Promise<ExecutionResult>);
+      result = execute({ ...args, rootValue: payload }) as ExecutionResult | Promise<ExecutionResult>;
       byKey.set(key, result);
     }
     return result;
   };
   const results: AsyncIterableIterator<ExecutionResult> = {
-    async next(): Promise<IteratorResult<ExecutionResult>> {
-      const step = await events.next();
-      return step.done ? { value: undefined, done: true } : { value: await run(step.value), done: false };
+    next(): Promise<IteratorResult<ExecutionResult>> {
+      return events.next().then((event) => {
+        if (event.done) return DONE;
+        const result = run(event.value);
+        return result instanceof Promise ? result.then(step) : step(result);
+      });
     },
     async return(): Promise<IteratorResult<ExecutionResult>> {
       await events.return?.();
-      return { value: undefined, done: true };
+      return DONE;
     },
     [Symbol.asyncIterator]: () => results,
   };
   return results;
+}
+
+const formattedResults = new WeakMap<ExecutionResult, FormattedExecutionResult>();
+
+/**
+ * The payload sent for a result, made once per result object, so once per event for a shared
+ * execution. Errors read as they do over HTTP (extensions.code, no stack or SQL). The data is
+ * copied into plain objects: graphql-js builds it from prototype-less objects, which V8 keeps in
+ * dictionary mode and serialises about twice as slowly, and graphql-ws serialises the payload
+ * once per subscriber.
+ */
+export function formatSubscriptionResult(result: ExecutionResult): FormattedExecutionResult {
+  let out = formattedResults.get(result);
+  if (!out) {
+    const { errors, ...rest } = result;
+    out = JSON.parse(JSON.stringify(rest)) as FormattedExecutionResult;
+    if (errors?.length) out = { ...out, errors: errors.map((e) => formatError(e.toJSON(), e)) };
+    formattedResults.set(result, out);
+  }
+  return out;
 }
 
 function keyFrom(params: Record<string, unknown> | undefined): string | null {
@@ -308,9 +336,9 @@ export function attachSubscriptions(
         if (principal && ctx.extra.operations?.delete(id)) operationsByKey.set(principal.keyId, Math.max(0, (operationsByKey.get(principal.keyId) ?? 1) - 1));
         return errors.map((e) => formatError(e.toJSON(), e));
       },
+      // A shared result is formatted once per event, not once per subscriber (see formatSubscriptionResult).
       onNext(_ctx, _id, _payload, _args, result) {
-        if (!result.errors?.length) return;
-        return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) };
+        return formatSubscriptionResult(result);
       },
       context(ctx): GraphQLContext {
         const principal = ctx.extra.principal!;
