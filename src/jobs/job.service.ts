@@ -15,7 +15,7 @@ import { paginate, type Connection, type PageArgs } from '../domain/shared/pagin
 import { optionalEmail, requiredText } from '../domain/shared/validation.js';
 import type { EventBus } from './job-events.js';
 import { jobFromRow } from './job-row.js';
-import { OUTBOUND_QUEUE, orderingKey, type OutboundQueueData } from './queue-names.js';
+import { OUTBOUND_QUEUE, QUEUE_SCHEMA, orderingKey, type OutboundQueueData } from './queue-names.js';
 
 export interface EnqueueRequest {
   integration: Integration;
@@ -297,16 +297,33 @@ export class JobService {
     return replayed;
   }
 
-  /** After resumeIntegration: jobs that were put off while paused are due now. */
+  /**
+   * After resumeIntegration: jobs that were put off while paused are due now. One statement for
+   * all of them: pg-boss updates a start time one job per call, which for thousands of waiting
+   * jobs made the resume itself the bottleneck (docs/benchmarks.md). The entries keep their
+   * queue state (a deferred entry stays in `retry`, holding its place in its entity's order).
+   */
   async wakeDeferred(integrationId: string): Promise<number> {
-    const rows = (await this.db.query(
-      `SELECT queue_job_id FROM integration_job WHERE integration_id = $1 AND status IN ('PENDING', 'RETRYING') AND queue_job_id IS NOT NULL`,
-      [integrationId],
-    )) as { queue_job_id: string }[];
-    for (const { queue_job_id } of rows) {
-      await this.boss.update(OUTBOUND_QUEUE, undefined, { id: queue_job_id, startAfter: new Date() });
-    }
-    return rows.length;
+    const table = await this.outboundTable();
+    const woken = (await this.db.query(
+      `UPDATE ${QUEUE_SCHEMA}.${table} AS q SET start_after = ${QUEUE_SCHEMA}.job_now()
+         FROM integration_job j
+        WHERE j.integration_id = $1 AND j.status IN ('PENDING', 'RETRYING') AND q.id = j.queue_job_id
+          AND q.name = $2 AND q.state < 'active' AND q.start_after > ${QUEUE_SCHEMA}.job_now()
+        RETURNING q.id`,
+      [integrationId, OUTBOUND_QUEUE],
+    )) as unknown[];
+    return woken.length;
+  }
+
+  private table: string | null = null;
+
+  /** The table pg-boss keeps the outbound queue's entries in, as its getQueue reports it. */
+  private async outboundTable(): Promise<string> {
+    if (this.table) return this.table;
+    const table = (await this.boss.getQueue(OUTBOUND_QUEUE))?.table;
+    if (typeof table !== 'string' || !/^[a-z_][a-z0-9_]*$/.test(table)) throw new Error(`pg-boss reported no usable table for the ${OUTBOUND_QUEUE} queue`);
+    return (this.table = table);
   }
 
   async get(id: string): Promise<IntegrationJob> {

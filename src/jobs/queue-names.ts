@@ -1,3 +1,6 @@
+/** The PostgreSQL schema pg-boss keeps its tables in. */
+export const QUEUE_SCHEMA = 'pgboss';
+
 /** The pg-boss queue every outbound provider call goes through. */
 export const OUTBOUND_QUEUE = 'outbound';
 

@@ -1,6 +1,6 @@
 import { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
-import { INBOUND_QUEUE, OUTBOUND_QUEUE } from './queue-names.js';
+import { INBOUND_QUEUE, OUTBOUND_QUEUE, QUEUE_SCHEMA } from './queue-names.js';
 
 export interface QueueOptions {
   /** Worker roles supervise: expire stale jobs, fail jobs whose worker stopped heartbeating. */
@@ -13,7 +13,7 @@ export interface QueueOptions {
 export async function startQueue(connectionString: string, log: Logger, options: QueueOptions): Promise<PgBoss> {
   const boss = new PgBoss({
     connectionString,
-    schema: 'pgboss',
+    schema: QUEUE_SCHEMA,
     application_name: 'switchboard-queue',
     max: 10,
     supervise: options.supervise,

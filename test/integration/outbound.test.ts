@@ -223,10 +223,27 @@ describe('operators', () => {
     expect(sandbox.stripe.requests).toHaveLength(0);
     const cancelled = await t.run(CancelJobDocument, { id: b.pushCustomer.job.id });
     expect(cancelled.cancelIntegrationJob.job.status).toBe('CANCELLED');
-    await t.run(ResumeIntegrationDocument, { id: stripe.id });
-    await waitForJobs(t, [a.pushCustomer.job.id]);
+    const resumed = await t.run(ResumeIntegrationDocument, { id: stripe.id });
+    expect(resumed.resumeIntegration.integration.status).toBe('ACTIVE');
+    // Resume wakes the put-off job at once: well before its 30 s re-check would.
+    await waitForJobs(t, [a.pushCustomer.job.id], undefined, 10_000);
     expect((await t.run(JobDocument, { id: a.pushCustomer.job.id })).integrationJob.status).toBe('COMPLETED');
     expect(sandbox.stripe.requests).toHaveLength(1);
+  });
+
+  it('jobs being put off while a resume runs are not left waiting for the 30 s re-check', async () => {
+    const { stripe } = integrations;
+    // A race, so three rounds: each resumes while the worker is still fetching and putting off
+    // the round's jobs, some of them in flight.
+    for (let round = 0; round < 3; round++) {
+      const customers = await Promise.all(Array.from({ length: 40 }, (_, i) => newCustomer(`Race ${round}.${i}`)));
+      await t.run(PauseIntegrationDocument, { id: stripe.id });
+      const jobs = await Promise.all(customers.map(async (customerId) => (await t.run(PushCustomerDocument, { customerId, integrationId: stripe.id })).pushCustomer.job.id));
+      await expect.poll(async () => (await t.sql(`SELECT count(*)::int AS n FROM integration_job WHERE id = ANY($1) AND next_attempt_at IS NOT NULL`, [jobs.map(rowId)]))[0].n).toBeGreaterThan(0);
+      await t.run(ResumeIntegrationDocument, { id: stripe.id });
+      const done = await waitForJobs(t, jobs, undefined, 10_000);
+      expect(new Set(done.values())).toEqual(new Set(['COMPLETED']));
+    }
   });
 
   it('a circuit opened by another process holds jobs of an integration the worker already knows', async () => {
