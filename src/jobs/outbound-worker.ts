@@ -74,7 +74,7 @@ const SUCCEED_SQL = `
     UPDATE integration_slot SET lease_until = '-infinity', holder = NULL WHERE integration_id = $3 AND slot = $6 AND holder = $7
   ), opened AS (
     UPDATE invoice i SET status = 'OPEN', issued_at = COALESCE(i.issued_at, now()), version = i.version + 1, updated_at = now()
-    FROM done WHERE done.operation = 'invoice.send' AND i.id = done.entity_id AND i.status = 'DRAFT'
+    WHERE i.id = (SELECT entity_id FROM done WHERE operation = 'invoice.send') AND i.status = 'DRAFT'
   ), logged AS (${insertLogSql(8)})
   SELECT ${JOB_COLUMN_LIST} FROM done`;
 
@@ -82,13 +82,19 @@ const SUCCEED_SQL = `
 const paceIntervalMs = (requestsPerSecond: number) => 1000 / (requestsPerSecond * RATE_HEADROOM);
 
 /**
- * Reserves the integration's next rate-limit instant (GCRA: 1/rate apart, across all processes)
- * and returns the wait until it ($1 integration, $2 spacing in ms). Its own short statement: every
- * request of an integration updates this one row, so its lock must be held for no longer than this.
+ * Reserves the integration's next $3 rate-limit instants (GCRA: 1/rate apart, across all
+ * processes) and returns the wait until the first ($1 integration, $2 spacing in ms); the others
+ * follow it $2 apart. Its own short statement: every reservation of an integration updates this
+ * one row, so its lock must be held for no longer than this.
  */
-const RESERVE_SQL = `INSERT INTO integration_throttle (integration_id, tat) VALUES ($1, clock_timestamp() + $2::float8 * interval '1 ms')
-  ON CONFLICT (integration_id) DO UPDATE SET tat = GREATEST(integration_throttle.tat, clock_timestamp()) + $2::float8 * interval '1 ms'
-  RETURNING EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - $2::float8 AS wait_ms`;
+const RESERVE_SQL = `INSERT INTO integration_throttle (integration_id, tat) VALUES ($1, clock_timestamp() + $3::int * $2::float8 * interval '1 ms')
+  ON CONFLICT (integration_id) DO UPDATE SET tat = GREATEST(integration_throttle.tat, clock_timestamp()) + $3::int * $2::float8 * interval '1 ms'
+  RETURNING EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - $3::int * $2::float8 AS wait_ms`;
+
+interface Reservations {
+  waiting: Array<{ resolve: (waitMs: number) => void; reject: (err: unknown) => void }>;
+  busy: boolean;
+}
 
 /** A job that may start: waiting, or PROCESSING when its worker died with attempts left (a re-delivery). */
 const STARTABLE = `(status IN ('PENDING', 'RETRYING') OR (status = 'PROCESSING' AND attempts < max_attempts))`;
@@ -119,9 +125,10 @@ const START_SQL = `
     RETURNING ${JOB_COLUMN_LIST}
   )
   SELECT ready.ok AS ready, (SELECT slot FROM slot) AS slot,
-         (SELECT json_object_agg(r.entity_type || ':' || r.entity_id, r.external_id) FROM external_ref r, started s
+         (SELECT json_object_agg(r.entity_type || ':' || r.entity_id, r.external_id) FROM external_ref r
           WHERE r.integration_id = $2
-            AND r.entity_id IN (s.entity_id, CASE WHEN s.payload->>'customerId' ~* '${UUID_PATTERN}' THEN (s.payload->>'customerId')::uuid END)) AS refs,
+            AND r.entity_id = ANY(COALESCE((SELECT ARRAY[s.entity_id, CASE WHEN s.payload->>'customerId' ~* '${UUID_PATTERN}' THEN (s.payload->>'customerId')::uuid END]
+                                            FROM started s), '{}'::uuid[]))) AS refs,
          ${JOB_COLUMN_LIST.split(', ').map((c) => `started.${c}`).join(', ')}
   FROM ready LEFT JOIN started ON true`;
 
@@ -471,10 +478,44 @@ export class OutboundWorker {
   private pacer(integrationId: string, requestsPerSecond: number) {
     const intervalMs = paceIntervalMs(requestsPerSecond);
     return async () => {
-      const [row] = await prepared<{ wait_ms: number }>(this.db, 'switchboard_outbound_reserve', RESERVE_SQL, [integrationId, intervalMs]);
-      const wait = Number(row.wait_ms);
+      const wait = await this.reserve(integrationId, intervalMs);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     };
+  }
+
+  private readonly reservations = new Map<string, Reservations>();
+
+  /**
+   * The wait until this request's instant. Requests of this process that come while a
+   * reservation is in flight share the next one: one statement reserves consecutive instants
+   * for all of them. A fetched batch starts many requests at once, and one row update each
+   * queued them on that row's lock, each behind the others' commits.
+   */
+  private reserve(integrationId: string, intervalMs: number): Promise<number> {
+    const key = `${integrationId}:${intervalMs}`;
+    let r = this.reservations.get(key);
+    if (!r) this.reservations.set(key, (r = { waiting: [], busy: false }));
+    const group = r;
+    return new Promise<number>((resolve, reject) => {
+      group.waiting.push({ resolve, reject });
+      if (!group.busy) void this.reserveWaiting(integrationId, intervalMs, key, group);
+    });
+  }
+
+  private async reserveWaiting(integrationId: string, intervalMs: number, key: string, r: Reservations): Promise<void> {
+    r.busy = true;
+    while (r.waiting.length > 0) {
+      const batch = r.waiting.splice(0);
+      try {
+        const [row] = await prepared<{ wait_ms: number }>(this.db, 'switchboard_outbound_reserve_n', RESERVE_SQL, [integrationId, intervalMs, batch.length]);
+        const first = Number(row.wait_ms);
+        batch.forEach((w, i) => w.resolve(first + i * intervalMs));
+      } catch (err) {
+        for (const w of batch) w.reject(err);
+      }
+    }
+    r.busy = false;
+    this.reservations.delete(key);
   }
 
   private async attempt(bossJob: BossJob, loaded: Loaded, started: Started, probe: boolean): Promise<void> {
