@@ -146,6 +146,7 @@ export class OutboundWorker {
   private readonly stopping = new AbortController();
   private readonly fetching = new AbortController();
   private readonly running = new Map<string, BossJob>();
+  private readonly ready: BossJob[] = [];
   private placeFreed: (() => void) | null = null;
   /** How long the last fetch took (ms). */
   private lastFetchMs = 0;
@@ -182,28 +183,40 @@ export class OutboundWorker {
     this.stopScrape = onScrape(() => this.refreshGauges());
   }
 
+  /** Entries held: running, plus fetched ones waiting for a place (`ready`). */
+  private get held(): number {
+    return this.running.size;
+  }
+
+  /** Entries running a call (each holds a place). */
+  private get active(): number {
+    return this.running.size - this.ready.length;
+  }
+
+  /**
+   * Keeps up to half of WORKER_CONCURRENCY fetched entries ready beyond the places, so a freed
+   * place starts its next job at once instead of waiting for a fetch. A fetch costs about as
+   * much for one entry as for fifty: pg-boss's strict-FIFO fetch sorts every due entry of the
+   * queue, so it grows with the backlog (about 25 ms for 5,000 on an idle machine). So while
+   * entries are ready, the loop waits up to twice the last fetch's time for room for a larger
+   * batch; an idle worker fetches at once.
+   */
   private async fetchLoop(): Promise<void> {
+    const prefetch = Math.ceil(this.options.concurrency / 2);
+    const capacity = this.options.concurrency + prefetch;
     while (!this.fetching.signal.aborted) {
-      let free = this.options.concurrency - this.running.size;
-      if (free <= 0) {
+      if (capacity - this.held <= 0) {
         await this.nextFreePlace();
         continue;
       }
-      // A fetch costs about as much for one entry as for fifty: pg-boss's strict-FIFO fetch sorts
-      // every due entry of the queue, so it grows with the backlog (about 25 ms for 5,000 on an
-      // idle machine). While fewer than half the places are free, the loop waits up to twice the
-      // last fetch's time for more to free, so fetching takes at most about a third of its time;
-      // when fetches are quick the wait is too, and an idle worker fetches at once.
-      const half = Math.ceil(this.options.concurrency / 2);
-      if (free < half && this.running.size > 0 && this.lastFetchMs > 0) {
-        await this.freePlaces(half, Math.min(2 * this.lastFetchMs, FETCH_GATHER_MAX_MS));
+      if (this.ready.length > 0 && this.lastFetchMs > 0 && capacity - this.held < prefetch) {
+        await this.freePlaces(capacity, prefetch, Math.min(2 * this.lastFetchMs, FETCH_GATHER_MAX_MS));
         if (this.fetching.signal.aborted) return;
-        free = this.options.concurrency - this.running.size;
       }
       let jobs: BossJob[] = [];
       const fetchStarted = performance.now();
       try {
-        jobs = (await this.boss.fetch<OutboundQueueData>(OUTBOUND_QUEUE, { batchSize: free, includeMetadata: true })) as BossJob[];
+        jobs = (await this.boss.fetch<OutboundQueueData>(OUTBOUND_QUEUE, { batchSize: capacity - this.held, includeMetadata: true })) as BossJob[];
         this.lastFetchMs = performance.now() - fetchStarted;
       } catch (err) {
         if (this.fetching.signal.aborted) return;
@@ -211,10 +224,18 @@ export class OutboundWorker {
       }
       for (const job of jobs) {
         this.running.set(job.id, job);
-        void this.run(job);
+        this.ready.push(job);
       }
+      this.dispatch();
       // Nothing due: poll again shortly (a deferred retry falling due sends no notification).
       if (jobs.length === 0) await this.pause(FETCH_IDLE_MS);
+    }
+  }
+
+  /** Starts ready entries while places are free. */
+  private dispatch(): void {
+    while (this.ready.length > 0 && this.active < this.options.concurrency && !this.fetching.signal.aborted) {
+      void this.run(this.ready.shift()!);
     }
   }
 
@@ -225,6 +246,7 @@ export class OutboundWorker {
       // The place is free once the job's outcome is written; the queue entry completes in the
       // next group (stop() waits for it).
       this.running.delete(job.id);
+      this.dispatch();
       this.placeFreed?.();
     }
     await this.complete(job);
@@ -250,10 +272,10 @@ export class OutboundWorker {
     return this.completion;
   }
 
-  /** Until `count` places are free, or `ms` have passed. */
-  private async freePlaces(count: number, ms: number): Promise<void> {
+  /** Until `count` of `capacity` places are free, or `ms` have passed. */
+  private async freePlaces(capacity: number, count: number, ms: number): Promise<void> {
     const deadline = Date.now() + ms;
-    while (this.options.concurrency - this.running.size < count) {
+    while (capacity - this.held < count) {
       const left = deadline - Date.now();
       if (left <= 0 || this.fetching.signal.aborted) return;
       await this.wait(left, true);
@@ -304,6 +326,12 @@ export class OutboundWorker {
     this.stopScrape?.();
     this.fetching.abort();
     await this.loop;
+    // Fetched entries that never started go back to the queue for another worker.
+    const unstarted = this.ready.splice(0);
+    for (const job of unstarted) this.running.delete(job.id);
+    if (unstarted.length > 0) {
+      await this.boss.fail(OUTBOUND_QUEUE, unstarted, { reason: 'worker stopping; not started' }).catch((err) => this.log.warn({ err, count: unstarted.length }, 'could not hand back unstarted queue entries'));
+    }
     const drain = async (ms: number) => {
       const deadline = Date.now() + ms;
       while (this.running.size > 0 && Date.now() < deadline) {
