@@ -15,6 +15,7 @@ import { prepared } from '../db/prepared.js';
 import { circuitState, providerCallDuration, providerCalls, providerErrors, queueDepth, queueOldestAge, onScrape } from '../observability/metrics.js';
 import type { Services } from '../services.js';
 import { backoffWithFullJitter, FailureCounter } from './circuit-breaker.js';
+import { RateLease } from './rate-lease.js';
 import type { EventBus } from './job-events.js';
 import { queueDb } from './job.service.js';
 import { insertLogSql, logParams, logService } from './log-row.js';
@@ -90,11 +91,6 @@ const paceIntervalMs = (requestsPerSecond: number) => 1000 / (requestsPerSecond 
 const RESERVE_SQL = `INSERT INTO integration_throttle (integration_id, tat) VALUES ($1, clock_timestamp() + $3::int * $2::float8 * interval '1 ms')
   ON CONFLICT (integration_id) DO UPDATE SET tat = GREATEST(integration_throttle.tat, clock_timestamp()) + $3::int * $2::float8 * interval '1 ms'
   RETURNING EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - $3::int * $2::float8 AS wait_ms`;
-
-interface Reservations {
-  waiting: Array<{ resolve: (waitMs: number) => void; reject: (err: unknown) => void }>;
-  busy: boolean;
-}
 
 /** A job that may start: waiting, or PROCESSING when its worker died with attempts left (a re-delivery). */
 const STARTABLE = `(status IN ('PENDING', 'RETRYING') OR (status = 'PROCESSING' AND attempts < max_attempts))`;
@@ -500,51 +496,30 @@ export class OutboundWorker {
   }
 
   /**
-   * GCRA over PostgreSQL: each request reserves the next free instant of the integration's
-   * schedule (1/rate apart, across all processes) and waits until it.
+   * GCRA over PostgreSQL: each request takes the next free instant of the integration's schedule
+   * (1/rate apart, across all processes) and waits until it. Instants are reserved in blocks
+   * (RateLease), so one statement serves the requests of a busy process for a while.
    */
   private pacer(integrationId: string, requestsPerSecond: number) {
     const intervalMs = paceIntervalMs(requestsPerSecond);
+    const key = `${integrationId}:${intervalMs}`;
+    let lease = this.leases.get(key);
+    if (!lease) {
+      lease = new RateLease(intervalMs, async (n) => {
+        const [row] = await prepared<{ wait_ms: number }>(this.db, 'switchboard_outbound_reserve_n', RESERVE_SQL, [integrationId, intervalMs, n]);
+        return Number(row.wait_ms);
+      });
+      this.leases.set(key, lease);
+    }
+    const taken = lease;
     return async () => {
-      const wait = await this.reserve(integrationId, intervalMs);
+      const wait = await taken.take();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     };
   }
 
-  private readonly reservations = new Map<string, Reservations>();
-
-  /**
-   * The wait until this request's instant. Requests of this process that come while a
-   * reservation is in flight share the next one: one statement reserves consecutive instants
-   * for all of them. A fetched batch starts many requests at once, and one row update each
-   * queued them on that row's lock, each behind the others' commits.
-   */
-  private reserve(integrationId: string, intervalMs: number): Promise<number> {
-    const key = `${integrationId}:${intervalMs}`;
-    let r = this.reservations.get(key);
-    if (!r) this.reservations.set(key, (r = { waiting: [], busy: false }));
-    const group = r;
-    return new Promise<number>((resolve, reject) => {
-      group.waiting.push({ resolve, reject });
-      if (!group.busy) void this.reserveWaiting(integrationId, intervalMs, key, group);
-    });
-  }
-
-  private async reserveWaiting(integrationId: string, intervalMs: number, key: string, r: Reservations): Promise<void> {
-    r.busy = true;
-    while (r.waiting.length > 0) {
-      const batch = r.waiting.splice(0);
-      try {
-        const [row] = await prepared<{ wait_ms: number }>(this.db, 'switchboard_outbound_reserve_n', RESERVE_SQL, [integrationId, intervalMs, batch.length]);
-        const first = Number(row.wait_ms);
-        batch.forEach((w, i) => w.resolve(first + i * intervalMs));
-      } catch (err) {
-        for (const w of batch) w.reject(err);
-      }
-    }
-    r.busy = false;
-    this.reservations.delete(key);
-  }
+  /** Rate-limit leases by integration and spacing (a settings change makes a new one). */
+  private readonly leases = new Map<string, RateLease>();
 
   private async attempt(bossJob: BossJob, loaded: Loaded, started: Started, probe: boolean): Promise<void> {
     const { integration, settings } = loaded;
