@@ -16,6 +16,7 @@ import { optionalEmail, requiredText } from '../domain/shared/validation.js';
 import type { EventBus } from './job-events.js';
 import { jobFromRow } from './job-row.js';
 import { OUTBOUND_QUEUE, QUEUE_SCHEMA, orderingKey, type OutboundQueueData } from './queue-names.js';
+import { outboundTable } from './queue.js';
 
 export interface EnqueueRequest {
   integration: Integration;
@@ -318,12 +319,8 @@ export class JobService {
 
   private table: string | null = null;
 
-  /** The table pg-boss keeps the outbound queue's entries in, as its getQueue reports it. */
   private async outboundTable(): Promise<string> {
-    if (this.table) return this.table;
-    const table = (await this.boss.getQueue(OUTBOUND_QUEUE))?.table;
-    if (typeof table !== 'string' || !/^[a-z_][a-z0-9_]*$/.test(table)) throw new Error(`pg-boss reported no usable table for the ${OUTBOUND_QUEUE} queue`);
-    return (this.table = table);
+    return (this.table ??= await outboundTable(this.boss));
   }
 
   async get(id: string): Promise<IntegrationJob> {

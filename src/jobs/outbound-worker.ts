@@ -21,13 +21,16 @@ import { queueDb } from './job.service.js';
 import { insertLogSql, logParams, logService } from './log-row.js';
 import { linksParam, upsertLinksSql } from '../domain/external-ref/external-ref.service.js';
 import { JOB_COLUMN_LIST, jobFromRow } from './job-row.js';
-import { OUTBOUND_QUEUE, type OutboundQueueData } from './queue-names.js';
+import { OUTBOUND_QUEUE, QUEUE_SCHEMA, type OutboundQueueData } from './queue-names.js';
+import { outboundTable } from './queue.js';
 
 export interface OutboundWorkerOptions {
   concurrency: number;
   circuitFailureThreshold: number;
   circuitCooldownMs: number;
   heartbeatSeconds: number;
+  /** A fetch slower than this refreshes the planner's statistics of the queue table (see fetchLoop). */
+  slowFetchMs: number;
 }
 
 /** How long a paused integration's job waits before it looks again (resume wakes it at once). */
@@ -36,6 +39,8 @@ const PAUSE_RECHECK_MS = 30_000;
 const FETCH_IDLE_MS = 250;
 /** The longest the fetch loop waits for more free places before fetching (see fetchLoop). */
 const FETCH_GATHER_MAX_MS = 200;
+/** At most one ANALYZE of the queue table per this long, per process. */
+const ANALYZE_EVERY_MS = 10_000;
 /** Share of an integration's requestsPerSecond the pacer schedules. */
 const RATE_HEADROOM = 0.95;
 /** How long to wait for a free concurrency slot in-process before putting the job off. */
@@ -143,6 +148,7 @@ export class OutboundWorker {
   private readonly fetching = new AbortController();
   private readonly running = new Map<string, BossJob>();
   private readonly ready: BossJob[] = [];
+  private lastAnalyze = -Infinity;
   private placeFreed: (() => void) | null = null;
   /** How long the last fetch took (ms). */
   private lastFetchMs = 0;
@@ -214,6 +220,7 @@ export class OutboundWorker {
       try {
         jobs = (await this.boss.fetch<OutboundQueueData>(OUTBOUND_QUEUE, { batchSize: capacity - this.held, includeMetadata: true })) as BossJob[];
         this.lastFetchMs = performance.now() - fetchStarted;
+        if (this.lastFetchMs > this.options.slowFetchMs) void this.refreshQueueStatistics(this.lastFetchMs);
       } catch (err) {
         if (this.fetching.signal.aborted) return;
         this.log.warn({ err }, 'fetching outbound jobs failed; trying again');
@@ -225,6 +232,26 @@ export class OutboundWorker {
       this.dispatch();
       // Nothing due: poll again shortly (a deferred retry falling due sends no notification).
       if (jobs.length === 0) await this.pause(FETCH_IDLE_MS);
+    }
+  }
+
+  /**
+   * ANALYZE of the queue table after a slow fetch. pg-boss's strict-FIFO fetch plans well only
+   * on current statistics: after a burst of entries into a table autovacuum has not analysed
+   * yet (it looks once a minute), its plan turned quadratic here, 1.3 s per fetch with 1,000
+   * entries waiting, against 40 ms once analysed (docs/benchmarks.md). ANALYZE samples the
+   * table; it takes no lock that blocks reads or writes.
+   */
+  private async refreshQueueStatistics(fetchMs: number): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastAnalyze < ANALYZE_EVERY_MS) return;
+    this.lastAnalyze = now;
+    try {
+      const table = await outboundTable(this.boss);
+      await this.db.query(`ANALYZE ${QUEUE_SCHEMA}.${table}`);
+      this.log.info({ fetchMs: Math.round(fetchMs), table }, 'slow queue fetch: queue table statistics refreshed');
+    } catch (err) {
+      this.log.warn({ err }, 'could not refresh the queue table statistics');
     }
   }
 

@@ -55,6 +55,13 @@ export async function startQueue(connectionString: string, log: Logger, options:
   return boss;
 }
 
+/** The table pg-boss keeps the outbound queue's entries in, as its getQueue reports it. */
+export async function outboundTable(boss: PgBoss): Promise<string> {
+  const table = (await boss.getQueue(OUTBOUND_QUEUE))?.table;
+  if (typeof table !== 'string' || !/^[a-z_][a-z0-9_]*$/.test(table)) throw new Error(`pg-boss reported no usable table for the ${OUTBOUND_QUEUE} queue`);
+  return table;
+}
+
 /** Readiness: the queue's schema answers through the queue's own pool. */
 export async function queueReady(boss: PgBoss): Promise<boolean> {
   return (await boss.schemaVersion()) !== null;
