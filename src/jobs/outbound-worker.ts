@@ -670,20 +670,20 @@ export class OutboundWorker {
   }
 
   /**
-   * Puts off a job of an integration that is not ACTIVE, until resumeIntegration wakes it. The
-   * integration's row is read again under FOR SHARE in the same transaction: a resume that
-   * committed first is seen (the job waits only briefly), and one that commits later waits for
-   * this transaction, so its wake finds the entry already put off. Without this, a job being put
-   * off while a resume ran slept the whole PAUSE_RECHECK_MS.
+   * Puts off a job of an integration that is not ACTIVE, until resumeIntegration wakes it, then
+   * reads the integration's status again after that commit. A resume sets ACTIVE, commits, then
+   * wakes the put-off entries; so either this read sees ACTIVE (and the entry is woken here), or
+   * it ran before the resume committed, and then the entry was put off before that too, and the
+   * resume's wake finds it. Without the second look, a job put off while a resume ran slept the
+   * whole PAUSE_RECHECK_MS. (A FOR SHARE lock on the integration row did the same before, but
+   * then every resume waited for all the deferrals in flight: up to seconds under a backlog.)
    */
   private async deferWhilePaused(bossJob: BossJob, jobId: string, integrationId: string): Promise<void> {
-    let delayMs = PAUSE_RECHECK_MS;
-    await this.db.transaction(async (tx) => {
-      const [row] = (await tx.query(`SELECT status FROM integration WHERE id = $1 FOR SHARE`, [integrationId])) as { status: string }[];
-      if (row?.status === IntegrationStatus.ACTIVE) delayMs = 50 + Math.random() * 200;
-      await this.postpone(tx, bossJob, jobId, delayMs);
-    });
-    this.log.debug({ jobId, reason: 'integration not active', delayMs: Math.round(delayMs) }, 'outbound job put off');
+    await this.db.transaction((tx) => this.postpone(tx, bossJob, jobId, PAUSE_RECHECK_MS));
+    const [row] = (await this.db.query(`SELECT status FROM integration WHERE id = $1`, [integrationId])) as { status: string }[];
+    const resumed = row?.status === IntegrationStatus.ACTIVE;
+    if (resumed) await this.boss.update(OUTBOUND_QUEUE, undefined, { id: bossJob.id, startAfter: new Date() });
+    this.log.debug({ jobId, reason: 'integration not active', delayMs: resumed ? 0 : PAUSE_RECHECK_MS }, 'outbound job put off');
   }
 
   private async postpone(tx: EntityManager, bossJob: BossJob, jobId: string, delayMs: number): Promise<void> {
