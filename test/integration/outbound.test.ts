@@ -260,6 +260,32 @@ describe('operators', () => {
     }
   });
 
+  it('a stopping worker hands fetched entries it never started back to the queue', async () => {
+    // Two places and one entry held ready beyond them; calls slow enough to stop mid-call.
+    const own = await startSandbox();
+    const g = await startTestGateway({ WORKER_CONCURRENCY: '2', SHUTDOWN_TIMEOUT_MS: '5000' });
+    try {
+      const { stripe } = await createIntegrations(g, own);
+      own.stripe.setFaults({ latencyMs: 1_000 });
+      const customers = await Promise.all(Array.from({ length: 5 }, async (_, i) => (await g.run(CreateCustomerDocument, { input: { name: `Held ${i}`, email: `held${i}@example.com` } })).createCustomer.customer.id));
+      const jobs = await Promise.all(customers.map(async (customerId) => (await g.run(PushCustomerDocument, { customerId, integrationId: stripe.id })).pushCustomer.job.id));
+      const active = async () => (await g.sql<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'outbound' AND state = 'active'`))[0].n;
+      await expect.poll(active, { timeout: 10_000, interval: 50 }).toBe(3);
+      await g.gateway.stop();
+      // The two calls in flight finished; the ready entry is back in the queue, not left active
+      // until its heartbeat runs out.
+      expect(await active()).toBe(0);
+      const statuses = await g.sql<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM integration_job WHERE id = ANY($1) GROUP BY status ORDER BY status`, [jobs.map(rowId)]);
+      expect(statuses).toEqual([
+        { status: 'COMPLETED', n: 2 },
+        { status: 'PENDING', n: 3 },
+      ]);
+    } finally {
+      await g.stop();
+      await own.stop();
+    }
+  });
+
   it('a circuit opened by another process holds jobs of an integration the worker already knows', async () => {
     const { stripe } = integrations;
     // The worker has run a job of this integration, so the next one takes the fast path.
