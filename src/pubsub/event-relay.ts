@@ -35,6 +35,29 @@ export type Delivered = {
   'invoice.updated': { id: string; customerId: string };
 };
 
+/**
+ * Envelopes (JSON texts, in order) packed into as few NOTIFY payloads as fit: each payload is a
+ * JSON array of envelopes under MAX_ENVELOPE_BYTES. A burst (one ingress commit's log rows, a
+ * job's transitions) costs PostgreSQL and every listener a few notifications instead of one each.
+ */
+export function packed(envelopes: string[]): string[] {
+  const payloads: string[] = [];
+  let current: string[] = [];
+  let bytes = 2;
+  for (const e of envelopes) {
+    const size = Buffer.byteLength(e) + 1;
+    if (current.length > 0 && bytes + size > MAX_ENVELOPE_BYTES) {
+      payloads.push(`[${current.join(',')}]`);
+      current = [];
+      bytes = 2;
+    }
+    current.push(e);
+    bytes += size;
+  }
+  if (current.length > 0) payloads.push(`[${current.join(',')}]`);
+  return payloads;
+}
+
 const cut = (v: string | null | undefined) => (v && v.length > MAX_TEXT ? `${v.slice(0, MAX_TEXT)}…` : (v ?? null));
 const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
 const date = (v: unknown) => (typeof v === 'string' ? new Date(v) : null);
@@ -137,10 +160,10 @@ export class EventRelay {
   private async flush(): Promise<void> {
     try {
       while (this.pending.length > 0) {
-        const batch = this.pending.splice(0, 200);
+        const batch = packed(this.pending.splice(0, 1_000));
         // One statement, NOTIFYs in order: PostgreSQL delivers them in that order.
         await this.db.query(`SELECT pg_notify('${EVENTS_CHANNEL}', payload) FROM unnest($1::text[]) WITH ORDINALITY AS p(payload, n) ORDER BY n`, [batch]).catch((err) => {
-          this.log.warn({ err, events: batch.length }, 'could not publish events to other processes');
+          this.log.warn({ err, notifications: batch.length }, 'could not publish events to other processes');
         });
       }
     } finally {
@@ -158,17 +181,20 @@ export class EventRelay {
   }
 
   private receive(payload: string): void {
-    let envelope: Envelope;
+    let envelopes: Envelope[];
     try {
-      envelope = JSON.parse(payload) as Envelope;
+      envelopes = JSON.parse(payload) as Envelope[];
     } catch {
       return;
     }
-    if (this.seen.has(envelope.i)) return;
-    this.seen.add(envelope.i);
-    this.seenOrder.push(envelope.i);
-    if (this.seenOrder.length > 50_000) this.seen.delete(this.seenOrder.shift()!);
-    this.emitter.emit(envelope.t, revive(envelope));
+    if (!Array.isArray(envelopes)) return;
+    for (const envelope of envelopes) {
+      if (this.seen.has(envelope.i)) continue;
+      this.seen.add(envelope.i);
+      this.seenOrder.push(envelope.i);
+      if (this.seenOrder.length > 50_000) this.seen.delete(this.seenOrder.shift()!);
+      this.emitter.emit(envelope.t, revive(envelope));
+    }
   }
 
   subscribe<K extends RelayTopic>(topic: K, listener: (value: Delivered[K]) => void): () => void {

@@ -2,7 +2,7 @@ import type { JobInsert, PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import pg from 'pg';
 import { newId } from '../domain/shared/ids.js';
-import { INBOUND_QUEUE } from '../jobs/queue-names.js';
+import { INBOUND_QUEUE, type InboundQueueData } from '../jobs/queue-names.js';
 import type { ParsedEvent } from './parse.js';
 
 /** The INBOUND IntegrationLog row one webhook request leaves, accepted or not. */
@@ -82,17 +82,17 @@ export class EventWriter {
         batch.push(next);
       }
       this.running++;
-      this.commit(batch)
-        .then(
-          (inserted) => {
-            for (const p of batch) p.resolve(p.ids.map((id) => (inserted.has(id) ? id : null)));
-          },
-          async (err) => {
-            if (batch.length === 1) {
-              this.log.error({ err }, 'webhook request could not be stored');
-              batch[0].reject(err);
-              return;
-            }
+      this.commit(batch).then(
+        (inserted) => {
+          // The next commit goes to PostgreSQL first; these answers are written while it runs.
+          this.settled();
+          for (const p of batch) p.resolve(p.ids.map((id) => (inserted.has(id) ? id : null)));
+        },
+        async (err) => {
+          if (batch.length === 1) {
+            this.log.error({ err }, 'webhook request could not be stored');
+            batch[0].reject(err);
+          } else {
             // One bad row must not fail its neighbours: each request again, on its own.
             this.log.warn({ err, requests: batch.length }, 'webhook batch could not be stored; storing its requests one by one');
             for (const p of batch) {
@@ -104,14 +104,18 @@ export class EventWriter {
                 },
               );
             }
-          },
-        )
-        .finally(() => {
-          this.running--;
-          this.pump();
-          if (this.running === 0 && this.queue.length === 0) this.idleWaiters.splice(0).forEach((w) => w());
-        });
+          }
+          this.settled();
+        },
+      );
     }
+  }
+
+  /** A commit (and any one-by-one retry of its requests) is over: start the next. */
+  private settled(): void {
+    this.running--;
+    this.pump();
+    if (this.running === 0 && this.queue.length === 0) this.idleWaiters.splice(0).forEach((w) => w());
   }
 
   private async commit(batch: Pending[]): Promise<Set<string>> {
@@ -145,47 +149,26 @@ export class EventWriter {
         request: l.request,
       });
     }
-    const slot = await this.connection();
+    const candidates = batch.flatMap((p) => p.ids);
+    const job = candidates.length > 0 ? await this.jobTemplate() : null;
+    const slot = await this.connection(job?.statement ?? null);
     const client = slot.client;
-    let open = false;
     try {
-      // BEGIN and the insert in one round trip (simple query protocol: the parameters are
-      // inlined as escaped literals). Events (duplicates skipped) and the requests' log rows in
-      // one statement; a log row points at its request's first event only when that is new.
+      // The whole transaction in one round trip: the simple query protocol, running statements
+      // this connection prepared once (PostgreSQL parses and plans them once, not per commit),
+      // their arguments inlined as dollar-quoted literals. The events (duplicates skipped) and the
+      // requests' log rows; then the processing job, through pg-boss's own INSERT, for the events
+      // the first statement stored (none stored: no job); then COMMIT.
       const results = (await client.query(
         `BEGIN;
-         WITH ev AS (
-           INSERT INTO webhook_event (id, integration_id, provider, external_event_id, event_type, body, occurred_at, correlation_id)
-           SELECT id, integration_id, provider, external_event_id, event_type, body, occurred_at, correlation_id
-           FROM jsonb_to_recordset(${escapeLiteral(JSON.stringify(events))}::jsonb) AS e(id uuid, integration_id uuid, provider text, external_event_id text,
-                                                    event_type text, body text, occurred_at timestamptz, correlation_id text)
-           ON CONFLICT ON CONSTRAINT webhook_event_dedup DO NOTHING
-           RETURNING id
-         ), lg AS (
-           INSERT INTO integration_log (id, service, event_type, direction, status, error_msg, correlation_id, integration_id,
-                                        webhook_event_id, http_status, duration_ms, request)
-           SELECT l.id, l.service, l.event_type, 'INBOUND', l.status, l.error_msg, l.correlation_id, l.integration_id,
-                  ev.id, l.http_status, l.duration_ms, l.request
-           FROM jsonb_to_recordset(${escapeLiteral(JSON.stringify(logs))}::jsonb) AS l(id uuid, service text, event_type text, status text, error_msg text,
-                                                   correlation_id text, integration_id uuid, webhook_event_id uuid,
-                                                   http_status int, duration_ms int, request jsonb)
-           LEFT JOIN ev ON ev.id = l.webhook_event_id
-         )
-         SELECT id FROM ev`,
+         EXECUTE ${INGEST}(${quoted(JSON.stringify(events))}, ${quoted(JSON.stringify(logs))});
+         ${job ? `EXECUTE ${JOB}(${quoted(`{${candidates.join(',')}}`)}, ${quoted(job.json)});` : ''}
+         COMMIT`,
       )) as unknown as pg.QueryResult<{ id: string }>[];
-      open = true;
-      const rows = results[1].rows;
-      if (rows.length > 0) {
-        // The processing jobs, through pg-boss, in the same transaction.
-        await this.boss.insert(INBOUND_QUEUE, this.jobsFor(rows.map((r) => r.id)), {
-          db: { executeSql: async (text: string, values?: unknown[]) => ({ rows: (await client.query(text, values)).rows }) },
-        });
-      }
-      await client.query('COMMIT');
-      open = false;
-      return new Set(rows.map((r) => r.id));
+      return new Set(results[1].rows.map((r) => r.id));
     } catch (err) {
-      if (open) await client.query('ROLLBACK').catch(() => undefined);
+      // An error aborts the rest of the query string and leaves the transaction open (if BEGIN ran).
+      await client.query('ROLLBACK').catch(() => undefined);
       // A connection that failed mid-transaction is not reused.
       slot.broken = true;
       throw err;
@@ -194,16 +177,66 @@ export class EventWriter {
     }
   }
 
+  private jobStatement: string | null = null;
+
+  /**
+   * pg-boss's own INSERT for one processing job (WebhookService.jobsFor, event ids left empty),
+   * captured instead of executed: the job as pg-boss serialised it, and the statement with its
+   * single JSON parameter replaced by the stored-events expression (see JOB_JSON). pg-boss 12
+   * passes the jobs as one JSON text ($1); anything else is refused loudly rather than guessed at.
+   */
+  private async jobTemplate(): Promise<{ statement: string; json: string }> {
+    const template = this.jobsFor([]);
+    let captured: { text: string; values: unknown[] } | undefined;
+    await this.boss.insert(INBOUND_QUEUE, template, {
+      db: {
+        executeSql: async (text: string, values?: unknown[]) => {
+          captured = { text, values: values ?? [] };
+          return { rows: [] };
+        },
+      },
+    });
+    const parts = captured?.text.split('$1') ?? [];
+    if (template.length !== 1 || !captured || parts.length !== 2 || /\$[0-9]/.test(parts.join('')) || captured.values.length !== 1 || typeof captured.values[0] !== 'string') {
+      throw new Error('pg-boss insert() did not produce the one-parameter statement the webhook writer prepares (pg-boss upgraded?)');
+    }
+    const statement = parts[0] + JOB_JSON + parts[1];
+    // The statement depends only on the queue's settings, fixed for the process's life; each
+    // connection prepared it once.
+    if (this.jobStatement !== null && this.jobStatement !== statement) throw new Error('pg-boss changed its insert statement for the inbound queue while running');
+    this.jobStatement = statement;
+    return { statement, json: captured.values[0] };
+  }
+
   /** Dedicated connections (one per concurrent commit): no pool checkout on the hot path. */
   private readonly idleSlots: Slot[] = [];
 
-  private async connection(): Promise<Slot> {
-    const idle = this.idleSlots.pop();
-    if (idle) return idle;
+  private async connection(jobStatement: string | null): Promise<Slot> {
+    const slot = this.idleSlots.pop() ?? (await this.connect());
+    if (jobStatement !== null && !slot.jobPrepared) {
+      try {
+        await slot.client.query(`PREPARE ${JOB}(uuid[], jsonb) AS ${jobStatement}`);
+      } catch (err) {
+        slot.broken = true;
+        this.release(slot);
+        throw err;
+      }
+      slot.jobPrepared = true;
+    }
+    return slot;
+  }
+
+  private async connect(): Promise<Slot> {
     const client = new pg.Client({ connectionString: this.connectionString, application_name: 'switchboard-ingress' });
     client.on('error', (err) => this.log.warn({ err }, 'webhook writer connection error'));
     await client.connect();
-    return { client, broken: false };
+    try {
+      await client.query(`PREPARE ${INGEST}(jsonb, jsonb) AS ${INGEST_SQL}`);
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    return { client, broken: false, jobPrepared: false };
   }
 
   private release(slot: Slot): void {
@@ -223,6 +256,58 @@ export class EventWriter {
 interface Slot {
   client: pg.Client;
   broken: boolean;
+  /** JOB is prepared on this connection (once the queue's insert statement is known). */
+  jobPrepared: boolean;
 }
 
-const escapeLiteral = (value: string) => pg.escapeLiteral(value);
+/** The writer connections' prepared statements. */
+const INGEST = 'switchboard_ingest';
+const JOB = 'switchboard_ingest_job';
+
+/**
+ * $1 events, $2 log rows (JSON arrays): the events, duplicates skipped, and the requests' log
+ * rows in one statement; a log row points at its request's first event only when that is new.
+ * Returns the ids of the events stored.
+ */
+const INGEST_SQL = `
+  WITH ev AS (
+    INSERT INTO webhook_event (id, integration_id, provider, external_event_id, event_type, body, occurred_at, correlation_id)
+    SELECT id, integration_id, provider, external_event_id, event_type, body, occurred_at, correlation_id
+    FROM jsonb_to_recordset($1) AS e(id uuid, integration_id uuid, provider text, external_event_id text,
+                                     event_type text, body text, occurred_at timestamptz, correlation_id text)
+    ON CONFLICT ON CONSTRAINT webhook_event_dedup DO NOTHING
+    RETURNING id
+  ), lg AS (
+    INSERT INTO integration_log (id, service, event_type, direction, status, error_msg, correlation_id, integration_id,
+                                 webhook_event_id, http_status, duration_ms, request)
+    SELECT l.id, l.service, l.event_type, 'INBOUND', l.status, l.error_msg, l.correlation_id, l.integration_id,
+           ev.id, l.http_status, l.duration_ms, l.request
+    FROM jsonb_to_recordset($2) AS l(id uuid, service text, event_type text, status text, error_msg text,
+                                     correlation_id text, integration_id uuid, webhook_event_id uuid,
+                                     http_status int, duration_ms int, request jsonb)
+    LEFT JOIN ev ON ev.id = l.webhook_event_id
+  )
+  SELECT id FROM ev`;
+
+/**
+ * In place of pg-boss's jobs parameter: $2 is the job pg-boss was given (a one-element array, its
+ * event ids empty); the result is that job carrying those of the candidate ids $1 this
+ * transaction stored, in arrival order, or no job at all when every event was a duplicate. A
+ * candidate id is fresh (uuidv7, made for this request), so finding it in webhook_event means
+ * this transaction wrote it.
+ */
+const JOB_JSON = `(SELECT CASE WHEN count(w.id) = 0 THEN '[]'::jsonb
+                   ELSE jsonb_build_array(jsonb_set($2 -> 0, '{data,${'eventIds' satisfies keyof InboundQueueData}}', jsonb_agg(w.id ORDER BY c.n))) END
+                   FROM unnest($1) WITH ORDINALITY AS c(id, n)
+                   JOIN webhook_event w ON w.id = c.id)`;
+
+/**
+ * A dollar-quoted literal: the text verbatim (no per-character escaping of a batch's JSON), under
+ * a tag the text does not contain.
+ */
+export function quoted(text: string): string {
+  let tag = '$j$';
+  // Not inside the text, nor formed by its end and the closing tag.
+  for (let n = 0; (text + tag).indexOf(tag) < text.length; n++) tag = `$j${n}$`;
+  return tag + text + tag;
+}

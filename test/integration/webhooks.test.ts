@@ -106,6 +106,21 @@ describe('POST /webhooks/:integrationId answers as the contract says', () => {
     ]);
   });
 
+  it('a body holding quotes, backslashes and the writer\'s dollar-quote tags is stored byte for byte, and processed', async () => {
+    // The group commit inlines each batch's JSON as a dollar-quoted literal: these must not end it.
+    const { id, body } = stripeEvent('customer.created', (e) => {
+      e.data.object.id = `cus_quote${Date.now()}`;
+      e.data.object.email = `quote.${Date.now()}@example.com`;
+      e.data.object.metadata = { note: `it's "$j$" and $j0$, a \\ backslash, $$ and a closing $j` };
+    });
+    const res = await postStripe(body);
+    expect(res.status).toBe(200);
+    const [stored] = await t.sql<{ body: string }>('SELECT body FROM webhook_event WHERE external_event_id = $1', [id]);
+    expect(stored.body).toBe(body);
+    const [processed] = await waitProcessed(t, integration.stripe.row, [id]);
+    expect(processed.status).toBe('PROCESSED');
+  });
+
   it('missing header, wrong secret, stale or far-future timestamp, a changed byte: 401; not JSON: 400; each stores nothing but a FAILED log row', async () => {
     const before = await countEvents(integration.stripe.row);
     const rejectedRows = async () =>
