@@ -1,22 +1,22 @@
 /**
  * `npm run bench:jobs`: outbound jobs per second, end to end (mutation to COMPLETED) against a
  * zero-latency sandbox, beside raw pg-boss send/work throughput in the same run; then
- * throughput against a 200 ms sandbox at concurrency 50, beside the ideal (50 / 0.2 s).
+ * throughput against a 200 ms sandbox at concurrency 50, beside the ideal (50 / 0.2 s). The
+ * sandbox runs as its own process, as a provider would.
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { print } from 'graphql';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
-import { startSandbox } from '../src/sandbox/sandbox.js';
-import { benchDatabase, benchGateway, fmt } from './support.js';
+import { benchDatabase, benchGateway, fmt, sandboxProcess } from './support.js';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 2000);
 const SLOW_JOBS = Number(process.env.BENCH_SLOW_JOBS ?? 1000);
 const CLIENTS = 50;
 
 const db = await benchDatabase();
-const sandbox = await startSandbox();
+const sandbox = await sandboxProcess();
 const { gateway, adminKey } = await benchGateway(db.url, { WORKER_CONCURRENCY: '50' });
 const sql = new pg.Pool({ connectionString: db.url, max: 4 });
 
@@ -34,7 +34,7 @@ async function graphql(query: string, variables: Record<string, unknown>) {
 async function integration(name: string, settings: Record<string, unknown>): Promise<string> {
   const data = await graphql(
     `mutation($input: CreateIntegrationInput!) { createIntegration(input: $input) { integration { id } } }`,
-    { input: { provider: 'STRIPE', name, baseUrl: sandbox.stripe.url, credentials: { apiKey: 'sk_test_bench' }, settings } },
+    { input: { provider: 'STRIPE', name, baseUrl: sandbox.url('stripe'), credentials: { apiKey: 'sk_test_bench' }, settings } },
   );
   return data.createIntegration.integration.id;
 }
@@ -112,7 +112,7 @@ console.log(`gateway: ${SLOW_JOBS} jobs against a 200 ms sandbox, integration co
 const slow = await integration('bench-slow', { requestsPerSecond: 10_000, concurrency: 50 });
 await graphql(`mutation($id: ID!) { pauseIntegration(id: $id) { integration { id } } }`, { id: slow });
 await enqueueAll(slow, await customers(SLOW_JOBS));
-sandbox.stripe.setFaults({ latencyMs: 200 });
+await sandbox.setFaults('stripe', { latencyMs: 200 });
 started = performance.now();
 await graphql(`mutation($id: ID!) { resumeIntegration(id: $id) { integration { id } } }`, { id: slow });
 const resumeMs = performance.now() - started;

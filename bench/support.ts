@@ -87,3 +87,37 @@ export async function benchGateway(databaseUrl: string, extraEnv: Record<string,
   });
   return { gateway: await startGateway(env, createLogger('warn')), adminKey };
 }
+
+/**
+ * `npm run sandbox` as its own process (each fake on a free port), so a benchmark's fake
+ * provider keeps its own event loop, as a real provider would: in the gateway's process its
+ * latency timers fire late whenever the gateway is busy, and the gateway pays for its HTTP
+ * server. Faults are set over the fakes' control endpoint (POST /__sandbox/faults).
+ */
+export async function sandboxProcess(): Promise<{ url: (name: 'stripe' | 'hubspot' | 'sendgrid') => string; setFaults: (name: 'stripe' | 'hubspot' | 'sendgrid', faults: Record<string, unknown>) => Promise<void>; stop: () => Promise<void> }> {
+  const main = new URL('../src/sandbox/main.js', import.meta.url).pathname;
+  const child = spawn(process.execPath, [main], { env: { ...process.env, SANDBOX_PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const urls = await new Promise<Record<string, string>>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const found = Object.fromEntries([...out.matchAll(/^(\w+)\s+(http:\/\/\S+)/gm)].map((m) => [m[1].toLowerCase(), m[2]]));
+      if (found.stripe && found.hubspot && found.sendgrid) resolve(found);
+    });
+    child.once('exit', (code) => reject(new Error(`sandbox process exited with ${code}`)));
+  });
+  child.stdout.resume();
+  return {
+    url: (name) => urls[name],
+    async setFaults(name, faults) {
+      const res = await fetch(`${urls[name]}/__sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
+      if (!res.ok) throw new Error(`sandbox faults: HTTP ${res.status}`);
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
