@@ -4,26 +4,40 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 
 let t: TestGateway;
 
-/** Statements the gateway sent through its data source so far (its own /metrics counter). */
-async function statements(): Promise<number> {
-  const text = await (await fetch(`${t.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('switchboard_db_statements_total '));
-  return Number(line!.split(' ')[1]);
+/**
+ * The statements one run sends through the gateway's data source, as its logger sees them (the
+ * same hook that feeds switchboard_db_statements_total, prepared statements included). Read in
+ * process rather than by scraping /metrics: a scrape runs statements of its own (the webhook lag
+ * gauge), and whether those land inside a measurement depended on timing.
+ */
+async function statementsDuring(run: () => Promise<unknown>): Promise<string[]> {
+  const logger = t.gateway.db.logger;
+  const original = logger.logQuery.bind(logger);
+  const seen: string[] = [];
+  logger.logQuery = (query, parameters, runner) => {
+    seen.push(query.replace(/\s+/g, ' ').slice(0, 120));
+    return original(query, parameters, runner);
+  };
+  try {
+    await run();
+  } finally {
+    logger.logQuery = original;
+  }
+  return seen;
 }
 
 /**
- * Statements one run costs: the fewest of three runs, since the counter is per process and a
- * background statement (an event published, a gauge refreshed) can land inside one of them. An
- * N+1 costs a hundred more on every run, so the minimum still shows it.
+ * Statements one run costs: the fewest of three runs, since a background statement (an event
+ * published to other processes) can land inside one of them. An N+1 costs a hundred more on
+ * every run, so the minimum still shows it.
  */
-async function statementsFor(run: () => Promise<unknown>): Promise<number> {
-  let fewest = Infinity;
+async function statementsFor(run: () => Promise<unknown>): Promise<string[]> {
+  let fewest: string[] | null = null;
   for (let i = 0; i < 3; i++) {
-    const before = await statements();
-    await run();
-    fewest = Math.min(fewest, (await statements()) - before);
+    const seen = await statementsDuring(run);
+    if (!fewest || seen.length < fewest.length) fewest = seen;
   }
-  return fewest;
+  return fewest!;
 }
 
 beforeAll(async () => {
@@ -65,20 +79,20 @@ describe('DataLoader batching', () => {
       page100 = res.invoices.edges.length;
     });
     expect([page10, page100]).toEqual([10, 100]);
-    expect(large).toBe(small);
-    // key lookup, page, count, customers, contracts, line items
-    expect(small).toBeLessThanOrEqual(6);
+    expect(large.length, large.join('\n')).toBe(small.length);
+    // page, count, customers, contracts, line items; the key lookup too when the key cache is off
+    expect(small.length, small.join('\n')).toBeLessThanOrEqual(6);
   });
 
   it('nested connections (customer.invoices, customer.contracts) are batched too', async () => {
     const small = await statementsFor(() => t.run(CustomersWithRelationsDocument, { first: 10, invoicesFirst: 5 }));
     const large = await statementsFor(() => t.run(CustomersWithRelationsDocument, { first: 100, invoicesFirst: 5 }));
-    expect(large).toBe(small);
+    expect(large.length, large.join('\n')).toBe(small.length);
   });
 
   it('the counter itself moves with the work done (guards the guard)', async () => {
     const { createCustomer } = await t.run(CreateCustomerDocument, { input: { name: 'Counter' } });
     const created = await statementsFor(() => t.run(CreateContractDocument, { input: { customerId: createCustomer.customer.id, title: 'x' } }));
-    expect(created).toBeGreaterThan(2);
+    expect(created.length).toBeGreaterThan(2);
   });
 });
