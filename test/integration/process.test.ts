@@ -71,6 +71,10 @@ describe('npm start lifecycle (embedded PostgreSQL)', () => {
     customerId = created.body.data.createCustomer.customer.id;
     const list = await query(adminKey, { query: '{ customers { totalCount edges { node { name } } } }' });
     expect(list.body.data.customers.edges.map((e: any) => e.node.name)).toEqual(['Persisted']);
+    // The server runs with the settings ADR 0002 gives (new WAL segments not zero-filled).
+    const opts = readFileSync(join(dataDir, 'pg', 'postmaster.opts'), 'utf8');
+    expect(opts).toContain('"listen_addresses=127.0.0.1"');
+    expect(opts).toContain('"wal_init_zero=off"');
 
     gw.child.kill('SIGTERM');
     expect(await gw.exited).toBe(0);
