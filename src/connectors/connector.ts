@@ -39,7 +39,12 @@ export interface OperationResult {
   summary: Record<string, unknown>;
 }
 
-export type FailureKind = 'timeout' | 'network' | 'rate_limited' | 'server' | 'client' | 'auth' | 'circuit_open';
+/**
+ * `gateway`: a step of the gateway's own failed during the operation (the rate-limit reservation
+ * or a reference lookup, both in PostgreSQL), so no request was sent for that step: retried, and
+ * not held against the provider's health.
+ */
+export type FailureKind = 'timeout' | 'network' | 'rate_limited' | 'server' | 'client' | 'auth' | 'circuit_open' | 'gateway';
 
 /**
  * A failed provider call, classified once by the connector that understands the provider's

@@ -88,6 +88,22 @@ const SUCCEED_SQL = `
 const paceIntervalMs = (requestsPerSecond: number) => 1000 / (requestsPerSecond * RATE_HEADROOM);
 
 /**
+ * A step of the gateway's own inside a provider operation (PostgreSQL, not the provider): when it
+ * fails, the attempt is retried as a `gateway` failure. Left to the connector's catch-all, a lost
+ * database connection would have ended the job FAILED as a provider `client` error.
+ */
+function ownStep<A extends unknown[], R>(what: string, step: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args) => {
+    try {
+      return await step(...args);
+    } catch (err) {
+      if (err instanceof ProviderError) throw err;
+      throw new ProviderError('gateway', `${what} failed in the gateway (no request sent for this step): ${(err as Error).message}`, true);
+    }
+  };
+}
+
+/**
  * Reserves the integration's next $3 rate-limit instants (GCRA: 1/rate apart, across all
  * processes) and returns the wait until the first ($1 integration, $2 spacing in ms); the others
  * follow it $2 apart. Its own short statement: every reservation of an integration updates this
@@ -560,14 +576,14 @@ export class OutboundWorker {
       credentials: this.services.integrations.credentialsOf(integration) ?? {},
       timeoutMs: settings.timeoutMs,
       signal: this.stopping.signal,
-      refs: async (entityType: CanonicalEntityType, entityId: string) => {
+      refs: ownStep('reference lookup', async (entityType: CanonicalEntityType, entityId: string): Promise<string | null> => {
         if (started.refIds.includes(entityId)) return started.refs[`${entityType}:${entityId}`] ?? null;
         return (
           (await this.db.query(`SELECT external_id FROM external_ref WHERE integration_id = $1 AND entity_type = $2 AND entity_id = $3`, [integration.id, entityType, entityId]))[0]
             ?.external_id ?? null
         );
-      },
-      pace: this.pacer(integration.id, settings.requestsPerSecond),
+      }),
+      pace: ownStep('rate-limit reservation', this.pacer(integration.id, settings.requestsPerSecond)),
     };
     const callStarted = performance.now();
     let outcome: OperationResult | ProviderError;

@@ -109,6 +109,38 @@ describe('pushCustomer to Stripe', () => {
     expect(Object.values(sandbox.stripe.state<StripeState>().createdPerKey)).toEqual([1]);
   });
 
+  it("a failure of the gateway's own step (the rate-limit reservation) is retried, not a provider failure", async () => {
+    // A fresh integration, so this process has no rate-limit instants leased for it yet.
+    const { createIntegration } = await t.run(CreateIntegrationDocument, {
+      input: { provider: 'STRIPE', name: 'Stripe reservation fault', baseUrl: sandbox.stripe.url, credentials: { apiKey: STRIPE_KEY }, settings: { retryBaseDelayMs: 20, retryMaxDelayMs: 200 } },
+    });
+    const integrationId = rowId(createIntegration.integration.id);
+    // The first reservation for it fails in PostgreSQL (a sequence counts outside the aborted transaction).
+    await t.sql(`CREATE SEQUENCE reservation_fault_seq`);
+    await t.sql(`CREATE FUNCTION reservation_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.integration_id = '${integrationId}' AND nextval('reservation_fault_seq') = 1 THEN RAISE EXCEPTION 'injected reservation failure'; END IF;
+        RETURN NEW;
+      END $$`);
+    await t.sql(`CREATE TRIGGER reservation_fault BEFORE INSERT ON integration_throttle FOR EACH ROW EXECUTE FUNCTION reservation_fault()`);
+    try {
+      const customerId = await newCustomer('Reservation Fault');
+      const { pushCustomer } = await t.run(PushCustomerDocument, { customerId, integrationId: createIntegration.integration.id });
+      await waitForJobs(t, [pushCustomer.job.id]);
+      const { integrationJob } = await t.run(JobDocument, { id: pushCustomer.job.id });
+      expect(integrationJob).toMatchObject({ status: 'COMPLETED', attempts: 2 });
+      expect(integrationJob.logs.map((l) => l.status)).toEqual(['FAILED', 'SUCCESS']);
+      expect(integrationJob.logs[0].errorMsg).toMatch(/^rate-limit reservation failed in the gateway \(no request sent for this step\): injected reservation failure/);
+      expect(sandbox.stripe.requests.filter((r) => r.path === '/v1/customers')).toHaveLength(1);
+      const metrics = await (await fetch(`${t.url}/metrics`)).text();
+      expect(metrics).toMatch(new RegExp(`switchboard_provider_errors_total\\{[^}]*integration="${integrationId}"[^}]*kind="gateway"[^}]*\\} 1\\b`));
+    } finally {
+      await t.sql(`DROP TRIGGER reservation_fault ON integration_throttle`);
+      await t.sql(`DROP FUNCTION reservation_fault()`);
+      await t.sql(`DROP SEQUENCE reservation_fault_seq`);
+    }
+  });
+
   it('a validation 4xx fails at once with the provider message, and the FAILED job can be retried', async () => {
     const customerId = await newCustomer('Bad Email', 'bad.email@example.com');
     await t.sql(`UPDATE customer SET email = 'not-an-email' WHERE id = $1`, [rowId(customerId)]);
