@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Customer } from '../../src/domain/customer/customer.entity.js';
 import type { Invoice } from '../../src/domain/invoice/invoice.entity.js';
 import type { IntegrationLog } from '../../src/domain/job/integration-log.entity.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
@@ -24,6 +25,7 @@ import {
 import { codes, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { HUBSPOT_TOKEN, rowId, SENDGRID_KEY, STRIPE_KEY, waitForJobs } from '../support/outbound.js';
 import { until } from '../support/processes.js';
+import { subscribe } from '../support/subscriptions.js';
 import {
   fixture,
   hubspotHeaders,
@@ -322,6 +324,15 @@ describe('identity, ownership and order', () => {
 
     const updates: Invoice[] = [];
     const unsubscribe = t.gateway.services.events.subscribe('invoice.updated', (i) => updates.push(i));
+    // Over graphql-ws too: a client watching this customer's invoices, and a PARTNER granted
+    // another customer, which must not see it.
+    const other = (await t.run(CreateCustomerDocument, { input: { name: 'Other Payer', email: `other.${Date.now()}@example.com` } })).createCustomer.customer.id;
+    const { createApiKey: partner } = await t.run(CreateApiKeyDocument, { input: { name: 'invoice partner', role: 'PARTNER', customerIds: [other] } });
+    const INVOICE_UPDATES = 'subscription($f: InvoiceEventFilter) { invoiceUpdated(filter: $f) { id status amountPaid customer { id } } }';
+    const watcher = subscribe<{ invoiceUpdated: { id: string; status: string; amountPaid: string | null; customer: { id: string } } }>(t.url, t.adminKey, INVOICE_UPDATES, { f: { customerId: createCustomer.customer.id } });
+    const partnerWatcher = subscribe<{ invoiceUpdated: { id: string } }>(t.url, partner.key, INVOICE_UPDATES, {});
+    const probe = () => void t.gateway.services.customers.findByIds([rowId(other)]).then(([c]) => t.gateway.services.events.publish('customer.updated', c as Customer));
+    await Promise.all([watcher.ready(other, probe), partnerWatcher.ready(other, probe)]);
     const paidAt = nowSeconds();
     const paid = stripeEvent('invoice.paid', (e) => {
       Object.assign(e.data.object, { id: stripeInvoice.id, customer: stripeInvoice.customer, amount_paid: 12500, currency: 'usd', metadata: {} });
@@ -350,6 +361,12 @@ describe('identity, ownership and order', () => {
     expect(row.amount_paid_minor).toBe('12500');
     expect(row.paid_at.getTime()).toBe(paidAt * 1000);
     expect(updates.map((u) => [u.id, u.status])).toEqual([[rowId(createInvoice.invoice.id), 'PAID']]);
+    await until(() => watcher.events.length > 0, 10_000);
+    expect(watcher.errors).toEqual([]);
+    expect(watcher.events.map((e) => e.invoiceUpdated)).toEqual([{ id: createInvoice.invoice.id, status: 'PAID', amountPaid: '125.00', customer: { id: createCustomer.customer.id } }]);
+    expect(partnerWatcher.errors).toEqual([]);
+    expect(partnerWatcher.events).toEqual([]);
+    await Promise.all([watcher.dispose(), partnerWatcher.dispose()]);
   });
 });
 
