@@ -368,6 +368,48 @@ describe('identity, ownership and order', () => {
     expect(partnerWatcher.events).toEqual([]);
     await Promise.all([watcher.dispose(), partnerWatcher.dispose()]);
   });
+
+  it('Stripe invoice.payment_failed keeps a sent invoice OPEN and says so; invoice.voided makes it VOID; customer.deleted unlinks the customer', async () => {
+    const { createCustomer } = await t.run(CreateCustomerDocument, { input: { name: 'Void Customer', email: `void.${Date.now()}@example.com` } });
+    const { createInvoice } = await t.run(CreateInvoiceDocument, {
+      input: { customerId: createCustomer.customer.id, currency: 'USD', lineItems: [{ description: 'Plan', quantity: 1, unitAmount: '125.00' }] },
+    });
+    const { sendInvoice } = await t.run(SendInvoiceDocument, { invoiceId: createInvoice.invoice.id, integrationId: integration.stripe.id });
+    await waitForJobs(t, [sendInvoice.job.id]);
+    const stripeInvoice = Object.values(sandbox.stripe.state<StripeState>().invoices).find((i: any) => i.metadata?.switchboard_id === rowId(createInvoice.invoice.id)) as any;
+    const at = nowSeconds();
+    const failed = stripeEvent('invoice.payment_failed', (e) => {
+      Object.assign(e.data.object, { id: stripeInvoice.id, customer: stripeInvoice.customer, currency: 'usd', metadata: {} });
+      e.created = at - 10;
+    });
+    expect((await postStripe(failed.body)).status).toBe(200);
+    const [failedRow] = await waitProcessed(t, integration.stripe.row, [failed.id]);
+    expect(failedRow.status).toBe('PROCESSED');
+    expect((await t.run(InvoiceDocument, { id: createInvoice.invoice.id })).invoice).toMatchObject({ status: 'OPEN' });
+    // The processing step's log row (the request's own row has no outcome) says what happened.
+    const processing = await t.sql<{ response: { outcome: string; note: string } }>(`SELECT response FROM integration_log WHERE webhook_event_id = $1 AND response ? 'outcome'`, [failedRow.id]);
+    expect(processing).toHaveLength(1);
+    expect(processing[0].response).toMatchObject({ outcome: 'PROCESSED', note: expect.stringContaining('payment failed at the provider') });
+
+    const voided = stripeEvent('invoice.voided', (e) => {
+      Object.assign(e.data.object, { id: stripeInvoice.id, customer: stripeInvoice.customer, currency: 'usd', metadata: {} });
+      e.data.object.status_transitions.voided_at = at;
+      e.created = at;
+    });
+    expect((await postStripe(voided.body)).status).toBe(200);
+    await waitProcessed(t, integration.stripe.row, [voided.id]);
+    expect((await t.run(InvoiceDocument, { id: createInvoice.invoice.id })).invoice).toMatchObject({ status: 'VOID' });
+
+    // The customer, linked by the sendInvoice job, is deleted at Stripe: the link ends, the customer stays.
+    const deleted = stripeEvent('customer.deleted', (e) => Object.assign(e.data.object, { id: stripeInvoice.customer, email: null, name: 'Void Customer' }));
+    expect((await postStripe(deleted.body)).status).toBe(200);
+    const [deletedRow] = await waitProcessed(t, integration.stripe.row, [deleted.id]);
+    expect(deletedRow.status).toBe('PROCESSED');
+    const refs = await t.sql<{ deleted_at: Date | null }>(`SELECT deleted_at FROM external_ref WHERE entity_type = 'Customer' AND external_id = $1`, [stripeInvoice.customer]);
+    expect(refs).toHaveLength(1);
+    expect(refs[0].deleted_at).toBeInstanceOf(Date);
+    expect((await t.run(CustomerWithRefsDocument, { id: createCustomer.customer.id })).customer).toMatchObject({ name: 'Void Customer' });
+  });
 });
 
 describe('the Stripe sandbox sends its own signed events', () => {
