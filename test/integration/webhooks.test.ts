@@ -295,6 +295,55 @@ describe('identity, ownership and order', () => {
     expect(conflicts[0].response).toMatchObject({ field: 'customer.name', owner: 'HUBSPOT', sender: 'STRIPE', incoming: 'Countess of Lovelace', kept: 'Augusta Ada Lovelace' });
   });
 
+  it('a HubSpot deal becomes a contract of its contact\'s customer; a stage change (the gateway owns status) is a logged conflict; deal and contact deletions end the links', async () => {
+    const email = `deal.${Date.now()}@example.com`;
+    const { createCustomer } = await t.run(CreateCustomerDocument, { input: { name: 'Deal Maker', email } });
+    const customerRow = rowId(createCustomer.customer.id);
+    const postHubSpot = async (events: any[]) => {
+      const body = JSON.stringify(events);
+      expect((await post(integration.hubspot.url, body, hubspotHeaders(integration.hubspot.url, body, HUBSPOT_SECRET))).status).toBe(200);
+      return waitProcessed(t, integration.hubspot.row, events.map((e) => hubspotEventKey(e)!));
+    };
+    const at = Date.now();
+    const contactId = sandbox.hubspot.handler.createObject('contacts', { email, firstname: 'Deal', lastname: 'Maker', phone: null });
+    const contactCreated = fixture('hubspot', 'contact.creation');
+    Object.assign(contactCreated[0], { objectId: Number(contactId), eventId: at, occurredAt: at - 4000 });
+    expect((await postHubSpot(contactCreated)).map((r) => r.status)).toEqual(['PROCESSED']);
+
+    // A deal made in HubSpot, associated with that contact.
+    const dealId = sandbox.hubspot.handler.createObject('deals', { dealname: 'Renewal 2027', dealstage: 'closedwon', amount: '4800.50', deal_currency_code: 'USD', closedate: '2027-01-31T00:00:00.000Z' }, [contactId]);
+    const dealCreated = fixture('hubspot', 'deal.creation');
+    Object.assign(dealCreated[0], { objectId: Number(dealId), eventId: at + 1, occurredAt: at - 3000 });
+    expect((await postHubSpot(dealCreated)).map((r) => r.status)).toEqual(['PROCESSED']);
+    const contracts = await t.sql<{ id: string; title: string; status: string; value_minor: string; value_currency: string; end_date: Date }>(
+      'SELECT id, title, status, value_minor, value_currency, end_date FROM contract WHERE customer_id = $1',
+      [customerRow],
+    );
+    expect(contracts).toEqual([expect.objectContaining({ title: 'Renewal 2027', status: 'ACTIVE', value_minor: '480050', value_currency: 'USD', end_date: new Date('2027-01-31T00:00:00.000Z') })]);
+
+    const stage = fixture('hubspot', 'deal.propertyChange');
+    Object.assign(stage[0], { objectId: Number(dealId), eventId: at + 2, occurredAt: at - 2000, propertyName: 'dealstage', propertyValue: 'closedlost' });
+    const [stageRow] = await postHubSpot(stage);
+    expect(stageRow.status).toBe('PROCESSED');
+    expect(await t.sql('SELECT status FROM contract WHERE id = $1', [contracts[0].id])).toEqual([{ status: 'ACTIVE' }]);
+    const conflicts = await t.sql<{ response: any }>(`SELECT response FROM integration_log WHERE webhook_event_id = $1 AND event_type = 'conflict.contract.status'`, [stageRow.id]);
+    expect(conflicts.map((c) => c.response)).toEqual([expect.objectContaining({ field: 'contract.status', owner: 'GATEWAY', sender: 'HUBSPOT', incoming: 'TERMINATED', kept: 'ACTIVE' })]);
+
+    const dealDeleted = fixture('hubspot', 'deal.deletion');
+    Object.assign(dealDeleted[0], { objectId: Number(dealId), eventId: at + 3, occurredAt: at - 1000 });
+    const contactDeleted = fixture('hubspot', 'contact.deletion');
+    Object.assign(contactDeleted[0], { objectId: Number(contactId), eventId: at + 4, occurredAt: at - 1000 });
+    expect((await postHubSpot([...dealDeleted, ...contactDeleted])).map((r) => r.status)).toEqual(['PROCESSED', 'PROCESSED']);
+    const refs = await t.sql<{ entity_type: string; deleted_at: Date | null }>(
+      `SELECT entity_type, deleted_at FROM external_ref WHERE integration_id = $1 AND external_id = ANY($2) ORDER BY entity_type`,
+      [integration.hubspot.row, [contactId, dealId]],
+    );
+    expect(refs.map((r) => [r.entity_type, r.deleted_at instanceof Date])).toEqual([['Contract', true], ['Customer', true]]);
+    // The canonical records stay.
+    expect(await t.sql('SELECT count(*)::int AS n FROM contract WHERE id = $1', [contracts[0].id])).toEqual([{ n: 1 }]);
+    expect((await t.run(CustomerWithRefsDocument, { id: createCustomer.customer.id })).customer).toMatchObject({ name: 'Deal Maker' });
+  });
+
   it('an older HubSpot change arriving after a newer one does not overwrite it', async () => {
     const email = `order.${Date.now()}@example.com`;
     const contactId = sandbox.hubspot.handler.createObject('contacts', { email, firstname: 'First', lastname: 'Last', phone: null });
@@ -484,7 +533,7 @@ describe('operations', () => {
     expect(codes(await t.request(ReplayWebhookEventDocument, { id: 'nope' }))).toEqual(['BAD_USER_INPUT']);
   });
 
-  it('SendGrid delivered and bounce events settle the notification job that sent the mail', async () => {
+  it('SendGrid delivered, bounce and dropped events settle the notification job that sent the mail', async () => {
     const send = async (to: string) => {
       const { sendNotification } = await t.run(SendNotificationDocument, {
         integrationId: integration.sendgrid.id,
@@ -496,6 +545,7 @@ describe('operations', () => {
     };
     const ok = await send('ada@example.com');
     const bad = await send('nobody@example.com');
+    const unsubscribed = await send('unsubscribed@example.com');
     const delivered = fixture('sendgrid', 'events');
     delivered.forEach((e: any, i: number) => {
       e.sg_event_id = `sg_ok_${Date.now()}_${i}`;
@@ -504,16 +554,23 @@ describe('operations', () => {
     const bounce = fixture('sendgrid', 'bounce');
     bounce[0].sg_event_id = `sg_bounce_${Date.now()}`;
     bounce[0].sg_message_id = `${bad.messageId}.filterdrecv-p3mdw1-9`;
+    const dropped = fixture('sendgrid', 'dropped');
+    dropped[0].sg_event_id = `sg_dropped_${Date.now()}`;
+    dropped[0].sg_message_id = `${unsubscribed.messageId}.filterdrecv-p3mdw1-10`;
     // SendGrid's bodies end with CRLF; the signature covers it.
-    const body = JSON.stringify([...delivered, ...bounce]) + '\r\n';
+    const body = JSON.stringify([...delivered, ...bounce, ...dropped]) + '\r\n';
     const res = await post(integration.sendgrid.url, body, sendgridHeaders(body, sendgrid.privateKey));
-    expect(res.body).toMatchObject({ received: true, events: 3 });
-    const rows = await waitProcessed(t, integration.sendgrid.row, [...delivered.map((e: any) => e.sg_event_id), bounce[0].sg_event_id]);
+    expect(res.body).toMatchObject({ received: true, events: 4 });
+    const rows = await waitProcessed(t, integration.sendgrid.row, [...delivered.map((e: any) => e.sg_event_id), bounce[0].sg_event_id, dropped[0].sg_event_id]);
     expect(Object.fromEntries(rows.map((r) => [r.external_event_id, r.status]))).toEqual({
       [delivered[0].sg_event_id]: 'IGNORED',
       [delivered[1].sg_event_id]: 'PROCESSED',
       [bounce[0].sg_event_id]: 'PROCESSED',
+      [dropped[0].sg_event_id]: 'PROCESSED',
     });
+    expect((await t.run(NotificationJobDocument, { id: unsubscribed.jobId })).integrationJob.deliveryStatus).toBe('DROPPED');
+    const droppedLogs = (await t.run(InboundLogsDocument, { filter: { jobId: unsubscribed.jobId } })).integrationLogs.edges.map((e) => e.node);
+    expect(droppedLogs.find((l) => l.eventType === 'email.dropped')).toMatchObject({ direction: 'INBOUND', status: 'FAILED', errorMsg: 'dropped: Unsubscribed Address' });
     expect((await t.run(NotificationJobDocument, { id: ok.jobId })).integrationJob.deliveryStatus).toBe('DELIVERED');
     expect((await t.run(NotificationJobDocument, { id: bad.jobId })).integrationJob.deliveryStatus).toBe('BOUNCED');
     const logs = await t.run(InboundLogsDocument, { filter: { jobId: bad.jobId } });
