@@ -169,6 +169,34 @@ describe('POST /webhooks/:integrationId answers as the contract says', () => {
     expect(published.every((l) => l.service === 'stripe' && l.status === 'FAILED' && l.direction === 'INBOUND')).toBe(true);
   });
 
+  it('HubSpot, SendGrid and Standard Webhooks requests with a wrong key, a stale or far-future timestamp or a changed byte: 401, nothing stored', async () => {
+    const stored = async () => Number((await t.sql<{ n: string }>('SELECT count(*) AS n FROM webhook_event WHERE integration_id = ANY($1)', [[integration.hubspot.row, integration.sendgrid.row, integration.generic.row]]))[0].n);
+    const before = await stored();
+    const hubspotBody = JSON.stringify(fixture('hubspot', 'contact.creation'));
+    const hubspot = (body: string, secret: string, ts?: number) => post(integration.hubspot.url, body, hubspotHeaders(integration.hubspot.url, hubspotBody, secret, ts));
+    const sendgridBody = JSON.stringify(fixture('sendgrid', 'bounce')) + '\r\n';
+    const otherKey = sendgridKeys();
+    const genericBody = JSON.stringify(fixture('generic', 'invoice.paid'));
+    const generic = (body: string, secret: string, ts?: number) => post(integration.generic.url, body, standardHeaders('msg_reject_1', genericBody, secret, ts));
+    const cases: Array<[string, Promise<{ status: number; body: any }>, string]> = [
+      ['HubSpot: other app secret', hubspot(hubspotBody, 'another-app-secret'), 'bad_signature'],
+      ['HubSpot: 6 minutes old', hubspot(hubspotBody, HUBSPOT_SECRET, Date.now() - 360_000), 'stale_timestamp'],
+      ['HubSpot: 6 minutes ahead', hubspot(hubspotBody, HUBSPOT_SECRET, Date.now() + 360_000), 'stale_timestamp'],
+      ['HubSpot: one byte changed', hubspot(hubspotBody.replace('123', '124'), HUBSPOT_SECRET), 'bad_signature'],
+      ['SendGrid: another key pair', post(integration.sendgrid.url, sendgridBody, sendgridHeaders(sendgridBody, otherKey.privateKey)), 'bad_signature'],
+      ['SendGrid: stale', post(integration.sendgrid.url, sendgridBody, sendgridHeaders(sendgridBody, sendgrid.privateKey, nowSeconds() - 301)), 'stale_timestamp'],
+      ['Standard Webhooks: other secret', generic(genericBody, newWhsec()), 'bad_signature'],
+      ['Standard Webhooks: far future', generic(genericBody, GENERIC_SECRET, nowSeconds() + 301), 'stale_timestamp'],
+      ['Standard Webhooks: one byte changed', generic(genericBody.replace('INV-', 'INW-'), GENERIC_SECRET), 'bad_signature'],
+    ];
+    for (const [name, pending, reason] of cases) {
+      const res = await pending;
+      expect(res.status, name).toBe(401);
+      expect(res.body.reason, name).toBe(reason);
+    }
+    expect(await stored()).toBe(before);
+  });
+
   it('a 2 MiB body is 413 and an unknown integration 404; neither stores anything', async () => {
     const logsBefore = (await t.sql('SELECT id FROM integration_log')).length;
     const big = JSON.stringify({ id: 'evt_big', object: 'event', type: 'customer.created', data: { object: { pad: 'x'.repeat(2 * 1024 * 1024) } } });

@@ -1,9 +1,9 @@
 import { request as httpRequest } from 'node:http';
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Signature as HubSpotSignature } from '@hubspot/api-client/lib/src/utils/signature.js';
 import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
-import { hubspotSignatureV3 } from '../../src/webhooks/signatures.js';
 import type { TestGateway } from './gateway.js';
 import { until } from './processes.js';
 
@@ -21,10 +21,11 @@ export function stripeHeaders(body: string, secret: string, t = nowSeconds()): R
   return { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: body, secret, timestamp: t }) };
 }
 
+/** Signed by HubSpot's official SDK (`@hubspot/api-client` Signature, v3), not by the code under test. */
 export function hubspotHeaders(url: string, body: string, secret: string, ts = Date.now()): Record<string, string> {
   return {
     'content-type': 'application/json',
-    'x-hubspot-signature-v3': hubspotSignatureV3(secret, 'POST', url, body, ts),
+    'x-hubspot-signature-v3': HubSpotSignature.getSignature('POST', 'v3', { signature: '', clientSecret: secret, url, requestBody: body, timestamp: ts }),
     'x-hubspot-request-timestamp': String(ts),
   };
 }

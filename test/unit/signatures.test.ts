@@ -1,4 +1,5 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
+import { Signature as HubSpotSignature } from '@hubspot/api-client/lib/src/utils/signature.js';
 import { EventWebhook } from '@sendgrid/eventwebhook';
 import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
@@ -80,6 +81,24 @@ describe('HubSpot (v3)', () => {
     expect(hubspotSignatureV3(secret, 'POST', 'https://www.example.com/webhook_uri', '{"example_field":"example_value"}', 1700000000000)).toBe(
       'rQEKkaNUiu+1qGF//O/pw4BCzstSqO1PyUnGICmf+7o=',
     );
+  });
+
+  it('agrees with the official SDK (@hubspot/api-client Signature) both ways', () => {
+    const now = Date.now();
+    const url = 'https://gw.example.com/webhooks/0190f3a4-0000-7000-8000-000000000001';
+    const body = '[{"eventId":7,"subscriptionType":"contact.propertyChange","objectId":123,"propertyName":"firstname","propertyValue":"Zoë","occurredAt":1}]';
+    // The known answer above, computed by the SDK too.
+    expect(HubSpotSignature.getSignature('POST', 'v3', { signature: '', clientSecret: secret, url: 'https://www.example.com/webhook_uri', requestBody: '{"example_field":"example_value"}', timestamp: 1700000000000 })).toBe(
+      'rQEKkaNUiu+1qGF//O/pw4BCzstSqO1PyUnGICmf+7o=',
+    );
+    const ours = hubspotSignatureV3(secret, 'POST', url, body, now);
+    expect(HubSpotSignature.isValid({ signatureVersion: 'v3', signature: ours, clientSecret: secret, method: 'POST', url, requestBody: body, timestamp: now })).toBe(true);
+    const theirs = HubSpotSignature.getSignature('POST', 'v3', { signature: '', clientSecret: secret, url, requestBody: body, timestamp: now });
+    const headers = { 'X-HubSpot-Signature-v3': theirs, 'X-HubSpot-Request-Timestamp': String(now) };
+    expect(reason(() => verifyWebhook(Provider.HUBSPOT, req(headers, body, url), [secret], now))).toBe('accepted');
+    expect(reason(() => verifyWebhook(Provider.HUBSPOT, req(headers, body, url), ['another-app-secret'], now))).toBe('bad_signature');
+    // Far in the future is refused as well as too old (the SDK checks only the past).
+    expect(reason(() => verifyWebhook(Provider.HUBSPOT, req(headers, body, url), [secret], now - 300_001))).toBe('stale_timestamp');
   });
 
   it('verifies method + full URL + body + timestamp, decoding only the listed escapes', () => {
