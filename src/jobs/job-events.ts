@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { EntityManager } from 'typeorm';
 import type { IntegrationJob } from '../domain/job/integration-job.entity.js';
 import type { IntegrationLog } from '../domain/job/integration-log.entity.js';
 import type { Contract } from '../domain/contract/contract.entity.js';
@@ -21,6 +22,8 @@ export interface GatewayTopics {
  */
 export class EventBus {
   private readonly emitter = new EventEmitter({ captureRejections: false });
+  private commitSender: CommitSender | null = null;
+  private readonly sentWithCommit = new WeakSet<object>();
 
   constructor() {
     this.emitter.setMaxListeners(0);
@@ -30,8 +33,32 @@ export class EventBus {
     this.emitter.emit(topic, payload);
   }
 
+  /**
+   * Sends `payload` to the other processes inside `tx`. PostgreSQL delivers a transaction's
+   * notifications when it commits, in commit order, so a change another process commits later
+   * (a worker starting the job just enqueued) cannot reach a subscriber first, however late this
+   * process gets to publish after its commit. Call publish() after the commit as usual: this
+   * process's listeners hear it then, and the relay does not send it again.
+   */
+  async publishWithCommit<K extends keyof GatewayTopics>(tx: EntityManager, topic: K, payload: GatewayTopics[K]): Promise<void> {
+    if (this.commitSender && (await this.commitSender(tx, topic, payload))) this.sentWithCommit.add(payload);
+  }
+
+  /** Whether this payload already went to other processes with its transaction (publishWithCommit). */
+  wasSentWithCommit(payload: object): boolean {
+    return this.sentWithCommit.has(payload);
+  }
+
+  /** The cross-process relay registers how a payload is sent inside a transaction. */
+  sendWithCommitVia(sender: CommitSender): void {
+    this.commitSender = sender;
+  }
+
   subscribe<K extends keyof GatewayTopics>(topic: K, listener: (payload: GatewayTopics[K]) => void): () => void {
     this.emitter.on(topic, listener);
     return () => this.emitter.off(topic, listener);
   }
 }
+
+/** Sends a payload inside a transaction; false when the topic does not cross processes. */
+export type CommitSender = <K extends keyof GatewayTopics>(tx: EntityManager, topic: K, payload: GatewayTopics[K]) => Promise<boolean>;

@@ -132,7 +132,20 @@ export class JobService {
       return existing!;
     }
     await this.send(tx, queueJobId, id, req.integration.id, req.entityType, req.entityId);
-    return jobFromRow(inserted[0]);
+    return this.changedIn(tx, jobFromRow(inserted[0]));
+  }
+
+  /** Jobs whose change this process made and must announce (an idempotent repeat changes nothing). */
+  private readonly changed = new WeakSet<IntegrationJob>();
+
+  /**
+   * The job's new state goes to other processes with `tx` itself (EventBus.publishWithCommit):
+   * its PENDING can never reach a subscriber after the PROCESSING of a worker that started it.
+   */
+  private async changedIn(tx: EntityManager, job: IntegrationJob): Promise<IntegrationJob> {
+    await this.events.publishWithCommit(tx, 'job.updated', job);
+    this.changed.add(job);
+    return job;
   }
 
   private async send(tx: EntityManager, queueJobId: string, jobId: string, integrationId: string, entityType: string | null, entityId: string | null): Promise<void> {
@@ -150,9 +163,12 @@ export class JobService {
     await tx.query(`UPDATE integration_job SET queue_job_id = $2 WHERE id = $1`, [jobId, queueJobId]);
   }
 
-  /** Publishes jobs after the transaction that made them committed. */
+  /**
+   * Publishes jobs after the transaction that changed them committed. A job an idempotency key
+   * returned unchanged is not published again: subscribers get each change once.
+   */
   announce(jobs: IntegrationJob[]): void {
-    for (const job of jobs) this.events.publish('job.updated', job);
+    for (const job of jobs) if (this.changed.has(job)) this.events.publish('job.updated', job);
   }
 
   private async integration(tx: EntityManager, integrationId: string): Promise<Integration> {
@@ -258,7 +274,7 @@ export class JobService {
         [job.id],
       );
       await this.queue(tx, job.id, job.integrationId, job.entityType, job.entityId);
-      return (await tx.findOneBy(IntegrationJob, { id: job.id }))!;
+      return this.changedIn(tx, (await tx.findOneBy(IntegrationJob, { id: job.id }))!);
     });
     this.announce([job]);
     return job;
@@ -279,7 +295,7 @@ export class JobService {
         throw conflict(`only PENDING or RETRYING jobs can be cancelled; this one is ${current.status}`);
       }
       if (updated.queue_job_id) await this.boss.cancel(OUTBOUND_QUEUE, updated.queue_job_id, { db: queueDb(tx) });
-      return (await tx.findOneBy(IntegrationJob, { id: jobId }))!;
+      return this.changedIn(tx, (await tx.findOneBy(IntegrationJob, { id: jobId }))!);
     });
     this.announce([job]);
     return job;

@@ -19,6 +19,7 @@ const MAX_ENVELOPE_BYTES = 7_900;
 
 /** What crosses processes: small snapshots, never bodies, credentials or personal data. */
 export type RelayTopic = 'job.updated' | 'log.added' | 'customer.updated' | 'invoice.updated';
+const RELAY_TOPICS: RelayTopic[] = ['job.updated', 'log.added', 'customer.updated', 'invoice.updated'];
 
 interface Envelope {
   /** Unique per publication: a process delivers each one at most once. */
@@ -132,11 +133,28 @@ export class EventRelay {
 
   /** Forward these topics of the in-process bus to every process. */
   forward(bus: EventBus): void {
-    const topics: RelayTopic[] = ['job.updated', 'log.added', 'customer.updated', 'invoice.updated'];
-    for (const topic of topics) this.unsubscribeBus.push(bus.subscribe(topic, (value) => this.publish(topic, value as never)));
+    for (const topic of RELAY_TOPICS) {
+      this.unsubscribeBus.push(bus.subscribe(topic, (value) => (bus.wasSentWithCommit(value) ? undefined : this.publish(topic, value as never))));
+    }
+    // publishWithCommit: the envelope goes out in the producer's own transaction, as one NOTIFY.
+    bus.sendWithCommitVia(async (tx, topic, value) => {
+      if (!(RELAY_TOPICS as string[]).includes(topic)) return false;
+      const envelope = this.envelope(topic as RelayTopic, value as never);
+      if (envelope === null) return false;
+      await tx.query(`SELECT pg_notify('${EVENTS_CHANNEL}', $1)`, [`[${envelope}]`]);
+      return true;
+    });
   }
 
   publish<K extends RelayTopic>(topic: K, value: GatewayTopics[K]): void {
+    const envelope = this.envelope(topic, value);
+    if (envelope === null) return;
+    this.pending.push(envelope);
+    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
+  }
+
+  /** The value's envelope as JSON, or null when even without its free texts it is too big for a NOTIFY. */
+  private envelope<K extends RelayTopic>(topic: K, value: GatewayTopics[K]): string | null {
     const d = snapshot(topic, value);
     let envelope = JSON.stringify({ i: newId(), t: topic, d } satisfies Envelope);
     if (Buffer.byteLength(envelope) > MAX_ENVELOPE_BYTES) {
@@ -145,11 +163,10 @@ export class EventRelay {
       envelope = JSON.stringify({ i: newId(), t: topic, d } satisfies Envelope);
       if (Buffer.byteLength(envelope) > MAX_ENVELOPE_BYTES) {
         this.log.warn({ topic, bytes: Buffer.byteLength(envelope) }, 'event too large to relay; not delivered to subscribers');
-        return;
+        return null;
       }
     }
-    this.pending.push(envelope);
-    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
+    return envelope;
   }
 
   /** Everything published so far has been handed to PostgreSQL. */

@@ -88,6 +88,38 @@ describe('integrationJobUpdated across processes', () => {
     }
   });
 
+  it("a job's PENDING reaches every process's subscribers before the worker's PROCESSING, even when the enqueuing process publishes late; a repeated idempotency key announces nothing", async () => {
+    const customerId = await newCustomer('Late Publisher');
+    const onT = subscribe(t.url, t.adminKey, JOB_UPDATES, { filter: { entityId: customerId } });
+    const onApi2 = subscribe(api2Url, t.adminKey, JOB_UPDATES, { filter: { entityId: customerId } });
+    await Promise.all([onT.ready(customerId, probe(customerId)), onApi2.ready(customerId, probe(customerId))]);
+    // This process's publishing after commits (the relay's NOTIFY statements) now lags by a
+    // second, as behind a stalled event loop; the worker process runs the job at once.
+    const db = t.gateway.db;
+    const query = db.query.bind(db);
+    db.query = (async (sql: string, parameters?: unknown[]) => {
+      if (sql.includes('pg_notify')) await new Promise((r) => setTimeout(r, 1000));
+      return query(sql, parameters);
+    }) as typeof db.query;
+    try {
+      const vars = { customerId, integrationId: stripeId, idempotencyKey: `late-${Date.now()}` };
+      const { pushCustomer } = await t.run(PushCustomerDocument, vars);
+      const done = (s: typeof onT) => s.events.some((e: any) => e.integrationJobUpdated.status === 'COMPLETED');
+      await until(() => done(onT) && done(onApi2), 30_000);
+      const statuses = (s: typeof onT) => s.events.map((e: any) => e.integrationJobUpdated.status);
+      for (const s of [onT, onApi2]) expect(statuses(s)).toEqual(['PENDING', 'PROCESSING', 'COMPLETED']);
+      // The same key again returns the COMPLETED job and changes nothing: nothing is announced.
+      const again = await t.run(PushCustomerDocument, vars);
+      expect(again.pushCustomer.job).toMatchObject({ id: pushCustomer.job.id, status: 'COMPLETED' });
+      db.query = query;
+      await quiet(() => onT.events.length + onApi2.events.length);
+      for (const s of [onT, onApi2]) expect(statuses(s)).toEqual(['PENDING', 'PROCESSING', 'COMPLETED']);
+    } finally {
+      db.query = query;
+      await Promise.all([onT.dispose(), onApi2.dispose()]);
+    }
+  });
+
   it('a filtered subscription receives only its own jobs', async () => {
     const mine = await newCustomer('Mine Only');
     const other = await newCustomer('Not Mine');
