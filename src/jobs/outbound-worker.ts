@@ -89,16 +89,23 @@ const paceIntervalMs = (requestsPerSecond: number) => 1000 / (requestsPerSecond 
 
 /**
  * A step of the gateway's own inside a provider operation (PostgreSQL, not the provider): when it
- * fails, the attempt is retried as a `gateway` failure. Left to the connector's catch-all, a lost
- * database connection would have ended the job FAILED as a provider `client` error.
+ * fails, no request is sent for that step and the attempt fails as kind `gateway`. Left to the
+ * connector's catch-all, a lost database connection ended the job FAILED as a provider `client`
+ * error. Only failures that can pass (connection, resources, serialization, cancelled or
+ * timed-out statements, a pool that gave no connection) are retried; the job's error names the
+ * SQLSTATE only, the full error goes to the server log.
  */
-function ownStep<A extends unknown[], R>(what: string, step: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+function ownStep<A extends unknown[], R>(what: string, log: Logger, step: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
   return async (...args) => {
     try {
       return await step(...args);
     } catch (err) {
       if (err instanceof ProviderError) throw err;
-      throw new ProviderError('gateway', `${what} failed in the gateway (no request sent for this step): ${(err as Error).message}`, true);
+      const code = (err as { code?: unknown }).code;
+      const sqlState = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : null;
+      const transient = sqlState === null || /^(08|53|57|58)/.test(sqlState) || sqlState === '40001' || sqlState === '40P01';
+      log.warn({ err, step: what }, 'a gateway step inside a provider operation failed');
+      throw new ProviderError('gateway', `${what} failed in the gateway${sqlState ? ` (SQLSTATE ${sqlState})` : ''}; no request was sent for this step`, transient);
     }
   };
 }
@@ -576,14 +583,14 @@ export class OutboundWorker {
       credentials: this.services.integrations.credentialsOf(integration) ?? {},
       timeoutMs: settings.timeoutMs,
       signal: this.stopping.signal,
-      refs: ownStep('reference lookup', async (entityType: CanonicalEntityType, entityId: string): Promise<string | null> => {
+      refs: ownStep('reference lookup', this.log, async (entityType: CanonicalEntityType, entityId: string): Promise<string | null> => {
         if (started.refIds.includes(entityId)) return started.refs[`${entityType}:${entityId}`] ?? null;
         return (
           (await this.db.query(`SELECT external_id FROM external_ref WHERE integration_id = $1 AND entity_type = $2 AND entity_id = $3`, [integration.id, entityType, entityId]))[0]
             ?.external_id ?? null
         );
       }),
-      pace: ownStep('rate-limit reservation', this.pacer(integration.id, settings.requestsPerSecond)),
+      pace: ownStep('rate-limit reservation', this.log, this.pacer(integration.id, settings.requestsPerSecond)),
     };
     const callStarted = performance.now();
     let outcome: OperationResult | ProviderError;
@@ -606,7 +613,11 @@ export class OutboundWorker {
     providerCalls.inc({ ...labels, outcome: final ? 'failed' : 'retry' });
     const delayMs = outcome.retryAfterMs ?? backoffWithFullJitter(job.attempts, settings.retryBaseDelayMs, settings.retryMaxDelayMs);
     await this.failAttempt(bossJob, job, loaded, slot, outcome, durationMs, final, delayMs);
-    if (probe) await this.afterProbe(integration, !healthFailure);
+    // A probe that failed in the gateway told nothing about the provider: the circuit stays
+    // half-open and the next probe goes once this one's lease runs out.
+    if (probe) {
+      if (outcome.kind !== 'gateway') await this.afterProbe(integration, !healthFailure);
+    }
     else if (healthFailure && this.counter(integration.id).record(false)) await this.openCircuit(integration);
   }
 
@@ -656,7 +667,11 @@ export class OutboundWorker {
       // A final failure completes the queue entry (the handler returns), which frees the
       // entity's ordering key; the FAILED row is the dead letter, replayable by operators.
       if (!final) await this.retryLater(tx, bossJob, nextAt);
-      return [jobFromRow(row), log] as const;
+      // RETRYING or FAILED goes out with this commit: an operator's cancel or retry, committed
+      // after it, cannot reach subscribers first (EventBus.publishWithCommit).
+      const updated = jobFromRow(row);
+      await this.events.publishWithCommit(tx, 'job.updated', updated);
+      return [updated, log] as const;
     });
     this.events.publish('log.added', log);
     this.events.publish('job.updated', updated);

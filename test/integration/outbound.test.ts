@@ -115,11 +115,14 @@ describe('pushCustomer to Stripe', () => {
       input: { provider: 'STRIPE', name: 'Stripe reservation fault', baseUrl: sandbox.stripe.url, credentials: { apiKey: STRIPE_KEY }, settings: { retryBaseDelayMs: 20, retryMaxDelayMs: 200 } },
     });
     const integrationId = rowId(createIntegration.integration.id);
-    // The first reservation for it fails in PostgreSQL (a sequence counts outside the aborted transaction).
+    // The first reservation for it fails in PostgreSQL as a cancelled statement would (57014, a
+    // failure that can pass); a sequence counts outside the aborted transaction.
     await t.sql(`CREATE SEQUENCE reservation_fault_seq`);
     await t.sql(`CREATE FUNCTION reservation_fault() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF NEW.integration_id = '${integrationId}' AND nextval('reservation_fault_seq') = 1 THEN RAISE EXCEPTION 'injected reservation failure'; END IF;
+        IF NEW.integration_id = '${integrationId}' AND nextval('reservation_fault_seq') = 1 THEN
+          RAISE EXCEPTION 'injected reservation failure' USING ERRCODE = '57014';
+        END IF;
         RETURN NEW;
       END $$`);
     await t.sql(`CREATE TRIGGER reservation_fault BEFORE INSERT ON integration_throttle FOR EACH ROW EXECUTE FUNCTION reservation_fault()`);
@@ -130,7 +133,7 @@ describe('pushCustomer to Stripe', () => {
       const { integrationJob } = await t.run(JobDocument, { id: pushCustomer.job.id });
       expect(integrationJob).toMatchObject({ status: 'COMPLETED', attempts: 2 });
       expect(integrationJob.logs.map((l) => l.status)).toEqual(['FAILED', 'SUCCESS']);
-      expect(integrationJob.logs[0].errorMsg).toMatch(/^rate-limit reservation failed in the gateway \(no request sent for this step\): injected reservation failure/);
+      expect(integrationJob.logs[0].errorMsg).toBe('rate-limit reservation failed in the gateway (SQLSTATE 57014); no request was sent for this step');
       expect(sandbox.stripe.requests.filter((r) => r.path === '/v1/customers')).toHaveLength(1);
       const metrics = await (await fetch(`${t.url}/metrics`)).text();
       expect(metrics).toMatch(new RegExp(`switchboard_provider_errors_total\\{[^}]*integration="${integrationId}"[^}]*kind="gateway"[^}]*\\} 1\\b`));
