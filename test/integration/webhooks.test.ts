@@ -60,6 +60,18 @@ function stripeEvent(name: string, patch: (e: any) => void = () => {}): { id: st
   return { id: e.id, body: JSON.stringify(e) };
 }
 
+/** A new customer's invoice of 125.00 USD, sent through the Stripe sandbox (sendInvoice, job done), and the sandbox's copy. */
+async function sentInvoice(name: string) {
+  const { createCustomer } = await t.run(CreateCustomerDocument, { input: { name, email: `${name.toLowerCase().replace(/\W+/g, '.')}.${Date.now()}@example.com` } });
+  const { createInvoice } = await t.run(CreateInvoiceDocument, {
+    input: { customerId: createCustomer.customer.id, currency: 'USD', lineItems: [{ description: 'Plan', quantity: 1, unitAmount: '125.00' }] },
+  });
+  const { sendInvoice } = await t.run(SendInvoiceDocument, { invoiceId: createInvoice.invoice.id, integrationId: integration.stripe.id });
+  await waitForJobs(t, [sendInvoice.job.id]);
+  const stripeInvoice = Object.values(sandbox.stripe.state<StripeState>().invoices).find((i: any) => i.metadata?.switchboard_id === rowId(createInvoice.invoice.id)) as any;
+  return { createCustomer, createInvoice, stripeInvoice };
+}
+
 const postStripe = (body: string, secret = STRIPE_SECRET, ts?: number) => post(integration.stripe.url, body, stripeHeaders(body, secret, ts));
 const countEvents = async (row: string) => Number((await t.sql<{ n: string }>('SELECT count(*) AS n FROM webhook_event WHERE integration_id = $1', [row]))[0].n);
 
@@ -390,13 +402,7 @@ describe('identity, ownership and order', () => {
   });
 
   it('closing the loop: an invoice sent through Stripe becomes PAID when invoice.paid arrives; a late invoice.finalized does not undo it', async () => {
-    const { createCustomer } = await t.run(CreateCustomerDocument, { input: { name: 'Paying Customer', email: `pay.${Date.now()}@example.com` } });
-    const { createInvoice } = await t.run(CreateInvoiceDocument, {
-      input: { customerId: createCustomer.customer.id, currency: 'USD', lineItems: [{ description: 'Plan', quantity: 1, unitAmount: '125.00' }] },
-    });
-    const { sendInvoice } = await t.run(SendInvoiceDocument, { invoiceId: createInvoice.invoice.id, integrationId: integration.stripe.id });
-    await waitForJobs(t, [sendInvoice.job.id]);
-    const stripeInvoice = Object.values(sandbox.stripe.state<StripeState>().invoices).find((i: any) => i.metadata?.switchboard_id === rowId(createInvoice.invoice.id)) as any;
+    const { createCustomer, createInvoice, stripeInvoice } = await sentInvoice('Paying Customer');
     expect(stripeInvoice.status).toBe('open');
 
     const updates: Invoice[] = [];
@@ -453,13 +459,7 @@ describe('identity, ownership and order', () => {
   });
 
   it('Stripe invoice.payment_failed keeps a sent invoice OPEN and says so; invoice.voided makes it VOID; customer.deleted unlinks the customer', async () => {
-    const { createCustomer } = await t.run(CreateCustomerDocument, { input: { name: 'Void Customer', email: `void.${Date.now()}@example.com` } });
-    const { createInvoice } = await t.run(CreateInvoiceDocument, {
-      input: { customerId: createCustomer.customer.id, currency: 'USD', lineItems: [{ description: 'Plan', quantity: 1, unitAmount: '125.00' }] },
-    });
-    const { sendInvoice } = await t.run(SendInvoiceDocument, { invoiceId: createInvoice.invoice.id, integrationId: integration.stripe.id });
-    await waitForJobs(t, [sendInvoice.job.id]);
-    const stripeInvoice = Object.values(sandbox.stripe.state<StripeState>().invoices).find((i: any) => i.metadata?.switchboard_id === rowId(createInvoice.invoice.id)) as any;
+    const { createCustomer, createInvoice, stripeInvoice } = await sentInvoice('Void Customer');
     const at = nowSeconds();
     const failed = stripeEvent('invoice.payment_failed', (e) => {
       Object.assign(e.data.object, { id: stripeInvoice.id, customer: stripeInvoice.customer, currency: 'usd', metadata: {} });
