@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fallbackDataDir } from '../../src/db/embedded-postgres.js';
-import { MAIN, spawnMain, type GatewayProcess } from '../support/processes.js';
+import { MAIN, spawnMain, stopSpawned, type GatewayProcess } from '../support/processes.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -44,7 +44,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // Whatever happened above, leave no server behind.
+  // Whatever happened above, leave no server behind: the gateway of a failed test, then the
+  // postmaster a kill -9 left.
+  await stopSpawned();
   const pidFile = join(dataDir, 'pg', 'postmaster.pid');
   if (existsSync(pidFile)) {
     const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
