@@ -41,8 +41,9 @@ export interface OperationResult {
 
 /**
  * `gateway`: a step of the gateway's own failed during the operation (the rate-limit reservation
- * or a reference lookup, both in PostgreSQL), so no request was sent for that step: retried, and
- * not held against the provider's health.
+ * or a reference lookup, both in PostgreSQL), so no request was sent for that step. Retried when
+ * the failure can pass (see ownStep in the outbound worker); never held against the provider's
+ * health.
  */
 export type FailureKind = 'timeout' | 'network' | 'rate_limited' | 'server' | 'client' | 'auth' | 'circuit_open' | 'gateway';
 

@@ -44,7 +44,7 @@ export class EventBus {
     if (this.commitSender && (await this.commitSender(tx, topic, payload))) this.sentWithCommit.add(payload);
   }
 
-  /** Whether this payload already went to other processes with its transaction (publishWithCommit). */
+  /** Whether the relay already dealt with this payload in its transaction (publishWithCommit). */
   wasSentWithCommit(payload: object): boolean {
     return this.sentWithCommit.has(payload);
   }
@@ -60,5 +60,9 @@ export class EventBus {
   }
 }
 
-/** Sends a payload inside a transaction; false when the topic does not cross processes. */
+/**
+ * Sends a payload inside a transaction. True when the relay has dealt with it (sent, or found too
+ * big to send), so that publish() after the commit does not relay it again; false when the topic
+ * does not cross processes.
+ */
 export type CommitSender = <K extends keyof GatewayTopics>(tx: EntityManager, topic: K, payload: GatewayTopics[K]) => Promise<boolean>;

@@ -617,8 +617,7 @@ export class OutboundWorker {
     // half-open and the next probe goes once this one's lease runs out.
     if (probe) {
       if (outcome.kind !== 'gateway') await this.afterProbe(integration, !healthFailure);
-    }
-    else if (healthFailure && this.counter(integration.id).record(false)) await this.openCircuit(integration);
+    } else if (healthFailure && this.counter(integration.id).record(false)) await this.openCircuit(integration);
   }
 
   /** The job COMPLETED, its provider links, the log row and the slot released (SUCCEED_SQL). */

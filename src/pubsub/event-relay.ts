@@ -140,7 +140,8 @@ export class EventRelay {
     bus.sendWithCommitVia(async (tx, topic, value) => {
       if (!(RELAY_TOPICS as string[]).includes(topic)) return false;
       const envelope = this.envelope(topic as RelayTopic, value as never);
-      if (envelope === null) return false;
+      // Too big for a NOTIFY: already reported, and not worth building again after the commit.
+      if (envelope === null) return true;
       await tx.query(`SELECT pg_notify('${EVENTS_CHANNEL}', $1)`, [`[${envelope}]`]);
       return true;
     });

@@ -26,6 +26,10 @@ import {
 } from '../generated/graphql.js';
 import { codes, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { createIntegrations, HUBSPOT_TOKEN, rowId, SENDGRID_KEY, STRIPE_KEY, waitForJobs } from '../support/outbound.js';
+import { until } from '../support/processes.js';
+import { subscribe } from '../support/subscriptions.js';
+import type { QueryRunner } from 'typeorm';
+import type { Customer } from '../../src/domain/customer/customer.entity.js';
 
 let t: TestGateway;
 let sandbox: Sandbox;
@@ -109,14 +113,12 @@ describe('pushCustomer to Stripe', () => {
     expect(Object.values(sandbox.stripe.state<StripeState>().createdPerKey)).toEqual([1]);
   });
 
-  it("a failure of the gateway's own step (the rate-limit reservation) is retried, not a provider failure", async () => {
-    // A fresh integration, so this process has no rate-limit instants leased for it yet.
-    const { createIntegration } = await t.run(CreateIntegrationDocument, {
-      input: { provider: 'STRIPE', name: 'Stripe reservation fault', baseUrl: sandbox.stripe.url, credentials: { apiKey: STRIPE_KEY }, settings: { retryBaseDelayMs: 20, retryMaxDelayMs: 200 } },
-    });
-    const integrationId = rowId(createIntegration.integration.id);
-    // The first reservation for it fails in PostgreSQL as a cancelled statement would (57014, a
-    // failure that can pass); a sequence counts outside the aborted transaction.
+  /**
+   * The first rate-limit reservation for this integration fails in PostgreSQL as a cancelled
+   * statement would (57014, a failure that can pass); a sequence counts outside the aborted
+   * transaction. Returns the clean-up.
+   */
+  async function failFirstReservation(integrationId: string): Promise<() => Promise<void>> {
     await t.sql(`CREATE SEQUENCE reservation_fault_seq`);
     await t.sql(`CREATE FUNCTION reservation_fault() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
@@ -126,9 +128,26 @@ describe('pushCustomer to Stripe', () => {
         RETURN NEW;
       END $$`);
     await t.sql(`CREATE TRIGGER reservation_fault BEFORE INSERT ON integration_throttle FOR EACH ROW EXECUTE FUNCTION reservation_fault()`);
+    return async () => {
+      await t.sql(`DROP TRIGGER reservation_fault ON integration_throttle`);
+      await t.sql(`DROP FUNCTION reservation_fault()`);
+      await t.sql(`DROP SEQUENCE reservation_fault_seq`);
+    };
+  }
+
+  /** A fresh Stripe integration: this process has no rate-limit instants leased for it yet. */
+  const freshStripe = async (name: string) =>
+    (await t.run(CreateIntegrationDocument, {
+      input: { provider: 'STRIPE', name, baseUrl: sandbox.stripe.url, credentials: { apiKey: STRIPE_KEY }, settings: { retryBaseDelayMs: 20, retryMaxDelayMs: 200, timeoutMs: 1000 } },
+    })).createIntegration.integration;
+
+  it("a failure of the gateway's own step (the rate-limit reservation) is retried, not a provider failure", async () => {
+    const integration = await freshStripe('Stripe reservation fault');
+    const integrationId = rowId(integration.id);
+    const cleanUp = await failFirstReservation(integrationId);
     try {
       const customerId = await newCustomer('Reservation Fault');
-      const { pushCustomer } = await t.run(PushCustomerDocument, { customerId, integrationId: createIntegration.integration.id });
+      const { pushCustomer } = await t.run(PushCustomerDocument, { customerId, integrationId: integration.id });
       await waitForJobs(t, [pushCustomer.job.id]);
       const { integrationJob } = await t.run(JobDocument, { id: pushCustomer.job.id });
       expect(integrationJob).toMatchObject({ status: 'COMPLETED', attempts: 2 });
@@ -138,9 +157,65 @@ describe('pushCustomer to Stripe', () => {
       const metrics = await (await fetch(`${t.url}/metrics`)).text();
       expect(metrics).toMatch(new RegExp(`switchboard_provider_errors_total\\{[^}]*integration="${integrationId}"[^}]*kind="gateway"[^}]*\\} 1\\b`));
     } finally {
-      await t.sql(`DROP TRIGGER reservation_fault ON integration_throttle`);
-      await t.sql(`DROP FUNCTION reservation_fault()`);
-      await t.sql(`DROP SEQUENCE reservation_fault_seq`);
+      await cleanUp();
+    }
+  });
+
+  it('a half-open probe that fails in the gateway decides nothing: the circuit stays half-open until a real probe closes it', async () => {
+    const integration = await freshStripe('Stripe probe fault');
+    const integrationId = rowId(integration.id);
+    // Opened long ago: the next job is the half-open probe.
+    await t.sql(`UPDATE integration SET circuit = 'OPEN', circuit_opened_at = now() - interval '1 hour' WHERE id = $1`, [integrationId]);
+    const cleanUp = await failFirstReservation(integrationId);
+    try {
+      const { pushCustomer } = await t.run(PushCustomerDocument, { customerId: await newCustomer('Probe Fault'), integrationId: integration.id });
+      await waitForJobs(t, [pushCustomer.job.id]);
+      expect((await t.run(JobDocument, { id: pushCustomer.job.id })).integrationJob).toMatchObject({ status: 'COMPLETED', attempts: 2 });
+      expect(await t.sql('SELECT circuit FROM integration WHERE id = $1', [integrationId])).toEqual([{ circuit: 'CLOSED' }]);
+      expect(sandbox.stripe.requests.filter((r) => r.path === '/v1/customers')).toHaveLength(1);
+      // The failed probe left the circuit half-open: the retry (due 20-200 ms later) waited for that
+      // probe's lease (2 x timeoutMs + 5 s) to run out and went as the next probe. Had the failure
+      // closed the circuit, the retry would have run at once.
+      const [{ gap }] = await t.sql<{ gap: number }>(
+        `SELECT EXTRACT(EPOCH FROM j.completed_at - l.timestamp)::float8 AS gap
+           FROM integration_job j JOIN integration_log l ON l.job_id = j.id AND l.status = 'FAILED' WHERE j.id = $1`,
+        [rowId(pushCustomer.job.id)],
+      );
+      expect(gap).toBeGreaterThan(5);
+    } finally {
+      await cleanUp();
+    }
+  });
+
+  it("an operator's cancel right after a failed attempt reaches subscribers after that attempt's RETRYING, however late the worker publishes", async () => {
+    const integration = await freshStripe('Stripe cancel order');
+    const customerId = await newCustomer('Cancel Order');
+    const s = subscribe<{ integrationJobUpdated: { status: string } }>(t.url, t.adminKey, 'subscription($f: IntegrationEventFilter) { integrationJobUpdated(filter: $f) { status } }', {
+      f: { entityId: customerId },
+    });
+    const publishCustomer = () => void t.gateway.services.customers.findByIds([rowId(customerId)]).then(([c]) => t.gateway.services.events.publish('customer.updated', c as Customer));
+    await s.ready(customerId, publishCustomer);
+    // The call takes 500 ms and gets a 429 asking for 60 s: the job goes RETRYING and waits.
+    sandbox.stripe.setFaults({ latencyMs: 500, burst429: 1, retryAfterSeconds: 60 });
+    const db = t.gateway.db;
+    const query = db.query.bind(db);
+    try {
+      const { pushCustomer } = await t.run(PushCustomerDocument, { customerId, integrationId: integration.id });
+      const statuses = () => s.events.map((e) => e.integrationJobUpdated.status);
+      await until(() => statuses().includes('PROCESSING'), 10_000);
+      // From now on this process publishes after its commits a second late (a stalled event loop).
+      // (A statement inside a transaction comes through here too, with its query runner: not delayed.)
+      db.query = (async (sql: string, parameters?: unknown[], runner?: QueryRunner) => {
+        if (!runner && sql.includes('pg_notify')) await new Promise((r) => setTimeout(r, 1000));
+        return query(sql, parameters, runner);
+      }) as typeof db.query;
+      await waitForJobs(t, [pushCustomer.job.id], ['RETRYING']);
+      expect((await t.run(CancelJobDocument, { id: pushCustomer.job.id })).cancelIntegrationJob.job.status).toBe('CANCELLED');
+      await until(() => statuses().includes('CANCELLED') && statuses().includes('RETRYING'), 10_000);
+      expect(statuses()).toEqual(['PENDING', 'PROCESSING', 'RETRYING', 'CANCELLED']);
+    } finally {
+      db.query = query;
+      await s.dispose();
     }
   });
 

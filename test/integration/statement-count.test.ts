@@ -94,5 +94,11 @@ describe('DataLoader batching', () => {
     const { createCustomer } = await t.run(CreateCustomerDocument, { input: { name: 'Counter' } });
     const created = await statementsFor(() => t.run(CreateContractDocument, { input: { customerId: createCustomer.customer.id, title: 'x' } }));
     expect(created.length).toBeGreaterThan(2);
+    // The exported counter is fed by the same hook: it moves by at least what a run sends.
+    const counter = async () =>
+      Number((await (await fetch(`${t.url}/metrics`)).text()).split('\n').find((l) => l.startsWith('switchboard_db_statements_total '))!.split(' ')[1]);
+    const before = await counter();
+    const seen = await statementsDuring(() => t.run(CreateContractDocument, { input: { customerId: createCustomer.customer.id, title: 'y' } }));
+    expect((await counter()) - before).toBeGreaterThanOrEqual(seen.length);
   });
 });

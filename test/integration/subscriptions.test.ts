@@ -1,3 +1,4 @@
+import type { QueryRunner } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Customer } from '../../src/domain/customer/customer.entity.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
@@ -97,9 +98,10 @@ describe('integrationJobUpdated across processes', () => {
     // second, as behind a stalled event loop; the worker process runs the job at once.
     const db = t.gateway.db;
     const query = db.query.bind(db);
-    db.query = (async (sql: string, parameters?: unknown[]) => {
-      if (sql.includes('pg_notify')) await new Promise((r) => setTimeout(r, 1000));
-      return query(sql, parameters);
+    // (A statement inside a transaction comes through here too, with its query runner: not delayed.)
+    db.query = (async (sql: string, parameters?: unknown[], runner?: QueryRunner) => {
+      if (!runner && sql.includes('pg_notify')) await new Promise((r) => setTimeout(r, 1000));
+      return query(sql, parameters, runner);
     }) as typeof db.query;
     try {
       const vars = { customerId, integrationId: stripeId, idempotencyKey: `late-${Date.now()}` };
