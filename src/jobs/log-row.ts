@@ -21,3 +21,22 @@ export function logParams(log: IntegrationLog): unknown[] {
     log.jobId, log.webhookEventId, log.httpStatus, log.durationMs, log.attempt, JSON.stringify(log.request), JSON.stringify(log.response),
   ];
 }
+
+/**
+ * INSERT of every integration_log row in a JSON array parameter (objects keyed by column, as
+ * logRecord makes them): many rows in one statement, or one step in a larger one.
+ */
+export function insertLogsSql(param: string): string {
+  return `INSERT INTO integration_log (${COLUMNS.join(', ')})
+    SELECT ${COLUMNS.join(', ')} FROM jsonb_populate_recordset(NULL::integration_log, ${param}::jsonb)`;
+}
+
+/** A log row as insertLogsSql reads it: its columns by name. */
+export function logRecord(log: IntegrationLog): Record<(typeof COLUMNS)[number], unknown> {
+  return {
+    id: log.id, service: log.service, event_type: log.eventType, direction: log.direction, status: log.status, timestamp: log.timestamp,
+    error_msg: log.errorMsg, correlation_id: log.correlationId, integration_id: log.integrationId, job_id: log.jobId,
+    webhook_event_id: log.webhookEventId, http_status: log.httpStatus, duration_ms: log.durationMs, attempt: log.attempt,
+    request: log.request, response: log.response,
+  };
+}

@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import DataLoader from 'dataloader';
 import { randomUUID } from 'node:crypto';
 import type { JobWithMetadata, PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
@@ -18,8 +19,8 @@ import { backoffWithFullJitter, FailureCounter } from './circuit-breaker.js';
 import { RateLease } from './rate-lease.js';
 import type { EventBus } from './job-events.js';
 import { queueDb } from './job.service.js';
-import { insertLogSql, logParams, logService } from './log-row.js';
-import { linksParam, upsertLinksSql } from '../domain/external-ref/external-ref.service.js';
+import { insertLogSql, insertLogsSql, logParams, logRecord, logService } from './log-row.js';
+import { linkRecords, upsertLinksSql } from '../domain/external-ref/external-ref.service.js';
 import { JOB_COLUMN_LIST, jobFromRow } from './job-row.js';
 import { OUTBOUND_QUEUE, QUEUE_SCHEMA, type OutboundQueueData } from './queue-names.js';
 import { outboundTable } from './queue.js';
@@ -64,26 +65,51 @@ interface Started {
   refIds: string[];
 }
 
+interface StartRequest {
+  jobId: string;
+  integrationId: string;
+  concurrency: number;
+  leaseMs: number;
+  probe: boolean;
+  version: number | null;
+}
+
+interface SucceedRequest {
+  job: IntegrationJob;
+  integration: Integration;
+  slot: number;
+  result: OperationResult;
+  log: IntegrationLog;
+}
+
+/** The most attempts one cohort statement starts or completes. */
+const COHORT_MAX = 200;
+
 type StartRow = Record<string, unknown> & { ready: boolean; slot: number | null; status: string | null; refs: Record<string, string> | null };
 
+/** The columns jobFromRow reads, of the table or CTE called `alias`. */
+const jobColumns = (alias: string) => JOB_COLUMN_LIST.split(', ').map((c) => `${alias}.${c}`).join(', ');
+
 /**
- * One statement: the job COMPLETED, its provider links, the slot released, the canonical effect
- * of the operation (invoice.send opens a DRAFT invoice) and the log row. $1 job, $2 result,
- * $3 integration, $4 provider, $5 links, $6 slot, $7 holder, $8... the log row.
+ * One statement for a cohort of finished attempts: each job COMPLETED, its provider links, its
+ * slot released, the canonical effect of its operation (invoice.send opens a DRAFT invoice) and
+ * its log row. $1 the cohort (JSON: job, result, integration, provider, slot, links), $2 the
+ * holder, $3 the log rows (logRecord).
  */
 const SUCCEED_SQL = `
-  WITH done AS (
-    UPDATE integration_job SET status = 'COMPLETED', result = $2, last_error = NULL, completed_at = now(), updated_at = now()
-    WHERE id = $1 RETURNING ${JOB_COLUMN_LIST}
-  ), links AS (${upsertLinksSql('$3', '$4', '$5')}
+  WITH x AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(job uuid, result jsonb, integration uuid, provider text, slot int, links jsonb)
+  ), done AS (
+    UPDATE integration_job j SET status = 'COMPLETED', result = x.result, last_error = NULL, completed_at = now(), updated_at = now()
+    FROM x WHERE j.id = x.job RETURNING ${jobColumns('j')}
+  ), links AS (${upsertLinksSql('x.integration', 'x.provider', 'x.links', 'x CROSS JOIN LATERAL')}
   ), released AS (
-    UPDATE integration_slot SET lease_until = '-infinity', holder = NULL WHERE integration_id = $3 AND slot = $6 AND holder = $7
+    UPDATE integration_slot s SET lease_until = '-infinity', holder = NULL FROM x WHERE s.integration_id = x.integration AND s.slot = x.slot AND s.holder = $2
   ), opened AS (
     UPDATE invoice i SET status = 'OPEN', issued_at = COALESCE(i.issued_at, now()), version = i.version + 1, updated_at = now()
-    WHERE i.id = (SELECT entity_id FROM done WHERE operation = 'invoice.send') AND i.status = 'DRAFT'
-  ), logged AS (${insertLogSql(8)})
+    WHERE i.id IN (SELECT entity_id FROM done WHERE operation = 'invoice.send') AND i.status = 'DRAFT'
+  ), logged AS (${insertLogsSql('$3')})
   SELECT ${JOB_COLUMN_LIST} FROM done`;
-
 
 const paceIntervalMs = (requestsPerSecond: number) => 1000 / (requestsPerSecond * RATE_HEADROOM);
 
@@ -120,41 +146,48 @@ const RESERVE_SQL = `INSERT INTO integration_throttle (integration_id, tat) VALU
   ON CONFLICT (integration_id) DO UPDATE SET tat = GREATEST(integration_throttle.tat, clock_timestamp()) + $3::int * $2::float8 * interval '1 ms'
   RETURNING EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - $3::int * $2::float8 AS wait_ms`;
 
-/** A job that may start: waiting, or PROCESSING when its worker died with attempts left (a re-delivery). */
-const STARTABLE = `(status IN ('PENDING', 'RETRYING') OR (status = 'PROCESSING' AND attempts < max_attempts))`;
+/** A job (alias j) that may start: waiting, or PROCESSING when its worker died with attempts left (a re-delivery). */
+const STARTABLE = `(j.status IN ('PENDING', 'RETRYING') OR (j.status = 'PROCESSING' AND j.attempts < j.max_attempts))`;
 
 /**
- * $1 job, $2 integration, $3 concurrency, $4 lease ms, $5 holder, $6 is the half-open probe,
- * $7 the integration version the caller's settings come from (null: any).
- * One row: whether the job and integration may run, the slot taken (if any), the job's row
- * when it started, and the provider ids of the job's entity and its customer (by `Type:id`).
- * The rate limit is not reserved here (see RESERVE_SQL).
+ * Starts a cohort of one integration's jobs in one statement. $1 the job ids, $2 integration,
+ * $3 concurrency, $4 lease ms, $5 holder, $6 is the half-open probe, $7 the integration version
+ * the caller's settings come from (null: any).
+ * One row per job, in the order asked: whether it and its integration may run, the slot taken
+ * for it (if any: the free slots go to the jobs in the order asked), its row when it started, and
+ * the provider ids of its entity and its customer (by `Type:id`). The rate limit is not reserved
+ * here (see RESERVE_SQL).
  */
 const START_SQL = `
-  WITH ready AS (
-    SELECT EXISTS (SELECT 1 FROM integration i WHERE i.id = $2 AND i.status = 'ACTIVE' AND (i.circuit = 'CLOSED' OR $6::boolean)
-                   AND ($7::int IS NULL OR i.version = $7))
-       AND EXISTS (SELECT 1 FROM integration_job WHERE id = $1 AND integration_id = $2 AND ${STARTABLE}) AS ok
-  ), slot AS (
-    UPDATE integration_slot SET lease_until = clock_timestamp() + $4::int * interval '1 ms', holder = $5
-    WHERE (integration_id, slot) = (
-      SELECT integration_id, slot FROM integration_slot
+  WITH req AS (
+    SELECT r.id, r.ord FROM unnest($1::uuid[]) WITH ORDINALITY AS r(id, ord)
+  ), ready AS (
+    SELECT j.id, row_number() OVER (ORDER BY req.ord) AS n
+    FROM req JOIN integration_job j ON j.id = req.id AND j.integration_id = $2 AND ${STARTABLE}
+    WHERE EXISTS (SELECT 1 FROM integration i WHERE i.id = $2 AND i.status = 'ACTIVE' AND (i.circuit = 'CLOSED' OR $6::boolean)
+                  AND ($7::int IS NULL OR i.version = $7))
+  ), free AS (
+    SELECT f.slot, row_number() OVER (ORDER BY f.slot) AS n FROM (
+      SELECT slot FROM integration_slot
       WHERE integration_id = $2 AND slot < $3 AND lease_until < clock_timestamp()
-      ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)
-      AND (SELECT ok FROM ready)
-    RETURNING slot
+      ORDER BY slot LIMIT (SELECT count(*) FROM ready) FOR UPDATE SKIP LOCKED) f
+  ), taken AS (
+    UPDATE integration_slot s SET lease_until = clock_timestamp() + $4::int * interval '1 ms', holder = $5
+    FROM free JOIN ready ON ready.n = free.n
+    WHERE s.integration_id = $2 AND s.slot = free.slot
+    RETURNING s.slot, ready.id AS job_id
   ), started AS (
-    UPDATE integration_job SET status = 'PROCESSING', attempts = attempts + 1, updated_at = now(), next_attempt_at = NULL
-    WHERE id = $1 AND ${STARTABLE} AND EXISTS (SELECT 1 FROM slot)
-    RETURNING ${JOB_COLUMN_LIST}
+    UPDATE integration_job j SET status = 'PROCESSING', attempts = j.attempts + 1, updated_at = now(), next_attempt_at = NULL
+    FROM taken WHERE j.id = taken.job_id AND ${STARTABLE}
+    RETURNING ${jobColumns('j')}
   )
-  SELECT ready.ok AS ready, (SELECT slot FROM slot) AS slot,
+  SELECT req.id AS requested, ready.id IS NOT NULL AS ready, taken.slot,
          (SELECT json_object_agg(r.entity_type || ':' || r.entity_id, r.external_id) FROM external_ref r
-          WHERE r.integration_id = $2
-            AND r.entity_id = ANY(COALESCE((SELECT ARRAY[s.entity_id, CASE WHEN s.payload->>'customerId' ~* '${UUID_PATTERN}' THEN (s.payload->>'customerId')::uuid END]
-                                            FROM started s), '{}'::uuid[]))) AS refs,
-         ${JOB_COLUMN_LIST.split(', ').map((c) => `started.${c}`).join(', ')}
-  FROM ready LEFT JOIN started ON true`;
+          WHERE started.id IS NOT NULL AND r.integration_id = $2
+            AND r.entity_id = ANY(ARRAY[started.entity_id, CASE WHEN started.payload->>'customerId' ~* '${UUID_PATTERN}' THEN (started.payload->>'customerId')::uuid END])) AS refs,
+         ${jobColumns('started')}
+  FROM req LEFT JOIN ready ON ready.id = req.id LEFT JOIN taken ON taken.job_id = req.id LEFT JOIN started ON started.id = req.id
+  ORDER BY req.ord`;
 
 /**
  * Runs outbound jobs: PENDING -> PROCESSING -> COMPLETED, or -> RETRYING -> ... -> FAILED, with
@@ -181,6 +214,14 @@ export class OutboundWorker {
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly holder = randomUUID();
   private stopScrape: (() => void) | null = null;
+  /** Attempts starting in the same turn (a fetched batch, the places a cohort freed) share one START_SQL per integration. */
+  private readonly starts = new DataLoader<StartRequest, StartRow>((reqs) => this.startCohort(reqs), { cache: false, maxBatchSize: COHORT_MAX });
+  /** Attempts finishing in the same turn of the event loop share one SUCCEED_SQL. */
+  private readonly completions = new DataLoader<SucceedRequest, Record<string, unknown>>((reqs) => this.succeedCohort(reqs), {
+    cache: false,
+    maxBatchSize: COHORT_MAX,
+    batchScheduleFn: (run) => setImmediate(run),
+  });
 
   constructor(
     private readonly db: DataSource,
@@ -515,15 +556,7 @@ export class OutboundWorker {
     const leaseMs = settings.timeoutMs * 8 + 10_000;
     const deadline = Date.now() + SLOT_WAIT_MS;
     for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
-      const [row] = await prepared<StartRow>(this.db, 'switchboard_outbound_start', START_SQL, [
-        jobId,
-        integration.id,
-        settings.concurrency,
-        leaseMs,
-        this.holder,
-        probe,
-        version,
-      ]);
+      const row = await this.starts.load({ jobId, integrationId: integration.id, concurrency: settings.concurrency, leaseMs, probe, version });
       if (row.status !== null) {
         const job = jobFromRow(row);
         const refIds = [job.entityId, (job.payload as { customerId?: unknown }).customerId].filter((v): v is string => typeof v === 'string' && isUuid(v));
@@ -542,6 +575,70 @@ export class OutboundWorker {
         return null;
       }
       await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  /** START_SQL for each integration's share of the cohort (a job asked twice goes in a statement of its own). */
+  private async startCohort(reqs: readonly StartRequest[]): Promise<Array<StartRow | Error>> {
+    const groups = new Map<string, number[]>();
+    const asked = new Set<string>();
+    reqs.forEach((r, i) => {
+      const again = asked.has(r.jobId) ? `|${i}` : '';
+      asked.add(r.jobId);
+      const key = `${r.integrationId}|${r.concurrency}|${r.leaseMs}|${r.probe}|${r.version}${again}`;
+      groups.set(key, [...(groups.get(key) ?? []), i]);
+    });
+    const out: Array<StartRow | Error> = new Array(reqs.length);
+    await Promise.all(
+      [...groups.values()].map(async (members) => {
+        const { integrationId, concurrency, leaseMs, probe, version } = reqs[members[0]];
+        try {
+          const rows = await prepared<StartRow>(this.db, 'switchboard_outbound_start', START_SQL, [
+            members.map((i) => reqs[i].jobId),
+            integrationId,
+            concurrency,
+            leaseMs,
+            this.holder,
+            probe,
+            version,
+          ]);
+          members.forEach((i, k) => (out[i] = rows[k]));
+        } catch (err) {
+          for (const i of members) out[i] = err as Error;
+        }
+      }),
+    );
+    return out;
+  }
+
+  /**
+   * SUCCEED_SQL for a cohort. Should the statement fail, each job is tried on its own, so one
+   * job's bad row costs only that job a re-delivery.
+   */
+  private async succeedCohort(reqs: readonly SucceedRequest[]): Promise<Array<Record<string, unknown> | Error>> {
+    const run = async (batch: readonly SucceedRequest[]) => {
+      const cohort = batch.map((r) => ({
+        job: r.job.id,
+        result: r.result.summary,
+        integration: r.integration.id,
+        provider: r.integration.provider,
+        slot: r.slot,
+        links: linkRecords(r.result.links),
+      }));
+      const rows = await prepared(this.db, 'switchboard_outbound_succeed', SUCCEED_SQL, [
+        JSON.stringify(cohort),
+        this.holder,
+        JSON.stringify(batch.map((r) => logRecord(r.log))),
+      ]);
+      const byId = new Map(rows.map((row) => [row.id as string, row]));
+      return batch.map((r) => byId.get(r.job.id) ?? new Error(`job ${r.job.id} was not found to complete`));
+    };
+    try {
+      return await run(reqs);
+    } catch (err) {
+      if (reqs.length === 1) return [err as Error];
+      this.log.warn({ err, jobs: reqs.length }, 'completing a cohort of jobs failed; completing them one by one');
+      return Promise.all(reqs.map((r) => run([r]).then(([row]) => row, (e: unknown) => e as Error)));
     }
   }
 
@@ -624,16 +721,7 @@ export class OutboundWorker {
   private async succeed(job: IntegrationJob, loaded: Loaded, slot: number, result: OperationResult, durationMs: number, probe: boolean): Promise<void> {
     const { integration } = loaded;
     const log = this.logRow(job, integration, LogStatus.SUCCESS, null, result.exchanges, durationMs);
-    const [row] = await prepared(this.db, 'switchboard_outbound_succeed', SUCCEED_SQL, [
-      job.id,
-      result.summary,
-      integration.id,
-      integration.provider,
-      linksParam(result.links),
-      slot,
-      this.holder,
-      ...logParams(log),
-    ]);
+    const row = await this.completions.load({ job, integration, slot, result, log });
     this.events.publish('log.added', log);
     this.events.publish('job.updated', jobFromRow(row));
     if (probe) await this.afterProbe(integration, true);

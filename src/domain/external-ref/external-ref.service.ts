@@ -33,19 +33,27 @@ export interface LinkInput {
   remoteData?: Record<string, unknown> | null;
 }
 
+/** Links as the JSON array `upsertLinksSql` reads. */
+export function linkRecords(links: LinkInput[]): Array<Record<string, unknown>> {
+  return links.map((l) => ({ id: newId(), entityType: l.entityType, entityId: l.entityId, externalId: l.externalId, remoteData: l.remoteData ?? null }));
+}
+
 /** Links as the JSON parameter `upsertLinksSql` reads. */
 export function linksParam(links: LinkInput[]): string {
-  return JSON.stringify(links.map((l) => ({ id: newId(), entityType: l.entityType, entityId: l.entityId, externalId: l.externalId, remoteData: l.remoteData ?? null })));
+  return JSON.stringify(linkRecords(links));
 }
 
 /**
  * Upserts every link in a JSON array parameter for one integration: a statement of its own, or a
- * step in a larger one (the outbound worker completes a job in a single statement).
+ * step in a larger one (the outbound worker completes a job in a single statement). With `from`
+ * (a FROM item ending in `CROSS JOIN LATERAL`), the integration, provider and links are read per
+ * row of it: the worker completes a cohort of jobs in one statement. A link two rows of one
+ * statement both carry is written once (an upsert cannot touch one row twice).
  */
-export function upsertLinksSql(integrationParam: string, providerParam: string, linksParamRef: string): string {
+export function upsertLinksSql(integrationParam: string, providerParam: string, linksParamRef: string, from = ''): string {
   return `INSERT INTO external_ref (id, entity_type, entity_id, integration_id, provider, external_id, remote_data, last_synced_at)
-    SELECT r.id, r."entityType", r."entityId", ${integrationParam}::uuid, ${providerParam}::text, r."externalId", r."remoteData", now()
-    FROM jsonb_to_recordset(${linksParamRef}::jsonb) AS r(id uuid, "entityType" text, "entityId" uuid, "externalId" text, "remoteData" jsonb)
+    SELECT DISTINCT ON (${integrationParam}::uuid, r."entityType", r."externalId") r.id, r."entityType", r."entityId", ${integrationParam}::uuid, ${providerParam}::text, r."externalId", r."remoteData", now()
+    FROM ${from} jsonb_to_recordset(${linksParamRef}::jsonb) AS r(id uuid, "entityType" text, "entityId" uuid, "externalId" text, "remoteData" jsonb)
     ON CONFLICT (integration_id, entity_type, external_id)
     DO UPDATE SET entity_id = EXCLUDED.entity_id, remote_data = COALESCE(EXCLUDED.remote_data, external_ref.remote_data), last_synced_at = now()`;
 }
