@@ -64,6 +64,23 @@ async function enqueueAll(integrationId: string, ids: string[]): Promise<void> {
   );
 }
 
+const PUSH_MANY = `mutation($c: [ID!]!, $i: ID!) { pushCustomers(customerIds: $c, integrationId: $i) { jobs { id status } } }`;
+const BULK = 100;
+const BULK_CLIENTS = 4;
+
+/** BULK_CLIENTS clients send pushCustomers mutations of BULK customers each. */
+async function enqueueBulk(integrationId: string, ids: string[]): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: BULK_CLIENTS }, async () => {
+      while (next < ids.length) {
+        const batch = ids.slice(next, (next += BULK));
+        await graphql(PUSH_MANY, { c: batch, i: integrationId });
+      }
+    }),
+  );
+}
+
 async function waitAllDone(integrationId: string, n: number): Promise<void> {
   const rowId = Buffer.from(integrationId, 'base64url').toString().split(':')[1];
   for (;;) {
@@ -108,6 +125,15 @@ const enqueueSeconds = (performance.now() - started) / 1000;
 await waitAllDone(fast, JOBS);
 const e2e = JOBS / ((performance.now() - started) / 1000);
 
+console.log(`gateway: ${JOBS} jobs in pushCustomers mutations of ${BULK} from ${BULK_CLIENTS} clients against the zero-latency sandbox ...`);
+const bulk = await integration('bench-bulk', { requestsPerSecond: 10_000, concurrency: 100 });
+const bulkIds = await customers(JOBS);
+started = performance.now();
+await enqueueBulk(bulk, bulkIds);
+const bulkEnqueueSeconds = (performance.now() - started) / 1000;
+await waitAllDone(bulk, JOBS);
+const bulkE2e = JOBS / ((performance.now() - started) / 1000);
+
 console.log(`gateway: ${JOBS} jobs queued while paused, then the worker alone against the zero-latency sandbox ...`);
 const drain = await integration('bench-drain', { requestsPerSecond: 10_000, concurrency: 100 });
 await graphql(`mutation($id: ID!) { pauseIntegration(id: $id) { integration { id } } }`, { id: drain });
@@ -132,7 +158,8 @@ const ideal = 50 / 0.2;
 const { rows: outcome } = await sql.query(`SELECT status, count(*)::int AS n FROM integration_job GROUP BY status ORDER BY status`);
 console.log(`\njob outcomes: ${outcome.map((r) => `${r.status} ${r.n}`).join(', ')}`);
 console.log(`raw pg-boss send+work          ${fmt(raw).padStart(8)} jobs/s`);
-console.log(`gateway end to end (0 ms)      ${fmt(e2e).padStart(8)} jobs/s   (enqueue alone: ${fmt(JOBS / enqueueSeconds)} mutations/s)   ratio to raw pg-boss: ${fmt(e2e / raw, 3)}   (target >= 2000 jobs/s)`);
+console.log(`gateway end to end (0 ms)      ${fmt(e2e).padStart(8)} jobs/s   (enqueue alone: ${fmt(JOBS / enqueueSeconds)} mutations/s)   ratio to raw pg-boss: ${fmt(e2e / raw, 3)}`);
+console.log(`gateway end to end, bulk (0 ms) ${fmt(bulkE2e).padStart(8)} jobs/s   (pushCustomers of ${BULK} from ${BULK_CLIENTS} clients; enqueue alone: ${fmt(JOBS / bulkEnqueueSeconds)} jobs/s)   (target >= 2000 jobs/s)`);
 console.log(`worker alone (0 ms, queued)     ${fmt(workerRate).padStart(8)} jobs/s`);
 console.log(`gateway at 200 ms, conc. 50    ${fmt(slowRate).padStart(8)} jobs/s   ideal ${fmt(ideal)} jobs/s   ratio ${fmt(slowRate / ideal, 2)}   (target >= 0.80)`);
 console.log(`   of which resumeIntegration (waking ${SLOW_JOBS} deferred jobs): ${fmt(resumeMs, 0)} ms`);

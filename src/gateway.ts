@@ -7,6 +7,7 @@ import type { DataSource } from 'typeorm';
 import { loadEncryptionKey, verifyEncryptionKey } from './config/encryption-key.js';
 import type { Env } from './config/env.js';
 import { createDataSource, initialiseDatabase } from './db/data-source.js';
+import { closePrepared } from './db/prepared.js';
 import { resolveDataDir, startEmbeddedPostgres, type EmbeddedServer } from './db/embedded-postgres.js';
 import { createHttpApp } from './http/app.js';
 import { OutboundWorker } from './jobs/outbound-worker.js';
@@ -69,7 +70,10 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
     const encryptionKey = await loadEncryptionKey(env.ENCRYPTION_KEY, dataDir, log);
     const db = createDataSource(databaseUrl, log, env.DB_POOL_SIZE);
     const applied = await initialiseDatabase(db);
-    onStop('database pool', () => db.destroy());
+    onStop('database pool', async () => {
+      await closePrepared(db);
+      await db.destroy();
+    });
     if (applied.length) log.info({ applied }, 'migrations applied');
     await verifyEncryptionKey(db, encryptionKey);
 

@@ -34,14 +34,15 @@ export class EventBus {
   }
 
   /**
-   * Sends `payload` to the other processes inside `tx`. PostgreSQL delivers a transaction's
+   * Sends `payloads` to the other processes inside `tx`. PostgreSQL delivers a transaction's
    * notifications when it commits, in commit order, so a change another process commits later
    * (a worker starting the job just enqueued) cannot reach a subscriber first, however late this
    * process gets to publish after its commit. Call publish() after the commit as usual: this
    * process's listeners hear it then, and the relay does not send it again.
    */
-  async publishWithCommit<K extends keyof GatewayTopics>(tx: EntityManager, topic: K, payload: GatewayTopics[K]): Promise<void> {
-    if (this.commitSender && (await this.commitSender(tx, topic, payload))) this.sentWithCommit.add(payload);
+  async publishWithCommit<K extends keyof GatewayTopics>(tx: EntityManager, topic: K, payloads: ReadonlyArray<GatewayTopics[K]>): Promise<void> {
+    if (payloads.length === 0) return;
+    if (this.commitSender && (await this.commitSender(tx, topic, payloads))) for (const p of payloads) this.sentWithCommit.add(p);
   }
 
   /** Whether the relay already dealt with this payload in its transaction (publishWithCommit). */
@@ -61,8 +62,8 @@ export class EventBus {
 }
 
 /**
- * Sends a payload inside a transaction. True when the relay has dealt with it (sent, or found too
+ * Sends payloads inside a transaction. True when the relay has dealt with them (sent, or found too
  * big to send), so that publish() after the commit does not relay it again; false when the topic
  * does not cross processes.
  */
-export type CommitSender = <K extends keyof GatewayTopics>(tx: EntityManager, topic: K, payload: GatewayTopics[K]) => Promise<boolean>;
+export type CommitSender = <K extends keyof GatewayTopics>(tx: EntityManager, topic: K, payloads: ReadonlyArray<GatewayTopics[K]>) => Promise<boolean>;

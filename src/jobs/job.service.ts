@@ -9,7 +9,7 @@ import { Invoice, InvoiceLineItem, InvoiceStatus } from '../domain/invoice/invoi
 import { IntegrationJob, JobStatus } from '../domain/job/integration-job.entity.js';
 import { IntegrationLog } from '../domain/job/integration-log.entity.js';
 import { badInput, conflict, notFound } from '../domain/shared/errors.js';
-import { newId } from '../domain/shared/ids.js';
+import { newId, toGlobalId } from '../domain/shared/ids.js';
 import { fromMinorUnits } from '../domain/shared/money.js';
 import { paginate, type Connection, type PageArgs } from '../domain/shared/pagination.js';
 import { optionalEmail, requiredText } from '../domain/shared/validation.js';
@@ -61,6 +61,28 @@ export interface NotificationInput {
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
+/** The most customers one pushCustomers call enqueues. */
+export const MAX_BULK_PUSH = 500;
+
+interface QueueEntry {
+  queueJobId: string;
+  jobId: string;
+  integrationId: string;
+  entityType: string | null;
+  entityId: string | null;
+}
+
+/** New jobs from a JSON array of rows (enqueueMany); a row whose idempotency key was used is skipped. */
+const INSERT_JOBS_SQL = `
+  INSERT INTO integration_job (id, integration_id, operation, entity_type, entity_id, status, attempts, max_attempts,
+                               correlation_id, idempotency_key, provider_idempotency_key, payload, queue_job_id)
+  SELECT id, integration_id, operation, entity_type, entity_id, 'PENDING', 0, max_attempts,
+         correlation_id, idempotency_key, provider_idempotency_key, payload, queue_job_id
+  FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, integration_id uuid, operation text, entity_type text, entity_id uuid, max_attempts int,
+                                          correlation_id text, idempotency_key text, provider_idempotency_key text, payload jsonb, queue_job_id uuid)
+  ON CONFLICT (integration_id, idempotency_key) DO NOTHING
+  RETURNING *`;
+
 /** pg-boss runs its statements through our transaction: the job exists exactly when the write does. */
 export function queueDb(tx: EntityManager) {
   return {
@@ -105,61 +127,93 @@ export class JobService {
    * integration returns the job it first made, and enqueues nothing.
    */
   async enqueue(tx: EntityManager, req: EnqueueRequest): Promise<IntegrationJob> {
-    const descriptor = PROVIDERS[req.integration.provider];
-    if (!descriptor.connector?.operations[req.operation]) {
-      throw badInput('integrationId', `a ${req.integration.provider} integration does not support ${req.operation}`);
-    }
-    if (req.integration.status === IntegrationStatus.DISABLED) throw badInput('integrationId', 'the integration is disabled');
-    if (req.idempotencyKey != null && !IDEMPOTENCY_KEY.test(req.idempotencyKey)) {
-      throw badInput('idempotencyKey', 'idempotencyKey must be 1 to 200 printable ASCII characters without spaces');
-    }
-    const id = newId();
-    const queueJobId = newId();
-    const settings = effectiveSettings(req.integration.settings, descriptor.defaultRequestsPerSecond);
-    const inserted = (await tx.query(
-      `INSERT INTO integration_job (id, integration_id, operation, entity_type, entity_id, status, attempts, max_attempts,
-                                    correlation_id, idempotency_key, provider_idempotency_key, payload, queue_job_id)
-       VALUES ($1, $2, $3, $4, $5, 'PENDING', 0, $6, $7, $8, $9, $10, $11)
-       ON CONFLICT (integration_id, idempotency_key) DO NOTHING
-       RETURNING *`,
-      [id, req.integration.id, req.operation, req.entityType, req.entityId, settings.maxAttempts, req.correlationId, req.idempotencyKey ?? null, `switchboard-${id}`, req.payload, queueJobId],
-    )) as Record<string, unknown>[];
-    if (inserted.length === 0) {
-      const existing = await tx.findOneBy(IntegrationJob, { integrationId: req.integration.id, idempotencyKey: req.idempotencyKey! });
-      if (existing!.operation !== req.operation || existing!.entityId !== req.entityId) {
-        throw conflict('idempotencyKey was already used for a different operation or entity', { jobId: existing!.id });
+    return (await this.enqueueMany(tx, [req]))[0];
+  }
+
+  /**
+   * enqueue() for many jobs: their rows in one statement, their queue entries in another, their
+   * PENDING in one NOTIFY statement. The jobs come back in the order asked.
+   */
+  async enqueueMany(tx: EntityManager, reqs: EnqueueRequest[]): Promise<IntegrationJob[]> {
+    const rows = reqs.map((req) => {
+      const descriptor = PROVIDERS[req.integration.provider];
+      if (!descriptor.connector?.operations[req.operation]) {
+        throw badInput('integrationId', `a ${req.integration.provider} integration does not support ${req.operation}`);
       }
-      return existing!;
+      if (req.integration.status === IntegrationStatus.DISABLED) throw badInput('integrationId', 'the integration is disabled');
+      if (req.idempotencyKey != null && !IDEMPOTENCY_KEY.test(req.idempotencyKey)) {
+        throw badInput('idempotencyKey', 'idempotencyKey must be 1 to 200 printable ASCII characters without spaces');
+      }
+      const id = newId();
+      return {
+        id,
+        integration_id: req.integration.id,
+        operation: req.operation,
+        entity_type: req.entityType,
+        entity_id: req.entityId,
+        max_attempts: effectiveSettings(req.integration.settings, descriptor.defaultRequestsPerSecond).maxAttempts,
+        correlation_id: req.correlationId,
+        idempotency_key: req.idempotencyKey ?? null,
+        provider_idempotency_key: `switchboard-${id}`,
+        payload: req.payload,
+        queue_job_id: newId(),
+      };
+    });
+    const inserted = new Map(((await tx.query(INSERT_JOBS_SQL, [JSON.stringify(rows)])) as Record<string, unknown>[]).map((r) => [r.id as string, jobFromRow(r)]));
+    const fresh = rows.filter((r) => inserted.has(r.id));
+    const repeats = rows.filter((r) => !inserted.has(r.id));
+    const earlier = new Map<string, IntegrationJob>();
+    if (repeats.length > 0) {
+      const found = (await tx.query(
+        `SELECT * FROM integration_job WHERE (integration_id, idempotency_key) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
+        [repeats.map((r) => r.integration_id), repeats.map((r) => r.idempotency_key)],
+      )) as Record<string, unknown>[];
+      for (const row of found) earlier.set(`${row.integration_id}|${row.idempotency_key}`, jobFromRow(row));
+      for (const r of repeats) {
+        const existing = earlier.get(`${r.integration_id}|${r.idempotency_key}`)!;
+        if (existing.operation !== r.operation || existing.entityId !== r.entity_id) {
+          throw conflict('idempotencyKey was already used for a different operation or entity', { jobId: existing.id });
+        }
+      }
     }
-    await this.send(tx, queueJobId, id, req.integration.id, req.entityType, req.entityId);
-    return this.changedIn(tx, jobFromRow(inserted[0]));
+    await this.send(
+      tx,
+      fresh.map((r) => ({ queueJobId: r.queue_job_id, jobId: r.id, integrationId: r.integration_id, entityType: r.entity_type, entityId: r.entity_id })),
+    );
+    await this.changedIn(tx, fresh.map((r) => inserted.get(r.id)!));
+    return rows.map((r) => inserted.get(r.id) ?? earlier.get(`${r.integration_id}|${r.idempotency_key}`)!);
   }
 
   /** Jobs whose change this process made and must announce (an idempotent repeat changes nothing). */
   private readonly changed = new WeakSet<IntegrationJob>();
 
   /**
-   * The job's new state goes to other processes with `tx` itself (EventBus.publishWithCommit):
-   * its PENDING can never reach a subscriber after the PROCESSING of a worker that started it.
+   * The jobs' new state goes to other processes with `tx` itself (EventBus.publishWithCommit):
+   * a PENDING can never reach a subscriber after the PROCESSING of a worker that started it.
    */
-  private async changedIn(tx: EntityManager, job: IntegrationJob): Promise<IntegrationJob> {
-    await this.events.publishWithCommit(tx, 'job.updated', job);
-    this.changed.add(job);
-    return job;
+  private async changedIn(tx: EntityManager, jobs: IntegrationJob[]): Promise<void> {
+    await this.events.publishWithCommit(tx, 'job.updated', jobs);
+    for (const job of jobs) this.changed.add(job);
   }
 
-  private async send(tx: EntityManager, queueJobId: string, jobId: string, integrationId: string, entityType: string | null, entityId: string | null): Promise<void> {
-    await this.boss.send(OUTBOUND_QUEUE, { jobId, integrationId } satisfies OutboundQueueData, {
-      id: queueJobId,
-      singletonKey: orderingKey(integrationId, entityType, entityId, jobId),
-      db: queueDb(tx),
-    });
+  /** Queue entries for jobs, in one statement (pg-boss insert) in `tx`. */
+  private async send(tx: EntityManager, entries: QueueEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.boss.insert(
+      OUTBOUND_QUEUE,
+      entries.map((e) => ({
+        id: e.queueJobId,
+        data: { jobId: e.jobId, integrationId: e.integrationId } satisfies OutboundQueueData,
+        singletonKey: orderingKey(e.integrationId, e.entityType, e.entityId, e.jobId),
+      })),
+      { db: queueDb(tx), returnId: false },
+    );
   }
 
   /** A fresh queue entry for an existing job (retry, replay). */
   private async queue(tx: EntityManager, jobId: string, integrationId: string, entityType: string | null, entityId: string | null): Promise<void> {
     const queueJobId = newId();
-    await this.send(tx, queueJobId, jobId, integrationId, entityType, entityId);
+    await this.send(tx, [{ queueJobId, jobId, integrationId, entityType, entityId }]);
     await tx.query(`UPDATE integration_job SET queue_job_id = $2 WHERE id = $1`, [jobId, queueJobId]);
   }
 
@@ -192,14 +246,51 @@ export class JobService {
   }
 
   async pushCustomer(customerId: string, integrationId: string, idempotencyKey: string | null | undefined, correlationId: string): Promise<IntegrationJob> {
-    const job = await this.db.transaction(async (tx) => {
-      const customer = await tx.findOneBy(Customer, { id: customerId });
-      if (!customer) throw badInput('customerId', 'customerId names no customer');
-      const integration = await this.integration(tx, integrationId);
-      return this.enqueue(tx, { integration, operation: 'customer.upsert', entityType: 'Customer', entityId: customer.id, payload: customerPayload(customer), idempotencyKey, correlationId });
-    });
-    this.announce([job]);
+    const [job] = await this.pushCustomersOf([customerId], integrationId, idempotencyKey, correlationId, () => 'customerId', (key) => key);
     return job;
+  }
+
+  /**
+   * pushCustomer for up to MAX_BULK_PUSH customers, in one transaction: one job each, in the order
+   * given. With an idempotency key, customer c's job is keyed `<key>:<c's global id>`, so a repeat returns
+   * the same jobs and enqueues only customers the first call did not name.
+   */
+  async pushCustomers(customerIds: string[], integrationId: string, idempotencyKey: string | null | undefined, correlationId: string): Promise<IntegrationJob[]> {
+    if (customerIds.length === 0 || customerIds.length > MAX_BULK_PUSH) throw badInput('customerIds', `customerIds must name 1 to ${MAX_BULK_PUSH} customers`);
+    const twice = customerIds.findIndex((id, i) => customerIds.indexOf(id) !== i);
+    if (twice >= 0) throw badInput(`customerIds[${twice}]`, `customerIds[${twice}] names a customer already in the list`);
+    if (idempotencyKey != null && idempotencyKey.length > 139) throw badInput('idempotencyKey', 'the idempotencyKey of pushCustomers must be at most 139 characters');
+    return this.pushCustomersOf(customerIds, integrationId, idempotencyKey, correlationId, (i) => `customerIds[${i}]`, (key, id) => `${key}:${toGlobalId('Customer', id)}`);
+  }
+
+  private async pushCustomersOf(
+    customerIds: string[],
+    integrationId: string,
+    idempotencyKey: string | null | undefined,
+    correlationId: string,
+    field: (index: number) => string,
+    jobKey: (key: string, customerId: string) => string,
+  ): Promise<IntegrationJob[]> {
+    const jobs = await this.db.transaction(async (tx) => {
+      const customers = new Map((await tx.findBy(Customer, { id: In(customerIds) })).map((c) => [c.id, c]));
+      const missing = customerIds.findIndex((id) => !customers.has(id));
+      if (missing >= 0) throw badInput(field(missing), `${field(missing)} names no customer`);
+      const integration = await this.integration(tx, integrationId);
+      return this.enqueueMany(
+        tx,
+        customerIds.map((id) => ({
+          integration,
+          operation: 'customer.upsert',
+          entityType: 'Customer' as const,
+          entityId: id,
+          payload: customerPayload(customers.get(id)!),
+          idempotencyKey: idempotencyKey == null ? idempotencyKey : jobKey(idempotencyKey, id),
+          correlationId,
+        })),
+      );
+    });
+    this.announce(jobs);
+    return jobs;
   }
 
   async sendInvoice(invoiceId: string, integrationId: string, idempotencyKey: string | null | undefined, correlationId: string): Promise<IntegrationJob> {
@@ -274,7 +365,9 @@ export class JobService {
         [job.id],
       );
       await this.queue(tx, job.id, job.integrationId, job.entityType, job.entityId);
-      return this.changedIn(tx, (await tx.findOneBy(IntegrationJob, { id: job.id }))!);
+      const retried = (await tx.findOneBy(IntegrationJob, { id: job.id }))!;
+      await this.changedIn(tx, [retried]);
+      return retried;
     });
     this.announce([job]);
     return job;
@@ -295,7 +388,9 @@ export class JobService {
         throw conflict(`only PENDING or RETRYING jobs can be cancelled; this one is ${current.status}`);
       }
       if (updated.queue_job_id) await this.boss.cancel(OUTBOUND_QUEUE, updated.queue_job_id, { db: queueDb(tx) });
-      return this.changedIn(tx, (await tx.findOneBy(IntegrationJob, { id: jobId }))!);
+      const cancelled = (await tx.findOneBy(IntegrationJob, { id: jobId }))!;
+      await this.changedIn(tx, [cancelled]);
+      return cancelled;
     });
     this.announce([job]);
     return job;

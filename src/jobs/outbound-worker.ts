@@ -94,17 +94,22 @@ const jobColumns = (alias: string) => JOB_COLUMN_LIST.split(', ').map((c) => `${
  * One statement for a cohort of finished attempts: each job COMPLETED, its provider links, its
  * slot released, the canonical effect of its operation (invoice.send opens a DRAFT invoice) and
  * its log row. $1 the cohort (JSON: job, result, integration, provider, slot, links), $2 the
- * holder, $3 the log rows (logRecord).
+ * holder, $3 the log rows (logRecord), $4 the job ids, $5 the integration ids.
+ *
+ * The id arrays ($4, $5, and $1 in START_SQL) are there for the planner: a join to a JSON
+ * recordset or a CTE is estimated blindly and was planned as a hash join over every job of the
+ * integration, 35 ms a statement with 4,000 jobs waiting; `id = ANY(array)` is an index lookup.
  */
 const SUCCEED_SQL = `
   WITH x AS (
     SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(job uuid, result jsonb, integration uuid, provider text, slot int, links jsonb)
   ), done AS (
     UPDATE integration_job j SET status = 'COMPLETED', result = x.result, last_error = NULL, completed_at = now(), updated_at = now()
-    FROM x WHERE j.id = x.job RETURNING ${jobColumns('j')}
+    FROM x WHERE j.id = x.job AND j.id = ANY($4::uuid[]) RETURNING ${jobColumns('j')}
   ), links AS (${upsertLinksSql('x.integration', 'x.provider', 'x.links', 'x CROSS JOIN LATERAL')}
   ), released AS (
-    UPDATE integration_slot s SET lease_until = '-infinity', holder = NULL FROM x WHERE s.integration_id = x.integration AND s.slot = x.slot AND s.holder = $2
+    UPDATE integration_slot s SET lease_until = '-infinity', holder = NULL FROM x
+    WHERE s.integration_id = x.integration AND s.slot = x.slot AND s.holder = $2 AND s.integration_id = ANY($5::uuid[])
   ), opened AS (
     UPDATE invoice i SET status = 'OPEN', issued_at = COALESCE(i.issued_at, now()), version = i.version + 1, updated_at = now()
     WHERE i.id IN (SELECT entity_id FROM done WHERE operation = 'invoice.send') AND i.status = 'DRAFT'
@@ -164,7 +169,7 @@ const START_SQL = `
   ), ready AS (
     SELECT j.id, row_number() OVER (ORDER BY req.ord) AS n
     FROM req JOIN integration_job j ON j.id = req.id AND j.integration_id = $2 AND ${STARTABLE}
-    WHERE EXISTS (SELECT 1 FROM integration i WHERE i.id = $2 AND i.status = 'ACTIVE' AND (i.circuit = 'CLOSED' OR $6::boolean)
+    WHERE j.id = ANY($1::uuid[]) AND EXISTS (SELECT 1 FROM integration i WHERE i.id = $2 AND i.status = 'ACTIVE' AND (i.circuit = 'CLOSED' OR $6::boolean)
                   AND ($7::int IS NULL OR i.version = $7))
   ), free AS (
     SELECT f.slot, row_number() OVER (ORDER BY f.slot) AS n FROM (
@@ -178,7 +183,7 @@ const START_SQL = `
     RETURNING s.slot, ready.id AS job_id
   ), started AS (
     UPDATE integration_job j SET status = 'PROCESSING', attempts = j.attempts + 1, updated_at = now(), next_attempt_at = NULL
-    FROM taken WHERE j.id = taken.job_id AND ${STARTABLE}
+    FROM taken WHERE j.id = taken.job_id AND j.id = ANY($1::uuid[]) AND ${STARTABLE}
     RETURNING ${jobColumns('j')}
   )
   SELECT req.id AS requested, ready.id IS NOT NULL AS ready, taken.slot,
@@ -629,6 +634,8 @@ export class OutboundWorker {
         JSON.stringify(cohort),
         this.holder,
         JSON.stringify(batch.map((r) => logRecord(r.log))),
+        batch.map((r) => r.job.id),
+        [...new Set(batch.map((r) => r.integration.id))],
       ]);
       const byId = new Map(rows.map((row) => [row.id as string, row]));
       return batch.map((r) => byId.get(r.job.id) ?? new Error(`job ${r.job.id} was not found to complete`));
@@ -757,7 +764,7 @@ export class OutboundWorker {
       // RETRYING or FAILED goes out with this commit: an operator's cancel or retry, committed
       // after it, cannot reach subscribers first (EventBus.publishWithCommit).
       const updated = jobFromRow(row);
-      await this.events.publishWithCommit(tx, 'job.updated', updated);
+      await this.events.publishWithCommit(tx, 'job.updated', [updated]);
       return [updated, log] as const;
     });
     this.events.publish('log.added', log);

@@ -13,6 +13,9 @@ import { listen, type PgListener } from './pg-listener.js';
 /** The channel every process NOTIFYs its committed changes on, and API processes LISTEN to. */
 export const EVENTS_CHANNEL = 'switchboard_events';
 
+/** One statement, NOTIFYs in order: PostgreSQL delivers them in that order. $1 the payloads. */
+const NOTIFY_ALL_SQL = `SELECT pg_notify('${EVENTS_CHANNEL}', payload) FROM unnest($1::text[]) WITH ORDINALITY AS p(payload, n) ORDER BY n`;
+
 /** NOTIFY payloads must stay under 8,000 bytes; texts that could grow are cut well below. */
 const MAX_TEXT = 1_000;
 const MAX_ENVELOPE_BYTES = 7_900;
@@ -136,13 +139,12 @@ export class EventRelay {
     for (const topic of RELAY_TOPICS) {
       this.unsubscribeBus.push(bus.subscribe(topic, (value) => (bus.wasSentWithCommit(value) ? undefined : this.publish(topic, value as never))));
     }
-    // publishWithCommit: the envelope goes out in the producer's own transaction, as one NOTIFY.
-    bus.sendWithCommitVia(async (tx, topic, value) => {
+    // publishWithCommit: the envelopes go out in the producer's own transaction, packed, in one statement.
+    bus.sendWithCommitVia(async (tx, topic, values) => {
       if (!(RELAY_TOPICS as string[]).includes(topic)) return false;
-      const envelope = this.envelope(topic as RelayTopic, value as never);
-      // Too big for a NOTIFY: already reported, and not worth building again after the commit.
-      if (envelope === null) return true;
-      await tx.query(`SELECT pg_notify('${EVENTS_CHANNEL}', $1)`, [`[${envelope}]`]);
+      // One too big for a NOTIFY is left out (already reported), and not worth building again after the commit.
+      const envelopes = values.map((value) => this.envelope(topic as RelayTopic, value as never)).filter((e): e is string => e !== null);
+      if (envelopes.length > 0) await tx.query(NOTIFY_ALL_SQL, [packed(envelopes)]);
       return true;
     });
   }
@@ -179,8 +181,7 @@ export class EventRelay {
     try {
       while (this.pending.length > 0) {
         const batch = packed(this.pending.splice(0, 1_000));
-        // One statement, NOTIFYs in order: PostgreSQL delivers them in that order.
-        await this.db.query(`SELECT pg_notify('${EVENTS_CHANNEL}', payload) FROM unnest($1::text[]) WITH ORDINALITY AS p(payload, n) ORDER BY n`, [batch]).catch((err) => {
+        await this.db.query(NOTIFY_ALL_SQL, [batch]).catch((err) => {
           this.log.warn({ err, notifications: batch.length }, 'could not publish events to other processes');
         });
       }

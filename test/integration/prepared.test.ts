@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../src/db/data-source.js';
-import { prepared } from '../../src/db/prepared.js';
+import { closePrepared, prepared } from '../../src/db/prepared.js';
 import { dbStatements } from '../../src/observability/metrics.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createTestDatabase } from '../support/gateway.js';
@@ -17,6 +17,7 @@ beforeAll(async () => {
   await db.initialize();
 });
 afterAll(async () => {
+  if (db) await closePrepared(db);
   await db?.destroy();
   await drop?.();
 });
@@ -24,7 +25,7 @@ afterAll(async () => {
 const counted = async () => (await dbStatements.get()).values[0]?.value ?? 0;
 
 describe('prepared statements', () => {
-  it('run on the data source pool, and report to its logger like every other statement', async () => {
+  it("run on the data source's connection settings, and report to its logger like every other statement", async () => {
     const before = await counted();
     expect(await prepared<{ n: number }>(db, 'test_add', 'SELECT $1::int + 1 AS n', [41])).toEqual([{ n: 42 }]);
     expect(await prepared<{ n: number }>(db, 'test_add', 'SELECT $1::int + 1 AS n', [1])).toEqual([{ n: 2 }]);
@@ -36,5 +37,12 @@ describe('prepared statements', () => {
     // The data source logs statements slower than its maxQueryExecutionTime (1 s).
     await prepared(db, 'test_slow', 'SELECT pg_sleep($1::float8)', [1.05]);
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'slow query', query: 'SELECT pg_sleep($1::float8)' }));
+  });
+
+  it('run with generic plans, on connections of their own; the data source keeps custom plans', async () => {
+    const [mine] = await prepared<{ mode: string; app: string }>(db, 'test_mode', `SELECT current_setting('plan_cache_mode') AS mode, current_setting('application_name') AS app`, []);
+    expect(mine).toEqual({ mode: 'force_generic_plan', app: 'switchboard-prepared' });
+    const [theirs] = (await db.query(`SELECT current_setting('plan_cache_mode') AS mode`)) as Array<{ mode: string }>;
+    expect(theirs.mode).toBe('auto');
   });
 });

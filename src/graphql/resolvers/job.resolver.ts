@@ -7,7 +7,7 @@ import { parseId, toGlobalId } from '../../domain/shared/ids.js';
 import type { GraphQLContext } from '../context.js';
 import { IntegrationJobFilter, IntegrationLogFilter, SendNotificationInput } from '../inputs/job.inputs.js';
 import { IntegrationType } from '../types/admin.types.js';
-import { IntegrationJobConnection, IntegrationJobType, IntegrationLogConnection, IntegrationLogType, JobPayload, ReplayPayload } from '../types/job.types.js';
+import { IntegrationJobConnection, IntegrationJobType, IntegrationLogConnection, IntegrationLogType, JobPayload, JobsPayload, ReplayPayload } from '../types/job.types.js';
 import { globalIdOf } from '../types/node.js';
 import { PageArgsType } from './customer.resolver.js';
 import { anyEntityId } from './shared.js';
@@ -86,6 +86,22 @@ export class IntegrationJobResolver {
     return {
       job: await ctx.services.jobs.pushCustomer(parseId('Customer', customerId, 'customerId'), parseId('Integration', integrationId, 'integrationId'), idempotencyKey, ctx.correlationId),
     };
+  }
+
+  @Authorized(Scope.JOBS_START)
+  @Mutation(() => JobsPayload, {
+    description:
+      'pushCustomer for many customers (1 to 500): one job each, in the order given, enqueued in one transaction (all or none). ' +
+      "With idempotencyKey (at most 139 characters), customer c's job is keyed `<idempotencyKey>:<c's id>`: a repeat returns the same jobs.",
+  })
+  async pushCustomers(
+    @Arg('customerIds', () => [ID]) customerIds: string[],
+    @Arg('integrationId', () => ID) integrationId: string,
+    @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    const ids = customerIds.map((id, i) => parseId('Customer', id, `customerIds[${i}]`));
+    return { jobs: await ctx.services.jobs.pushCustomers(ids, parseId('Integration', integrationId, 'integrationId'), idempotencyKey, ctx.correlationId) };
   }
 
   @Authorized(Scope.JOBS_START)

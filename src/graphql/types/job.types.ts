@@ -87,6 +87,12 @@ export class JobPayload {
   job: object;
 }
 
+@ObjectType('JobsPayload')
+export class JobsPayload {
+  @Field(() => [IntegrationJobType], { description: 'The jobs, in the order their entities were given.' })
+  jobs: object[];
+}
+
 @ObjectType('ReplayPayload')
 export class ReplayPayload {
   @Field(() => [IntegrationJobType], { description: 'The FAILED jobs put back in the queue.' })
