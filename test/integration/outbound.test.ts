@@ -17,6 +17,7 @@ import {
   LogsDocument,
   PauseIntegrationDocument,
   PushCustomerDocument,
+  PushCustomersDocument,
   ReplayFailedDocument,
   ResumeIntegrationDocument,
   RetryJobDocument,
@@ -317,6 +318,88 @@ describe('HubSpot and SendGrid', () => {
     expect(codes(bad)).toEqual(['BAD_USER_INPUT']);
     // An operation the provider does not support is refused, naming the integration.
     const wrong = await t.request(PushCustomerDocument, { customerId: await newCustomer('Nope'), integrationId: integrations.sendgrid.id });
+    expect(codes(wrong)).toEqual(['BAD_USER_INPUT']);
+    expect(wrong.body.errors![0].extensions!.field).toBe('integrationId');
+  });
+});
+
+describe('pushCustomers', () => {
+  it('enqueues one PENDING job per customer in the order given; a fetched batch starts in one statement; each customer is created once', async () => {
+    // Room for every call the worker holds (WORKER_CONCURRENCY 20): none waits for a slot.
+    const stripe = (
+      await t.run(CreateIntegrationDocument, { input: { provider: 'STRIPE', name: 'Stripe bulk', baseUrl: sandbox.stripe.url, credentials: { apiKey: STRIPE_KEY }, settings: { concurrency: 50 } } })
+    ).createIntegration.integration;
+    // The worker knows the integration (its first job takes the long way).
+    await waitForJobs(t, [(await t.run(PushCustomerDocument, { customerId: await newCustomer('Bulk Warmup'), integrationId: stripe.id })).pushCustomer.job.id]);
+    sandbox.stripe.reset();
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) ids.push(await newCustomer(`Bulk ${i}`));
+
+    const cohortStatements = { start: 0, succeed: 0 };
+    const logger = t.gateway.db.logger;
+    const logQuery = logger.logQuery;
+    logger.logQuery = function (query, ...rest) {
+      if (/WITH req AS/.test(query)) cohortStatements.start++;
+      if (/WITH x AS/.test(query)) cohortStatements.succeed++;
+      return logQuery.call(this, query, ...rest);
+    };
+    try {
+      const { pushCustomers } = await t.run(PushCustomersDocument, { customerIds: ids, integrationId: stripe.id });
+      expect(pushCustomers.jobs.map((j) => j.entityId)).toEqual(ids);
+      expect(pushCustomers.jobs.every((j) => j.status === 'PENDING' && j.operation === 'customer.upsert')).toBe(true);
+      expect(new Set(pushCustomers.jobs.map((j) => j.id)).size).toBe(30);
+      await waitForJobs(t, pushCustomers.jobs.map((j) => j.id));
+    } finally {
+      logger.logQuery = logQuery;
+    }
+    const created = sandbox.stripe.requests.filter((r) => r.path === '/v1/customers');
+    expect(created).toHaveLength(30);
+    expect(Object.values(sandbox.stripe.state<StripeState>().createdPerKey).every((n) => n === 1)).toBe(true);
+    const linked = await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM external_ref WHERE integration_id = $1 AND entity_id = ANY($2)`, [rowId(stripe.id), ids.map(rowId)]);
+    expect(linked[0].n).toBe(30);
+    // Per job, a start and a completion statement would be 60: attempts that start (or finish) together share one.
+    expect(cohortStatements.start).toBeGreaterThan(0);
+    expect(cohortStatements.start).toBeLessThan(30);
+    expect(cohortStatements.start + cohortStatements.succeed).toBeLessThan(60);
+  });
+
+  it('with an idempotencyKey, a repeat returns the same jobs and enqueues only customers not named before', async () => {
+    const { stripe } = integrations;
+    const [a, b, c] = [await newCustomer('Key One'), await newCustomer('Key Two'), await newCustomer('Key Three')];
+    const first = (await t.run(PushCustomersDocument, { customerIds: [a, b], integrationId: stripe.id, idempotencyKey: 'bulk-key-1' })).pushCustomers.jobs;
+    const again = (await t.run(PushCustomersDocument, { customerIds: [b, a, c], integrationId: stripe.id, idempotencyKey: 'bulk-key-1' })).pushCustomers.jobs;
+    expect(again.map((j) => j.id).slice(0, 2)).toEqual([first[1].id, first[0].id]);
+    expect(first.map((j) => j.id)).not.toContain(again[2].id);
+    expect(again[2].entityId).toBe(c);
+    await waitForJobs(t, again.map((j) => j.id));
+    expect(sandbox.stripe.requests.filter((r) => r.path === '/v1/customers')).toHaveLength(3);
+    // The key of pushCustomer names one job; pushCustomers keys each customer's job under it.
+    const single = await t.request(PushCustomerDocument, { customerId: a, integrationId: stripe.id, idempotencyKey: `bulk-key-1:${a}` });
+    expect(single.body.errors).toBeUndefined();
+    expect((single.body.data as { pushCustomer: { job: { id: string } } }).pushCustomer.job.id).toBe(first[0].id);
+  });
+
+  it.each([
+    ['no customers', 'customerIds', () => Promise.resolve([] as string[])],
+    ['a customer twice', 'customerIds[1]', async () => { const id = await newCustomer('Twice'); return [id, id]; }],
+    ['an unknown customer', 'customerIds[1]', async () => [await newCustomer('Known'), Buffer.from('Customer:0190b2a8-7a3e-7c1e-9f00-000000000000').toString('base64url')]],
+    ['an id of another type', 'customerIds[1]', async () => [await newCustomer('Typed'), Buffer.from('Invoice:0190b2a8-7a3e-7c1e-9f00-000000000000').toString('base64url')]],
+    ['501 customers', 'customerIds', async () => Array.from({ length: 501 }, () => Buffer.from(`Customer:${crypto.randomUUID()}`).toString('base64url'))],
+  ])('refuses %s with BAD_USER_INPUT naming %s, enqueuing nothing', async (_case, field, ids) => {
+    const before = await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM integration_job`);
+    const res = await t.request(PushCustomersDocument, { customerIds: await ids(), integrationId: integrations.stripe.id });
+    expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+    expect(res.body.errors![0].extensions!.field).toBe(field);
+    const after = await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM integration_job`);
+    expect(after[0].n).toBe(before[0].n);
+  });
+
+  it('refuses an idempotencyKey too long to key each job, and an operation the provider lacks', async () => {
+    const id = await newCustomer('Long Key');
+    const long = await t.request(PushCustomersDocument, { customerIds: [id], integrationId: integrations.stripe.id, idempotencyKey: 'k'.repeat(140) });
+    expect(codes(long)).toEqual(['BAD_USER_INPUT']);
+    expect(long.body.errors![0].extensions!.field).toBe('idempotencyKey');
+    const wrong = await t.request(PushCustomersDocument, { customerIds: [id], integrationId: integrations.sendgrid.id });
     expect(codes(wrong)).toEqual(['BAD_USER_INPUT']);
     expect(wrong.body.errors![0].extensions!.field).toBe('integrationId');
   });
