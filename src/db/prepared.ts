@@ -8,10 +8,11 @@ const pools = new WeakMap<DataSource, Pool>();
 
 /**
  * The pool prepared statements run on: the data source's connection settings, with
- * `plan_cache_mode=force_generic_plan`. PostgreSQL otherwise plans a named statement afresh for
- * its first five runs and then only keeps the generic plan if it looks no dearer than the custom
- * ones; for the outbound worker's cohort statements it kept planning, and under load a start
- * statement cost 30 ms of server CPU instead of 1.4 (docs/benchmarks.md, session 8). Their
+ * `plan_cache_mode=force_generic_plan`. By default PostgreSQL plans a named statement afresh for
+ * its first five runs and then keeps a generic plan only if that looks no dearer than the custom
+ * ones. With that default, the outbound worker's cohort start statement cost 30 to 35 ms of
+ * server CPU a call under load; with generic plans forced, 1.4 ms (docs/benchmarks.md, session
+ * 8; whether planning or the custom plans themselves took the time was not separated). Their
  * generic plans are index lookups by id array by design. The setting is per session, so these
  * statements get connections of their own: TypeORM's statements keep custom plans.
  */

@@ -591,7 +591,9 @@ export class OutboundWorker {
       const again = asked.has(r.jobId) ? `|${i}` : '';
       asked.add(r.jobId);
       const key = `${r.integrationId}|${r.concurrency}|${r.leaseMs}|${r.probe}|${r.version}${again}`;
-      groups.set(key, [...(groups.get(key) ?? []), i]);
+      const members = groups.get(key);
+      if (members) members.push(i);
+      else groups.set(key, [i]);
     });
     const out: Array<StartRow | Error> = new Array(reqs.length);
     await Promise.all(
