@@ -11,7 +11,7 @@ import { closePrepared } from './db/prepared.js';
 import { resolveDataDir, startEmbeddedPostgres, type EmbeddedServer } from './db/embedded-postgres.js';
 import { createHttpApp } from './http/app.js';
 import { OutboundWorker } from './jobs/outbound-worker.js';
-import { queueReady, startQueue } from './jobs/queue.js';
+import { adoptLegacyOutboundQueue, queueReady, startQueue } from './jobs/queue.js';
 import { redactUrl } from './observability/logger.js';
 import { REVOCATION_CHANNEL } from './domain/auth/api-key.service.js';
 import { listen } from './pubsub/pg-listener.js';
@@ -84,6 +84,8 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
       monitorIntervalSeconds: env.QUEUE_MONITOR_INTERVAL_SECONDS,
     });
     onStop('job queue', () => boss.stop({ graceful: true, timeout: env.SHUTDOWN_TIMEOUT_MS, close: true }));
+    // Entries an earlier version left in its outbound queue move to the current one (ADR 0005).
+    await adoptLegacyOutboundQueue(db, boss, log);
 
     const services = createServices(db, encryptionKey, boss, { retryLimit: env.WEBHOOK_RETRY_LIMIT, retryDelay: env.WEBHOOK_RETRY_DELAY_SECONDS });
     const generatedAdminKey = await services.apiKeys.ensureAdminKey(env.ADMIN_API_KEY);
@@ -116,7 +118,6 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
         circuitFailureThreshold: env.CIRCUIT_FAILURE_THRESHOLD,
         circuitCooldownMs: env.CIRCUIT_COOLDOWN_MS,
         heartbeatSeconds: env.QUEUE_HEARTBEAT_SECONDS,
-        slowFetchMs: env.QUEUE_SLOW_FETCH_MS,
       });
       await worker.start();
       // Before the queue stops: calls in flight finish (or are aborted after the timeout).

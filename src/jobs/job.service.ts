@@ -15,8 +15,9 @@ import { paginate, type Connection, type PageArgs } from '../domain/shared/pagin
 import { optionalEmail, requiredText } from '../domain/shared/validation.js';
 import type { EventBus } from './job-events.js';
 import { jobFromRow } from './job-row.js';
-import { OUTBOUND_QUEUE, QUEUE_SCHEMA, orderingKey, type OutboundQueueData } from './queue-names.js';
-import { outboundTable } from './queue.js';
+import { OUTBOUND_QUEUE, QUEUE_SCHEMA, type OutboundQueueData } from './queue-names.js';
+import { outboundTable, queueDb } from './queue.js';
+import { prepared } from '../db/prepared.js';
 
 export interface EnqueueRequest {
   integration: Integration;
@@ -68,8 +69,6 @@ interface QueueEntry {
   queueJobId: string;
   jobId: string;
   integrationId: string;
-  entityType: string | null;
-  entityId: string | null;
 }
 
 /** New jobs from a JSON array of rows (enqueueMany); a row whose idempotency key was used is skipped. */
@@ -82,16 +81,6 @@ const INSERT_JOBS_SQL = `
                                           correlation_id text, idempotency_key text, provider_idempotency_key text, payload jsonb, queue_job_id uuid)
   ON CONFLICT (integration_id, idempotency_key) DO NOTHING
   RETURNING *`;
-
-/** pg-boss runs its statements through our transaction: the job exists exactly when the write does. */
-export function queueDb(tx: EntityManager) {
-  return {
-    async executeSql(text: string, values?: unknown[]) {
-      const result = await tx.queryRunner!.query(text, values as unknown[], true);
-      return { rows: result.records as unknown[] };
-    },
-  };
-}
 
 export function customerPayload(c: Customer): Record<string, unknown> {
   return { customerId: c.id, name: c.name, email: c.email, phone: c.phone, taxId: c.taxId, currency: c.currency };
@@ -178,7 +167,7 @@ export class JobService {
     }
     await this.send(
       tx,
-      fresh.map((r) => ({ queueJobId: r.queue_job_id, jobId: r.id, integrationId: r.integration_id, entityType: r.entity_type, entityId: r.entity_id })),
+      fresh.map((r) => ({ queueJobId: r.queue_job_id, jobId: r.id, integrationId: r.integration_id })),
     );
     await this.changedIn(tx, fresh.map((r) => inserted.get(r.id)!));
     return rows.map((r) => inserted.get(r.id) ?? earlier.get(`${r.integration_id}|${r.idempotency_key}`)!);
@@ -204,17 +193,20 @@ export class JobService {
       entries.map((e) => ({
         id: e.queueJobId,
         data: { jobId: e.jobId, integrationId: e.integrationId } satisfies OutboundQueueData,
-        singletonKey: orderingKey(e.integrationId, e.entityType, e.entityId, e.jobId),
       })),
       { db: queueDb(tx), returnId: false },
     );
   }
 
-  /** A fresh queue entry for an existing job (retry, replay). */
-  private async queue(tx: EntityManager, jobId: string, integrationId: string, entityType: string | null, entityId: string | null): Promise<void> {
+  /**
+   * A fresh queue entry for an existing job (retry, replay). The job also takes a fresh place in
+   * its entity's order (`seq`): enqueued again, it goes after the jobs enqueued meanwhile, as a
+   * new job would.
+   */
+  private async queue(tx: EntityManager, jobId: string, integrationId: string): Promise<void> {
     const queueJobId = newId();
-    await this.send(tx, [{ queueJobId, jobId, integrationId, entityType, entityId }]);
-    await tx.query(`UPDATE integration_job SET queue_job_id = $2 WHERE id = $1`, [jobId, queueJobId]);
+    await this.send(tx, [{ queueJobId, jobId, integrationId }]);
+    await tx.query(`UPDATE integration_job SET queue_job_id = $2, seq = nextval('integration_job_seq') WHERE id = $1`, [jobId, queueJobId]);
   }
 
   /**
@@ -364,7 +356,7 @@ export class JobService {
         `UPDATE integration_job SET status = 'PENDING', attempts = 0, next_attempt_at = NULL, completed_at = NULL, updated_at = now() WHERE id = $1`,
         [job.id],
       );
-      await this.queue(tx, job.id, job.integrationId, job.entityType, job.entityId);
+      await this.queue(tx, job.id, job.integrationId);
       const retried = (await tx.findOneBy(IntegrationJob, { id: job.id }))!;
       await this.changedIn(tx, [retried]);
       return retried;
@@ -393,6 +385,7 @@ export class JobService {
       return cancelled;
     });
     this.announce([job]);
+    await this.wakeNext([job.id]);
     return job;
   }
 
@@ -424,6 +417,34 @@ export class JobService {
           AND q.name = $2 AND q.state < 'active' AND q.start_after > ${QUEUE_SCHEMA}.job_now()
         RETURNING q.id`,
       [integrationId, OUTBOUND_QUEUE],
+    )) as unknown[];
+    return woken.length;
+  }
+
+  /**
+   * After jobs finished (or, from a job that was waiting its turn, after it was put off): the
+   * queue entry of the next unfinished job of each one's entity at its integration is due now,
+   * if that job is PENDING and its entry is waiting. Runs after the commit that finished them:
+   * a job that found them unfinished and was put off has either committed its put-off entry by
+   * then (and is woken here), or reads their state after this commit (and wakes itself).
+   */
+  async wakeNext(jobIds: string[]): Promise<number> {
+    if (jobIds.length === 0) return 0;
+    const table = await this.outboundTable();
+    const woken = (await prepared(
+      this.db,
+      `switchboard_wake_next_${table}`,
+      `UPDATE ${QUEUE_SCHEMA}.${table} AS q SET start_after = ${QUEUE_SCHEMA}.job_now()
+         FROM (SELECT DISTINCT ON (n.integration_id, n.entity_type, n.entity_id) n.status, n.queue_job_id
+                 FROM integration_job f
+                 JOIN integration_job n ON n.integration_id = f.integration_id AND n.entity_type = f.entity_type AND n.entity_id = f.entity_id
+                                       AND n.status IN ('PENDING', 'RETRYING', 'PROCESSING') AND n.entity_id IS NOT NULL
+                WHERE f.id = ANY($1::uuid[]) AND f.entity_id IS NOT NULL
+                ORDER BY n.integration_id, n.entity_type, n.entity_id, n.seq) AS head
+        WHERE head.status = 'PENDING' AND q.name = $2 AND q.id = head.queue_job_id
+          AND q.state < 'active' AND q.start_after > ${QUEUE_SCHEMA}.job_now()
+        RETURNING q.id`,
+      [jobIds, OUTBOUND_QUEUE],
     )) as unknown[];
     return woken.length;
   }

@@ -18,30 +18,27 @@ import type { Services } from '../services.js';
 import { backoffWithFullJitter, FailureCounter } from './circuit-breaker.js';
 import { RateLease } from './rate-lease.js';
 import type { EventBus } from './job-events.js';
-import { queueDb } from './job.service.js';
 import { insertLogSql, insertLogsSql, logParams, logRecord, logService } from './log-row.js';
 import { linkRecords, upsertLinksSql } from '../domain/external-ref/external-ref.service.js';
 import { JOB_COLUMN_LIST, jobFromRow } from './job-row.js';
-import { OUTBOUND_QUEUE, QUEUE_SCHEMA, type OutboundQueueData } from './queue-names.js';
-import { outboundTable } from './queue.js';
+import { OUTBOUND_QUEUE, type OutboundQueueData } from './queue-names.js';
+import { queueDb } from './queue.js';
 
 export interface OutboundWorkerOptions {
   concurrency: number;
   circuitFailureThreshold: number;
   circuitCooldownMs: number;
   heartbeatSeconds: number;
-  /** A fetch slower than this refreshes the planner's statistics of the queue table (see fetchLoop). */
-  slowFetchMs: number;
 }
 
 /** How long a paused integration's job waits before it looks again (resume wakes it at once). */
 const PAUSE_RECHECK_MS = 30_000;
+/** How long a job behind an unfinished earlier job of its entity waits before it looks again (the earlier job's finisher wakes it at once). */
+const ORDER_RECHECK_MS = 10_000;
 /** How long the fetch loop waits when nothing is due. */
 const FETCH_IDLE_MS = 250;
 /** The longest the fetch loop waits for more free places before fetching (see fetchLoop). */
 const FETCH_GATHER_MAX_MS = 200;
-/** At most one ANALYZE of the queue table per this long, per process. */
-const ANALYZE_EVERY_MS = 10_000;
 /** Share of an integration's requestsPerSecond the pacer schedules. */
 const RATE_HEADROOM = 0.95;
 /** How long to wait for a free concurrency slot in-process before putting the job off. */
@@ -85,7 +82,7 @@ interface SucceedRequest {
 /** The most attempts one cohort statement starts or completes. */
 const COHORT_MAX = 200;
 
-type StartRow = Record<string, unknown> & { ready: boolean; slot: number | null; status: string | null; refs: Record<string, string> | null };
+type StartRow = Record<string, unknown> & { behind: boolean; ready: boolean; slot: number | null; status: string | null; refs: Record<string, string> | null };
 
 /** The columns jobFromRow reads, of the table or CTE called `alias`. */
 const jobColumns = (alias: string) => JOB_COLUMN_LIST.split(', ').map((c) => `${alias}.${c}`).join(', ');
@@ -93,7 +90,8 @@ const jobColumns = (alias: string) => JOB_COLUMN_LIST.split(', ').map((c) => `${
 /**
  * One statement for a cohort of finished attempts: each job COMPLETED, its provider links, its
  * slot released, the canonical effect of its operation (invoice.send opens a DRAFT invoice) and
- * its log row. $1 the cohort (JSON: job, result, integration, provider, slot, links), $2 the
+ * its log row; `waiting` says whether a later job of its entity waits (it is woken after the
+ * commit, JobService.wakeNext). $1 the cohort (JSON: job, result, integration, provider, slot, links), $2 the
  * holder, $3 the log rows (logRecord), $4 the job ids, $5 the integration ids.
  *
  * The id arrays ($4, $5, and $1 in START_SQL) are there for the planner: a join to a JSON
@@ -114,7 +112,12 @@ const SUCCEED_SQL = `
     UPDATE invoice i SET status = 'OPEN', issued_at = COALESCE(i.issued_at, now()), version = i.version + 1, updated_at = now()
     WHERE i.id IN (SELECT entity_id FROM done WHERE operation = 'invoice.send') AND i.status = 'DRAFT'
   ), logged AS (${insertLogsSql('$3')})
-  SELECT ${JOB_COLUMN_LIST} FROM done`;
+  SELECT ${JOB_COLUMN_LIST},
+         (done.entity_id IS NOT NULL AND EXISTS (
+            SELECT 1 FROM integration_job n
+            WHERE n.integration_id = done.integration_id AND n.entity_type = done.entity_type AND n.entity_id = done.entity_id
+              AND n.entity_id IS NOT NULL AND n.status IN ('PENDING', 'RETRYING', 'PROCESSING') AND n.id <> done.id)) AS waiting
+  FROM done`;
 
 const paceIntervalMs = (requestsPerSecond: number) => 1000 / (requestsPerSecond * RATE_HEADROOM);
 
@@ -155,21 +158,36 @@ const RESERVE_SQL = `INSERT INTO integration_throttle (integration_id, tat) VALU
 const STARTABLE = `(j.status IN ('PENDING', 'RETRYING') OR (j.status = 'PROCESSING' AND j.attempts < j.max_attempts))`;
 
 /**
+ * A job (alias j) behind another in its entity's order: an unfinished job of the same entity at
+ * the same integration was enqueued before it (lower `seq`). The engine keeps this order, not the
+ * queue (OUTBOUND_QUEUE is a standard pg-boss queue); integration_job_open_entity_idx makes it one
+ * index probe.
+ */
+const BEHIND = `(j.entity_id IS NOT NULL AND EXISTS (
+    SELECT 1 FROM integration_job p
+    WHERE p.integration_id = j.integration_id AND p.entity_type = j.entity_type AND p.entity_id = j.entity_id AND p.entity_id IS NOT NULL
+      AND p.seq < j.seq AND p.status IN ('PENDING', 'RETRYING', 'PROCESSING')))`;
+
+/**
  * Starts a cohort of one integration's jobs in one statement. $1 the job ids, $2 integration,
  * $3 concurrency, $4 lease ms, $5 holder, $6 is the half-open probe, $7 the integration version
  * the caller's settings come from (null: any).
- * One row per job, in the order asked: whether it and its integration may run, the slot taken
- * for it (if any: the free slots go to the jobs in the order asked), its row when it started, and
- * the provider ids of its entity and its customer (by `Type:id`). The rate limit is not reserved
- * here (see RESERVE_SQL).
+ * One row per job, in the order asked: whether it is behind an earlier job of its entity (BEHIND),
+ * whether it and its integration may run, the slot taken for it (if any: the free slots go to the
+ * jobs in the order asked), its row when it started, and the provider ids of its entity and its
+ * customer (by `Type:id`). The rate limit is not reserved here (see RESERVE_SQL).
  */
 const START_SQL = `
   WITH req AS (
     SELECT r.id, r.ord FROM unnest($1::uuid[]) WITH ORDINALITY AS r(id, ord)
-  ), ready AS (
-    SELECT j.id, row_number() OVER (ORDER BY req.ord) AS n
+  ), cand AS (
+    SELECT j.id, req.ord, ${BEHIND} AS behind
     FROM req JOIN integration_job j ON j.id = req.id AND j.integration_id = $2 AND ${STARTABLE}
-    WHERE j.id = ANY($1::uuid[]) AND EXISTS (SELECT 1 FROM integration i WHERE i.id = $2 AND i.status = 'ACTIVE' AND (i.circuit = 'CLOSED' OR $6::boolean)
+    WHERE j.id = ANY($1::uuid[])
+  ), ready AS (
+    SELECT cand.id, row_number() OVER (ORDER BY cand.ord) AS n
+    FROM cand
+    WHERE NOT cand.behind AND EXISTS (SELECT 1 FROM integration i WHERE i.id = $2 AND i.status = 'ACTIVE' AND (i.circuit = 'CLOSED' OR $6::boolean)
                   AND ($7::int IS NULL OR i.version = $7))
   ), free AS (
     SELECT f.slot, row_number() OVER (ORDER BY f.slot) AS n FROM (
@@ -186,12 +204,12 @@ const START_SQL = `
     FROM taken WHERE j.id = taken.job_id AND j.id = ANY($1::uuid[]) AND ${STARTABLE}
     RETURNING ${jobColumns('j')}
   )
-  SELECT req.id AS requested, ready.id IS NOT NULL AS ready, taken.slot,
+  SELECT req.id AS requested, COALESCE(cand.behind, false) AS behind, ready.id IS NOT NULL AS ready, taken.slot,
          (SELECT json_object_agg(r.entity_type || ':' || r.entity_id, r.external_id) FROM external_ref r
           WHERE started.id IS NOT NULL AND r.integration_id = $2
             AND r.entity_id = ANY(ARRAY[started.entity_id, CASE WHEN started.payload->>'customerId' ~* '${UUID_PATTERN}' THEN (started.payload->>'customerId')::uuid END])) AS refs,
          ${jobColumns('started')}
-  FROM req LEFT JOIN ready ON ready.id = req.id LEFT JOIN taken ON taken.job_id = req.id LEFT JOIN started ON started.id = req.id
+  FROM req LEFT JOIN cand ON cand.id = req.id LEFT JOIN ready ON ready.id = req.id LEFT JOIN taken ON taken.job_id = req.id LEFT JOIN started ON started.id = req.id
   ORDER BY req.ord`;
 
 /**
@@ -209,7 +227,6 @@ export class OutboundWorker {
   private readonly fetching = new AbortController();
   private readonly running = new Map<string, BossJob>();
   private readonly ready: BossJob[] = [];
-  private lastAnalyze = -Infinity;
   private placeFreed: (() => void) | null = null;
   /** How long the last fetch took (ms). */
   private lastFetchMs = 0;
@@ -266,11 +283,10 @@ export class OutboundWorker {
 
   /**
    * Keeps up to half of WORKER_CONCURRENCY fetched entries ready beyond the places, so a freed
-   * place starts its next job at once instead of waiting for a fetch. A fetch costs about as
-   * much for one entry as for fifty: pg-boss's strict-FIFO fetch sorts every due entry of the
-   * queue, so it grows with the backlog (about 25 ms for 5,000 on an idle machine). So while
-   * entries are ready, the loop waits up to twice the last fetch's time for room for a larger
-   * batch; an idle worker fetches at once.
+   * place starts its next job at once instead of waiting for a fetch. A fetch costs nearly as
+   * much for one entry as for fifty (a round trip and a statement), so while entries are ready
+   * the loop waits up to twice the last fetch's time for room for a larger batch; an idle worker
+   * fetches at once.
    */
   private async fetchLoop(): Promise<void> {
     const prefetch = Math.ceil(this.options.concurrency / 2);
@@ -289,7 +305,6 @@ export class OutboundWorker {
       try {
         jobs = (await this.boss.fetch<OutboundQueueData>(OUTBOUND_QUEUE, { batchSize: capacity - this.held, includeMetadata: true })) as BossJob[];
         this.lastFetchMs = performance.now() - fetchStarted;
-        if (this.lastFetchMs > this.options.slowFetchMs) void this.refreshQueueStatistics(this.lastFetchMs);
       } catch (err) {
         if (this.fetching.signal.aborted) return;
         this.log.warn({ err }, 'fetching outbound jobs failed; trying again');
@@ -301,26 +316,6 @@ export class OutboundWorker {
       this.dispatch();
       // Nothing due: poll again shortly (a deferred retry falling due sends no notification).
       if (jobs.length === 0) await this.pause(FETCH_IDLE_MS);
-    }
-  }
-
-  /**
-   * ANALYZE of the queue table after a slow fetch. pg-boss's strict-FIFO fetch plans well only
-   * on current statistics: after a burst of entries into a table autovacuum has not analysed
-   * yet (it looks once a minute), its plan turned quadratic here, 1.3 s per fetch with 1,000
-   * entries waiting, against 40 ms once analysed (docs/benchmarks.md). ANALYZE samples the
-   * table; it takes no lock that blocks reads or writes.
-   */
-  private async refreshQueueStatistics(fetchMs: number): Promise<void> {
-    const now = Date.now();
-    if (now - this.lastAnalyze < ANALYZE_EVERY_MS) return;
-    this.lastAnalyze = now;
-    try {
-      const table = await outboundTable(this.boss);
-      await this.db.query(`ANALYZE ${QUEUE_SCHEMA}.${table}`);
-      this.log.info({ fetchMs: Math.round(fetchMs), table }, 'slow queue fetch: queue table statistics refreshed');
-    } catch (err) {
-      this.log.warn({ err }, 'could not refresh the queue table statistics');
     }
   }
 
@@ -569,6 +564,10 @@ export class OutboundWorker {
       }
       if (row.slot !== null) await this.releaseSlot(this.db.manager, integration.id, row.slot);
       if (version !== null) return null;
+      if (row.behind) {
+        await this.waitTurn(bossJob, jobId);
+        return null;
+      }
       if (!row.ready || row.slot !== null) {
         // Paused, circuit opened, cancelled or finished since it was loaded.
         const current = await this.load(jobId);
@@ -642,13 +641,23 @@ export class OutboundWorker {
       const byId = new Map(rows.map((row) => [row.id as string, row]));
       return batch.map((r) => byId.get(r.job.id) ?? new Error(`job ${r.job.id} was not found to complete`));
     };
+    let out: Array<Record<string, unknown> | Error>;
     try {
-      return await run(reqs);
+      out = await run(reqs);
     } catch (err) {
       if (reqs.length === 1) return [err as Error];
       this.log.warn({ err, jobs: reqs.length }, 'completing a cohort of jobs failed; completing them one by one');
-      return Promise.all(reqs.map((r) => run([r]).then(([row]) => row, (e: unknown) => e as Error)));
+      out = await Promise.all(reqs.map((r) => run([r]).then(([row]) => row, (e: unknown) => e as Error)));
     }
+    const waited = out.filter((row): row is Record<string, unknown> => !(row instanceof Error) && row.waiting === true).map((row) => row.id as string);
+    await this.wakeNext(waited);
+    return out;
+  }
+
+  /** JobService.wakeNext after a commit that finished jobs; a failure only delays the next jobs until their own re-check. */
+  private async wakeNext(jobIds: string[]): Promise<void> {
+    if (jobIds.length === 0) return;
+    await this.services.jobs.wakeNext(jobIds).catch((err) => this.log.warn({ err, jobs: jobIds.length }, 'waking the next jobs of finished jobs failed'));
   }
 
   /**
@@ -771,6 +780,7 @@ export class OutboundWorker {
     });
     this.events.publish('log.added', log);
     this.events.publish('job.updated', updated);
+    if (final) await this.wakeNext([job.id]);
   }
 
   private async abandon(job: IntegrationJob): Promise<void> {
@@ -780,7 +790,10 @@ export class OutboundWorker {
        WHERE id = $1 AND status = 'PROCESSING' RETURNING *`,
       [job.id],
     )) as [Record<string, unknown>[], number];
-    if (row) this.events.publish('job.updated', jobFromRow(row));
+    if (row) {
+      this.events.publish('job.updated', jobFromRow(row));
+      await this.wakeNext([job.id]);
+    }
   }
 
   /** Puts the queue entry back (it keeps its place at the head of its entity's order) until `at`. */
@@ -811,6 +824,17 @@ export class OutboundWorker {
     const resumed = row?.status === IntegrationStatus.ACTIVE;
     if (resumed) await this.boss.update(OUTBOUND_QUEUE, undefined, { id: bossJob.id, startAfter: new Date() });
     this.log.debug({ jobId, reason: 'integration not active', delayMs: resumed ? 0 : PAUSE_RECHECK_MS }, 'outbound job put off');
+  }
+
+  /**
+   * Puts off a job that an earlier unfinished job of its entity holds back, until that job
+   * finishes (its finisher wakes this one: JobService.wakeNext) or ORDER_RECHECK_MS pass. After
+   * this commit it looks once more, so a finisher that committed meanwhile is not missed.
+   */
+  private async waitTurn(bossJob: BossJob, jobId: string): Promise<void> {
+    await this.db.transaction((tx) => this.postpone(tx, bossJob, jobId, ORDER_RECHECK_MS));
+    const woken = await this.services.jobs.wakeNext([jobId]);
+    this.log.debug({ jobId, reason: 'an earlier job of the same entity is unfinished', woken }, 'outbound job put off');
   }
 
   private async postpone(tx: EntityManager, bossJob: BossJob, jobId: string, delayMs: number): Promise<void> {

@@ -1,19 +1,24 @@
 /** The PostgreSQL schema pg-boss keeps its tables in. */
 export const QUEUE_SCHEMA = 'pgboss';
 
-/** The pg-boss queue every outbound provider call goes through. */
-export const OUTBOUND_QUEUE = 'outbound';
+/**
+ * The pg-boss queue every outbound provider call goes through. Policy `standard`: the order of
+ * one entity's jobs is kept by the engine (integration_job.seq, checked as an attempt starts),
+ * not by the queue (docs/adr/0005).
+ */
+export const OUTBOUND_QUEUE = 'provider-calls';
+
+/**
+ * The outbound queue of earlier versions (policy `key_strict_fifo`); its waiting entries move to
+ * OUTBOUND_QUEUE when a process of this version starts (adoptLegacyOutboundQueue).
+ */
+export const LEGACY_OUTBOUND_QUEUE = 'outbound';
 
 /** What a queued pg-boss job carries: the IntegrationJob's id (the row is the record of truth) and its integration's. */
 export interface OutboundQueueData {
   jobId: string;
   /** Lets the worker start the attempt without loading the job first (absent on entries queued before it was added). */
   integrationId?: string;
-}
-
-/** Per-entity order: jobs with the same key run one at a time, in the order they were enqueued. */
-export function orderingKey(integrationId: string, entityType: string | null, entityId: string | null, jobId: string): string {
-  return entityType && entityId ? `${integrationId}:${entityType}:${entityId}` : `${integrationId}:job:${jobId}`;
 }
 
 /** The pg-boss queue that processes stored webhook events into the canonical model. */

@@ -23,7 +23,10 @@ export interface Faults {
 export const NO_FAULTS: Faults = { latencyMs: 0, errorRate: 0, hangRate: 0, rateLimitRate: 0, burst429: 0, retryAfterSeconds: 1, outage: false };
 
 export interface RecordedRequest {
+  /** When the request arrived (ms since the epoch). */
   at: number;
+  /** When its answer was sent (null while unanswered, or never for a hang). */
+  answeredAt: number | null;
   method: string;
   path: string;
   headers: Record<string, string | string[] | undefined>;
@@ -111,7 +114,10 @@ export class FakeServer<H extends ProviderHandler = ProviderHandler> {
   }
 
   private send(res: ServerResponse, reply: Reply, recorded?: RecordedRequest) {
-    if (recorded) recorded.status = reply.status;
+    if (recorded) {
+      recorded.status = reply.status;
+      recorded.answeredAt = Date.now();
+    }
     const headers: Record<string, string> = { ...(reply.headers ?? {}) };
     const body = reply.body === undefined ? '' : JSON.stringify(reply.body);
     if (body) headers['content-type'] = 'application/json';
@@ -129,7 +135,7 @@ export class FakeServer<H extends ProviderHandler = ProviderHandler> {
     const path = req.url ?? '/';
     if (path.startsWith('/__sandbox/')) return this.control(req.method ?? 'GET', path, body, res);
 
-    const recorded: RecordedRequest = { at: Date.now(), method: req.method ?? 'GET', path, headers: req.headers, body, status: null };
+    const recorded: RecordedRequest = { at: Date.now(), answeredAt: null, method: req.method ?? 'GET', path, headers: req.headers, body, status: null };
     this.requests.push(recorded);
     const f = this.faults;
     if (f.latencyMs > 0) await new Promise((r) => setTimeout(r, f.latencyMs));

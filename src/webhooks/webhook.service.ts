@@ -4,7 +4,7 @@ import { notFound } from '../domain/shared/errors.js';
 import { newId } from '../domain/shared/ids.js';
 import { paginate, type Connection, type PageArgs } from '../domain/shared/pagination.js';
 import { WebhookEvent, WebhookStatus } from '../domain/webhook/webhook-event.entity.js';
-import { queueDb } from '../jobs/job.service.js';
+import { queueDb } from '../jobs/queue.js';
 import { INBOUND_QUEUE, type InboundQueueData } from '../jobs/queue-names.js';
 
 export interface WebhookEventFilter {

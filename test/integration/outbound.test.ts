@@ -25,7 +25,13 @@ import {
   SendNotificationDocument,
   UpdateIntegrationDocument,
 } from '../generated/graphql.js';
-import { codes, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { codes, startTestGateway, testEnv, type TestGateway } from '../support/gateway.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PgBoss } from 'pg-boss';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { createIntegrations, HUBSPOT_TOKEN, rowId, SENDGRID_KEY, STRIPE_KEY, waitForJobs } from '../support/outbound.js';
 import { until } from '../support/processes.js';
 import { subscribe } from '../support/subscriptions.js';
@@ -405,6 +411,70 @@ describe('pushCustomers', () => {
   });
 });
 
+describe('per-entity order', () => {
+  const keyOf = (jobId: string) => `switchboard-${rowId(jobId)}`;
+  /** The Stripe requests of these jobs, in the order they arrived. */
+  const callsOf = (jobIds: string[]) => {
+    const keys = jobIds.map(keyOf);
+    return sandbox.stripe.requests.filter((r) => keys.includes(r.headers['idempotency-key'] as string));
+  };
+
+  it("one entity's jobs run one at a time in the order enqueued, while another entity's jobs run beside them", async () => {
+    const { stripe } = integrations;
+    sandbox.stripe.setFaults({ latencyMs: 150 });
+    const x = await newCustomer('Order X');
+    const y = await newCustomer('Order Y');
+    const xs: string[] = [];
+    const ys: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      xs.push((await t.run(PushCustomerDocument, { customerId: x, integrationId: stripe.id })).pushCustomer.job.id);
+      if (i < 2) ys.push((await t.run(PushCustomerDocument, { customerId: y, integrationId: stripe.id })).pushCustomer.job.id);
+    }
+    const done = await waitForJobs(t, [...xs, ...ys]);
+    expect(new Set(done.values())).toEqual(new Set(['COMPLETED']));
+    const xCalls = callsOf(xs);
+    expect(xCalls.map((r) => r.headers['idempotency-key'])).toEqual(xs.map(keyOf));
+    for (let i = 1; i < xCalls.length; i++) expect(xCalls[i].at).toBeGreaterThanOrEqual(xCalls[i - 1].answeredAt!);
+    // The first job created each customer and the later ones updated it: one Stripe customer each.
+    expect(Object.keys(sandbox.stripe.state<StripeState>().customers)).toHaveLength(2);
+    // The order is per entity: some call of Y ran while a call of X was in flight.
+    const overlaps = callsOf(ys).some((c) => xCalls.some((d) => c.at < d.answeredAt! && d.at < c.answeredAt!));
+    expect(overlaps).toBe(true);
+  });
+
+  it('a job waiting for its retry keeps its place: the next job of its entity waits, and is woken when the first completes', async () => {
+    const { stripe } = integrations;
+    const x = await newCustomer('Order Retry');
+    sandbox.stripe.setFaults({ burst429: 1, retryAfterSeconds: 1 });
+    const first = (await t.run(PushCustomerDocument, { customerId: x, integrationId: stripe.id })).pushCustomer.job.id;
+    const second = (await t.run(PushCustomerDocument, { customerId: x, integrationId: stripe.id })).pushCustomer.job.id;
+    // Well within the 10 s a job behind another waits before it looks again by itself.
+    const done = await waitForJobs(t, [first, second], undefined, 8_000);
+    expect([...done.values()]).toEqual(['COMPLETED', 'COMPLETED']);
+    const calls = callsOf([first, second]);
+    expect(calls.map((r) => [r.headers['idempotency-key'], r.status])).toEqual([
+      [keyOf(first), 429],
+      [keyOf(first), 200],
+      [keyOf(second), 200],
+    ]);
+    expect(calls[2].at).toBeGreaterThanOrEqual(calls[1].answeredAt!);
+  });
+
+  it("a cancelled job lets the next job of its entity run at once", async () => {
+    const { stripe } = integrations;
+    const x = await newCustomer('Order Cancel');
+    // The first job waits out a long Retry-After; the second waits behind it.
+    sandbox.stripe.setFaults({ burst429: 1, retryAfterSeconds: 30 });
+    const first = (await t.run(PushCustomerDocument, { customerId: x, integrationId: stripe.id })).pushCustomer.job.id;
+    const second = (await t.run(PushCustomerDocument, { customerId: x, integrationId: stripe.id })).pushCustomer.job.id;
+    await waitForJobs(t, [first], ['RETRYING']);
+    await expect.poll(async () => (await t.sql(`SELECT next_attempt_at FROM integration_job WHERE id = $1`, [rowId(second)]))[0].next_attempt_at).not.toBeNull();
+    await t.run(CancelJobDocument, { id: first });
+    expect(await waitForJobs(t, [second], undefined, 8_000)).toEqual(new Map([[rowId(second), 'COMPLETED']]));
+    expect(callsOf([second]).map((r) => r.status)).toEqual([200]);
+  });
+});
+
 describe('operators', () => {
   it('a paused integration holds its jobs; resume runs them; cancel stops a waiting job', async () => {
     const { stripe } = integrations;
@@ -439,20 +509,6 @@ describe('operators', () => {
     }
   });
 
-  it('a queue fetch slower than QUEUE_SLOW_FETCH_MS refreshes the statistics of the queue table', async () => {
-    // Every fetch counts as slow here; the worker's idle polls are fetches too.
-    const g = await startTestGateway({ QUEUE_SLOW_FETCH_MS: '0' });
-    try {
-      const [{ table_name: table }] = await g.sql<{ table_name: string }>(`SELECT table_name FROM pgboss.queue WHERE name = 'outbound'`);
-      // analyze_count counts ANALYZE commands only (autovacuum's are autoanalyze_count).
-      const analyzed = async () =>
-        (await g.sql<{ n: number }>(`SELECT analyze_count::int AS n FROM pg_stat_user_tables WHERE schemaname = 'pgboss' AND relname = $1`, [table]))[0]?.n ?? 0;
-      await expect.poll(analyzed, { timeout: 15_000, interval: 200 }).toBeGreaterThan(0);
-    } finally {
-      await g.stop();
-    }
-  });
-
   it('a stopping worker hands fetched entries it never started back to the queue', async () => {
     // Two places and one entry held ready beyond them; calls slow enough to stop mid-call.
     const own = await startSandbox();
@@ -462,7 +518,7 @@ describe('operators', () => {
       own.stripe.setFaults({ latencyMs: 1_000 });
       const customers = await Promise.all(Array.from({ length: 5 }, async (_, i) => (await g.run(CreateCustomerDocument, { input: { name: `Held ${i}`, email: `held${i}@example.com` } })).createCustomer.customer.id));
       const jobs = await Promise.all(customers.map(async (customerId) => (await g.run(PushCustomerDocument, { customerId, integrationId: stripe.id })).pushCustomer.job.id));
-      const active = async () => (await g.sql<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'outbound' AND state = 'active'`))[0].n;
+      const active = async () => (await g.sql<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'provider-calls' AND state = 'active'`))[0].n;
       await expect.poll(active, { timeout: 10_000, interval: 50 }).toBe(3);
       await g.gateway.stop();
       // The two calls in flight finished; the ready entry is back in the queue, not left active
@@ -527,5 +583,43 @@ describe('operators', () => {
     expect(byCorrelation.integrationLogs.edges.map((e) => e.node.jobId)).toEqual([pushCustomer.job.id]);
     const since = await t.run(LogsDocument, { filter: { integrationId: integrations.stripe.id, since: new Date(Date.now() + 60_000).toISOString() } });
     expect(since.integrationLogs.totalCount).toBe(0);
+  });
+});
+
+describe('upgrade', () => {
+  it("moves the entries an earlier version left in its key_strict_fifo queue to the current queue, and deletes that queue", async () => {
+    const g = await startTestGateway();
+    const boss = new PgBoss({ connectionString: g.databaseUrl, schema: 'pgboss', supervise: false, schedule: false });
+    const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-data-'));
+    let next: Gateway | null = null;
+    try {
+      const { stripe } = await createIntegrations(g, sandbox);
+      const customerId = (await g.run(CreateCustomerDocument, { input: { name: 'Legacy Queue', email: 'legacy.queue@example.com' } })).createCustomer.customer.id;
+      await g.run(PauseIntegrationDocument, { id: stripe.id });
+      const jobId = (await g.run(PushCustomerDocument, { customerId, integrationId: stripe.id })).pushCustomer.job.id;
+      const row = rowId(jobId);
+      await expect.poll(async () => (await g.sql(`SELECT next_attempt_at FROM integration_job WHERE id = $1`, [row]))[0].next_attempt_at).not.toBeNull();
+      // What an earlier version left behind: the job's entry in its queue `outbound` (key_strict_fifo).
+      await boss.start();
+      await boss.createQueue('outbound', { policy: 'key_strict_fifo' });
+      const legacy = await boss.send('outbound', { jobId: row, integrationId: rowId(stripe.id) }, { singletonKey: `${rowId(stripe.id)}:Customer:${rowId(customerId)}` });
+      await g.sql(`DELETE FROM pgboss.job WHERE name = 'provider-calls' AND id = (SELECT queue_job_id FROM integration_job WHERE id = $1)`, [row]);
+      await g.sql(`UPDATE integration_job SET queue_job_id = $2 WHERE id = $1`, [row, legacy]);
+      await g.run(ResumeIntegrationDocument, { id: stripe.id });
+
+      // A process of this version starts on the same database.
+      next = await startGateway(testEnv(g.databaseUrl, dataDir, { ENCRYPTION_KEY: g.env.ENCRYPTION_KEY! }), createLogger('silent'));
+      expect(await g.sql(`SELECT name FROM pgboss.queue WHERE name = 'outbound'`)).toEqual([]);
+      expect(await waitForJobs(g, [jobId])).toEqual(new Map([[row, 'COMPLETED']]));
+      const [{ queue_job_id: entry }] = await g.sql<{ queue_job_id: string }>(`SELECT queue_job_id FROM integration_job WHERE id = $1`, [row]);
+      expect(entry).not.toBe(legacy);
+      expect((await g.sql(`SELECT name FROM pgboss.job WHERE id = $1`, [entry]))[0]).toEqual({ name: 'provider-calls' });
+      expect(sandbox.stripe.requests.filter((r) => r.headers['idempotency-key'] === `switchboard-${row}`)).toHaveLength(1);
+    } finally {
+      await boss.stop({ graceful: false, close: true }).catch(() => undefined);
+      await next?.stop();
+      await g.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

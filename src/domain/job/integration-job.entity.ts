@@ -52,6 +52,10 @@ export class IntegrationJob {
   @Column('text', { name: 'provider_idempotency_key' })
   providerIdempotencyKey: string;
 
+  /** The job's place in its entity's order at its integration (set by the database; see the worker's START_SQL). */
+  @Column({ type: 'bigint', select: false, insert: false, update: false })
+  seq: string;
+
   @Column('uuid', { name: 'queue_job_id', nullable: true })
   queueJobId: string | null;
 
