@@ -17,6 +17,7 @@ import { circuitState, providerCallDuration, providerCalls, providerErrors, queu
 import type { Services } from '../services.js';
 import { backoffWithFullJitter, FailureCounter } from './circuit-breaker.js';
 import { RateLease } from './rate-lease.js';
+import { SlotGate, type SlotWake } from './slot-gate.js';
 import type { EventBus } from './job-events.js';
 import { insertLogSql, insertLogsSql, logParams, logRecord, logService } from './log-row.js';
 import { linkRecords, upsertLinksSql } from '../domain/external-ref/external-ref.service.js';
@@ -43,6 +44,8 @@ const FETCH_GATHER_MAX_MS = 200;
 const RATE_HEADROOM = 0.95;
 /** How long to wait for a free concurrency slot in-process before putting the job off. */
 const SLOT_WAIT_MS = 2_000;
+/** While attempts wait for a slot, how often the first of them asks again (slots other processes free send no signal here). */
+const SLOT_POLL_MS = 100;
 
 type BossJob = JobWithMetadata<OutboundQueueData>;
 
@@ -459,7 +462,7 @@ export class OutboundWorker {
    * One queue delivery. Never throws: every outcome is written to the job row and the queue.
    * Usually the attempt starts at once from the integration this process last saw (the start
    * statement checks its version, pause and circuit); anything else (first job of an
-   * integration, a changed integration, a re-delivery, no free slot) loads the job and
+   * integration, a changed integration, a re-delivery) loads the job and
    * integration and takes the long way.
    */
   async handle(bossJob: BossJob): Promise<void> {
@@ -467,6 +470,7 @@ export class OutboundWorker {
       const known = bossJob.data.integrationId ? this.known.get(bossJob.data.integrationId) : undefined;
       if (known && known.integration.status === IntegrationStatus.ACTIVE && known.integration.circuit === CircuitState.CLOSED) {
         const started = await this.startAttempt(bossJob, bossJob.data.jobId, known, false, known.integration.version);
+        if (started === 'put off') return;
         if (started) {
           await this.attempt(bossJob, { ...known, job: started.job }, started, false);
           return;
@@ -489,7 +493,7 @@ export class OutboundWorker {
       const probe = await this.passCircuit(bossJob, loaded);
       if (probe === null) return;
       const started = await this.startAttempt(bossJob, loaded.job.id, loaded, probe, null);
-      if (started) await this.attempt(bossJob, loaded, started, probe);
+      if (started && started !== 'put off') await this.attempt(bossJob, loaded, started, probe);
     } catch (err) {
       // A fault of our own (database gone, bug): let pg-boss retry the delivery later.
       this.log.error({ err, jobId: bossJob.data.jobId }, 'outbound job handling failed');
@@ -529,13 +533,16 @@ export class OutboundWorker {
   /**
    * Starts an attempt in one statement: takes one of the integration's `concurrency` slots (a
    * lease shared by every worker process), marks the job PROCESSING and reads the provider
-   * ids the call may need. The integration's pause and
-   * circuit are checked again in the same statement, so a job loaded just before the circuit
-   * opened does not slip a call through.
+   * ids the call may need. The integration's pause and circuit, and the job's place in its
+   * entity's order, are checked again in the same statement, so a job loaded just before the
+   * circuit opened does not slip a call through.
    *
-   * With `version` (the fast path) it tries once and returns null on any obstacle, having
-   * changed nothing. Without it, while every slot is taken it tries again for SLOT_WAIT_MS, then
-   * puts the job off; null then means the job was put off or is gone.
+   * While every slot is taken it waits for one at the integration's SlotGate: woken when this
+   * process frees a slot, or when its turn comes to ask again for slots other processes freed;
+   * after SLOT_WAIT_MS it puts the job off. A job behind an earlier one of its entity is put off
+   * until that one finishes. Returns the attempt, 'put off' when the job was put off or is gone,
+   * or, with `version` (the fast path, on the integration as this process last saw it), null
+   * when the integration is not as seen: the caller loads it and tries again without `version`.
    */
   private async startAttempt(
     bossJob: BossJob,
@@ -543,7 +550,7 @@ export class OutboundWorker {
     { integration, settings }: Omit<Loaded, 'job'>,
     probe: boolean,
     version: number | null,
-  ): Promise<Started | null> {
+  ): Promise<Started | 'put off' | null> {
     const key = `${integration.id}:${settings.concurrency}`;
     if (!this.slotsReady.has(key)) {
       await this.db.query(
@@ -555,31 +562,52 @@ export class OutboundWorker {
     // The lease outlives the longest attempt; a crashed worker's lease frees itself after it.
     const leaseMs = settings.timeoutMs * 8 + 10_000;
     const deadline = Date.now() + SLOT_WAIT_MS;
-    for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
+    for (let woken: SlotWake | null = null; ; ) {
       const row = await this.starts.load({ jobId, integrationId: integration.id, concurrency: settings.concurrency, leaseMs, probe, version });
       if (row.status !== null) {
+        // A poll found a free slot (freed by another process, or a lease that ran out): maybe more.
+        if (woken === 'poll') this.gate(integration.id).nudge();
         const job = jobFromRow(row);
         const refIds = [job.entityId, (job.payload as { customerId?: unknown }).customerId].filter((v): v is string => typeof v === 'string' && isUuid(v));
         return { job, slot: row.slot!, refs: row.refs ?? {}, refIds };
       }
-      if (row.slot !== null) await this.releaseSlot(this.db.manager, integration.id, row.slot);
-      if (version !== null) return null;
+      if (row.slot !== null) {
+        await this.releaseSlot(this.db.manager, integration.id, row.slot);
+        this.slotsFreed(integration.id, 1);
+      }
       if (row.behind) {
         await this.waitTurn(bossJob, jobId);
-        return null;
+        return 'put off';
       }
-      if (!row.ready || row.slot !== null) {
-        // Paused, circuit opened, cancelled or finished since it was loaded.
-        const current = await this.load(jobId);
-        if (current) await this.defer(bossJob, jobId, 100 + Math.random() * 400, 'integration changed (circuit or pause) before the call');
-        return null;
+      if (row.ready && row.slot === null) {
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          await this.defer(bossJob, jobId, 250 + Math.random() * 750, 'concurrency limit');
+          return 'put off';
+        }
+        woken = await this.gate(integration.id).wait(left);
+        continue;
       }
-      if (Date.now() + wait > deadline) {
-        await this.defer(bossJob, jobId, 250 + Math.random() * 750, 'concurrency limit');
-        return null;
-      }
-      await new Promise((r) => setTimeout(r, wait));
+      if (version !== null) return null;
+      // Paused, circuit opened, cancelled or finished since it was loaded.
+      const current = await this.load(jobId);
+      if (current) await this.defer(bossJob, jobId, 100 + Math.random() * 400, 'integration changed (circuit or pause) before the call');
+      return 'put off';
     }
+  }
+
+  /** Where attempts wait for a slot, by integration. */
+  private readonly gates = new Map<string, SlotGate>();
+
+  private gate(integrationId: string): SlotGate {
+    let gate = this.gates.get(integrationId);
+    if (!gate) this.gates.set(integrationId, (gate = new SlotGate(SLOT_POLL_MS)));
+    return gate;
+  }
+
+  /** This process freed `count` slots of the integration (committed): as many waiters ask again. */
+  private slotsFreed(integrationId: string, count: number): void {
+    this.gates.get(integrationId)?.freed(count);
   }
 
   /** START_SQL for each integration's share of the cohort (a job asked twice goes in a statement of its own). */
@@ -649,6 +677,9 @@ export class OutboundWorker {
       this.log.warn({ err, jobs: reqs.length }, 'completing a cohort of jobs failed; completing them one by one');
       out = await Promise.all(reqs.map((r) => run([r]).then(([row]) => row, (e: unknown) => e as Error)));
     }
+    reqs.forEach((r, i) => {
+      if (!(out[i] instanceof Error)) this.slotsFreed(r.integration.id, 1);
+    });
     const waited = out.filter((row): row is Record<string, unknown> => !(row instanceof Error) && row.waiting === true).map((row) => row.id as string);
     await this.wakeNext(waited);
     return out;
@@ -778,6 +809,7 @@ export class OutboundWorker {
       await this.events.publishWithCommit(tx, 'job.updated', [updated]);
       return [updated, log] as const;
     });
+    this.slotsFreed(integration.id, 1);
     this.events.publish('log.added', log);
     this.events.publish('job.updated', updated);
     if (final) await this.wakeNext([job.id]);
