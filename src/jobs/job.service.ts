@@ -427,6 +427,7 @@ export class JobService {
    * if that job is PENDING and its entry is waiting. Runs after the commit that finished them:
    * a job that found them unfinished and was put off has either committed its put-off entry by
    * then (and is woken here), or reads their state after this commit (and wakes itself).
+   * (On its generic plan the lookup is by entity id only: see the note in outbound-worker.ts.)
    */
   async wakeNext(jobIds: string[]): Promise<number> {
     if (jobIds.length === 0) return 0;
@@ -437,7 +438,8 @@ export class JobService {
       `UPDATE ${QUEUE_SCHEMA}.${table} AS q SET start_after = ${QUEUE_SCHEMA}.job_now()
          FROM (SELECT DISTINCT ON (n.integration_id, n.entity_type, n.entity_id) n.status, n.queue_job_id
                  FROM integration_job f
-                 JOIN integration_job n ON n.integration_id = f.integration_id AND n.entity_type = f.entity_type AND n.entity_id = f.entity_id
+                 JOIN integration_job n ON n.entity_id = f.entity_id AND n.integration_id IS NOT DISTINCT FROM f.integration_id
+                                       AND n.entity_type IS NOT DISTINCT FROM f.entity_type
                                        AND n.status IN ('PENDING', 'RETRYING', 'PROCESSING') AND n.entity_id IS NOT NULL
                 WHERE f.id = ANY($1::uuid[]) AND f.entity_id IS NOT NULL
                 ORDER BY n.integration_id, n.entity_type, n.entity_id, n.seq) AS head

@@ -93,8 +93,8 @@ const jobColumns = (alias: string) => JOB_COLUMN_LIST.split(', ').map((c) => `${
 /**
  * One statement for a cohort of finished attempts: each job COMPLETED, its provider links, its
  * slot released, the canonical effect of its operation (invoice.send opens a DRAFT invoice) and
- * its log row; `waiting` says whether a later job of its entity waits (it is woken after the
- * commit, JobService.wakeNext). $1 the cohort (JSON: job, result, integration, provider, slot, links), $2 the
+ * its log row. It returns each job's id and new times, and `waiting`: whether a later job of its
+ * entity waits (it is woken after the commit, JobService.wakeNext). $1 the cohort (JSON: job, result, integration, provider, slot, links), $2 the
  * holder, $3 the log rows (logRecord), $4 the job ids, $5 the integration ids.
  *
  * The id arrays ($4, $5, and $1 in START_SQL) are there for the planner: a join to a JSON
@@ -106,7 +106,8 @@ const SUCCEED_SQL = `
     SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(job uuid, result jsonb, integration uuid, provider text, slot int, links jsonb)
   ), done AS (
     UPDATE integration_job j SET status = 'COMPLETED', result = x.result, last_error = NULL, completed_at = now(), updated_at = now()
-    FROM x WHERE j.id = x.job AND j.id = ANY($4::uuid[]) RETURNING ${jobColumns('j')}
+    FROM x WHERE j.id = x.job AND j.id = ANY($4::uuid[])
+    RETURNING j.id, j.integration_id, j.operation, j.entity_type, j.entity_id, j.completed_at, j.updated_at
   ), links AS (${upsertLinksSql('x.integration', 'x.provider', 'x.links', 'x CROSS JOIN LATERAL')}
   ), released AS (
     UPDATE integration_slot s SET lease_until = '-infinity', holder = NULL FROM x
@@ -115,10 +116,10 @@ const SUCCEED_SQL = `
     UPDATE invoice i SET status = 'OPEN', issued_at = COALESCE(i.issued_at, now()), version = i.version + 1, updated_at = now()
     WHERE i.id IN (SELECT entity_id FROM done WHERE operation = 'invoice.send') AND i.status = 'DRAFT'
   ), logged AS (${insertLogsSql('$3')})
-  SELECT ${JOB_COLUMN_LIST},
+  SELECT done.id, done.completed_at, done.updated_at,
          (done.entity_id IS NOT NULL AND EXISTS (
             SELECT 1 FROM integration_job n
-            WHERE n.integration_id = done.integration_id AND n.entity_type = done.entity_type AND n.entity_id = done.entity_id
+            WHERE n.entity_id = done.entity_id AND n.integration_id IS NOT DISTINCT FROM done.integration_id AND n.entity_type IS NOT DISTINCT FROM done.entity_type
               AND n.entity_id IS NOT NULL AND n.status IN ('PENDING', 'RETRYING', 'PROCESSING') AND n.id <> done.id)) AS waiting
   FROM done`;
 
@@ -160,6 +161,17 @@ const RESERVE_SQL = `INSERT INTO integration_throttle (integration_id, tat) VALU
 /** A job (alias j) that may start: waiting, or PROCESSING when its worker died with attempts left (a re-delivery). */
 const STARTABLE = `(j.status IN ('PENDING', 'RETRYING') OR (j.status = 'PROCESSING' AND j.attempts < j.max_attempts))`;
 
+/*
+ * Index choice under generic plans. The worker's statements run on plans made once per
+ * connection (src/db/prepared.ts) with the statistics of that moment, often while the tables are
+ * young. Each lookup in them therefore gives the planner one indexable key only, the selective
+ * one (a job id, an entity id); conditions on the integration or the entity type are written
+ * `IS NOT DISTINCT FROM`, which no index serves, so they filter the few rows found. Written as
+ * `=`, a plan made early chose an index led by integration_id and then read every reference
+ * (3,000 rows a job after 3,000 customers) or every job of the integration on each call: the
+ * start statement took 13 to 1,445 ms instead of 2 to 3 (docs/benchmarks.md, session 9).
+ */
+
 /**
  * A job (alias j) behind another in its entity's order: an unfinished job of the same entity at
  * the same integration was enqueued before it (lower `seq`). The engine keeps this order, not the
@@ -168,8 +180,8 @@ const STARTABLE = `(j.status IN ('PENDING', 'RETRYING') OR (j.status = 'PROCESSI
  */
 const BEHIND = `(j.entity_id IS NOT NULL AND EXISTS (
     SELECT 1 FROM integration_job p
-    WHERE p.integration_id = j.integration_id AND p.entity_type = j.entity_type AND p.entity_id = j.entity_id AND p.entity_id IS NOT NULL
-      AND p.seq < j.seq AND p.status IN ('PENDING', 'RETRYING', 'PROCESSING')))`;
+    WHERE p.entity_id = j.entity_id AND p.integration_id IS NOT DISTINCT FROM j.integration_id AND p.entity_type IS NOT DISTINCT FROM j.entity_type
+      AND p.entity_id IS NOT NULL AND p.seq < j.seq AND p.status IN ('PENDING', 'RETRYING', 'PROCESSING')))`;
 
 /**
  * Starts a cohort of one integration's jobs in one statement. $1 the job ids, $2 integration,
@@ -185,7 +197,7 @@ const START_SQL = `
     SELECT r.id, r.ord FROM unnest($1::uuid[]) WITH ORDINALITY AS r(id, ord)
   ), cand AS (
     SELECT j.id, req.ord, ${BEHIND} AS behind
-    FROM req JOIN integration_job j ON j.id = req.id AND j.integration_id = $2 AND ${STARTABLE}
+    FROM req JOIN integration_job j ON j.id = req.id AND j.integration_id IS NOT DISTINCT FROM $2 AND ${STARTABLE}
     WHERE j.id = ANY($1::uuid[])
   ), ready AS (
     SELECT cand.id, row_number() OVER (ORDER BY cand.ord) AS n
@@ -209,7 +221,7 @@ const START_SQL = `
   )
   SELECT req.id AS requested, COALESCE(cand.behind, false) AS behind, ready.id IS NOT NULL AS ready, taken.slot,
          (SELECT json_object_agg(r.entity_type || ':' || r.entity_id, r.external_id) FROM external_ref r
-          WHERE started.id IS NOT NULL AND r.integration_id = $2
+          WHERE started.id IS NOT NULL AND r.integration_id IS NOT DISTINCT FROM $2
             AND r.entity_id = ANY(ARRAY[started.entity_id, CASE WHEN started.payload->>'customerId' ~* '${UUID_PATTERN}' THEN (started.payload->>'customerId')::uuid END])) AS refs,
          ${jobColumns('started')}
   FROM req LEFT JOIN cand ON cand.id = req.id LEFT JOIN ready ON ready.id = req.id LEFT JOIN taken ON taken.job_id = req.id LEFT JOIN started ON started.id = req.id
@@ -223,7 +235,7 @@ const START_SQL = `
  */
 export class OutboundWorker {
   private readonly counters = new Map<string, FailureCounter>();
-  private readonly slotsReady = new Set<string>();
+  private readonly slotsReady = new Map<string, Promise<void>>();
   /** The integrations this process last loaded, by id; the start statement checks their version. */
   private readonly known = new Map<string, Omit<Loaded, 'job'>>();
   private readonly stopping = new AbortController();
@@ -551,14 +563,7 @@ export class OutboundWorker {
     probe: boolean,
     version: number | null,
   ): Promise<Started | 'put off' | null> {
-    const key = `${integration.id}:${settings.concurrency}`;
-    if (!this.slotsReady.has(key)) {
-      await this.db.query(
-        `INSERT INTO integration_slot (integration_id, slot) SELECT $1, g FROM generate_series(0, $2::int - 1) g ON CONFLICT DO NOTHING`,
-        [integration.id, settings.concurrency],
-      );
-      this.slotsReady.add(key);
-    }
+    await this.slotRows(integration.id, settings.concurrency);
     // The lease outlives the longest attempt; a crashed worker's lease frees itself after it.
     const leaseMs = settings.timeoutMs * 8 + 10_000;
     const deadline = Date.now() + SLOT_WAIT_MS;
@@ -594,6 +599,23 @@ export class OutboundWorker {
       if (current) await this.defer(bossJob, jobId, 100 + Math.random() * 400, 'integration changed (circuit or pause) before the call');
       return 'put off';
     }
+  }
+
+  /**
+   * The integration's slot rows exist (once per integration and concurrency in this process:
+   * the first jobs of an integration, fetched together, share the one statement).
+   */
+  private slotRows(integrationId: string, concurrency: number): Promise<void> {
+    const key = `${integrationId}:${concurrency}`;
+    let ready = this.slotsReady.get(key);
+    if (!ready) {
+      ready = this.db
+        .query(`INSERT INTO integration_slot (integration_id, slot) SELECT $1, g FROM generate_series(0, $2::int - 1) g ON CONFLICT DO NOTHING`, [integrationId, concurrency])
+        .then(() => undefined);
+      this.slotsReady.set(key, ready);
+      ready.catch(() => this.slotsReady.delete(key));
+    }
+    return ready;
   }
 
   /** Where attempts wait for a slot, by integration. */
@@ -772,7 +794,15 @@ export class OutboundWorker {
     const log = this.logRow(job, integration, LogStatus.SUCCESS, null, result.exchanges, durationMs);
     const row = await this.completions.load({ job, integration, slot, result, log });
     this.events.publish('log.added', log);
-    this.events.publish('job.updated', jobFromRow(row));
+    // The statement returns what it changed beyond what this process knows (the times).
+    const completed = Object.assign(new IntegrationJob(), job, {
+      status: JobStatus.COMPLETED,
+      result: result.summary,
+      lastError: null,
+      completedAt: row.completed_at as Date,
+      updatedAt: row.updated_at as Date,
+    });
+    this.events.publish('job.updated', completed);
     if (probe) await this.afterProbe(integration, true);
     else this.counter(integration.id).record(true);
   }

@@ -18,6 +18,8 @@ const NOTIFY_ALL_SQL = `SELECT pg_notify('${EVENTS_CHANNEL}', payload) FROM unne
 
 /** NOTIFY payloads must stay under 8,000 bytes; texts that could grow are cut well below. */
 const MAX_TEXT = 1_000;
+/** How many delivered envelope ids a process remembers to deliver each at most once. */
+const SEEN_MAX = 50_000;
 const MAX_ENVELOPE_BYTES = 7_900;
 
 /** What crosses processes: small snapshots, never bodies, credentials or personal data. */
@@ -123,8 +125,10 @@ export class EventRelay {
   private pending: string[] = [];
   private flushing: Promise<void> | null = null;
   private listener: PgListener | null = null;
+  /** Envelope ids delivered lately: the last SEEN_MAX, in a ring (Array.shift on 50,000 ids copied them all each time). */
   private readonly seen = new Set<string>();
-  private readonly seenOrder: string[] = [];
+  private readonly seenRing: Array<string | undefined> = new Array(SEEN_MAX);
+  private seenNext = 0;
   private unsubscribeBus: Array<() => void> = [];
 
   constructor(
@@ -200,6 +204,9 @@ export class EventRelay {
   }
 
   private receive(payload: string): void {
+    // No subscriber in this process: nothing to deliver, so nothing to parse (an envelope reaches
+    // the subscribers there are when it arrives; the dedup set only guards against repeats).
+    if (this.subscribers === 0) return;
     let envelopes: Envelope[];
     try {
       envelopes = JSON.parse(payload) as Envelope[];
@@ -210,16 +217,28 @@ export class EventRelay {
     for (const envelope of envelopes) {
       if (this.seen.has(envelope.i)) continue;
       this.seen.add(envelope.i);
-      this.seenOrder.push(envelope.i);
-      if (this.seenOrder.length > 50_000) this.seen.delete(this.seenOrder.shift()!);
+      const oldest = this.seenRing[this.seenNext];
+      if (oldest !== undefined) this.seen.delete(oldest);
+      this.seenRing[this.seenNext] = envelope.i;
+      this.seenNext = (this.seenNext + 1) % SEEN_MAX;
       this.emitter.emit(envelope.t, revive(envelope));
     }
   }
 
   subscribe<K extends RelayTopic>(topic: K, listener: (value: Delivered[K]) => void): () => void {
     this.emitter.on(topic, listener);
-    return () => this.emitter.off(topic, listener);
+    this.subscribers++;
+    let subscribed = true;
+    return () => {
+      if (!subscribed) return;
+      subscribed = false;
+      this.subscribers--;
+      this.emitter.off(topic, listener);
+    };
   }
+
+  /** Listeners on any topic (subscribe() calls not yet undone). */
+  private subscribers = 0;
 
   async close(): Promise<void> {
     for (const u of this.unsubscribeBus.splice(0)) u();

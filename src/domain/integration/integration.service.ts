@@ -98,11 +98,22 @@ export class IntegrationService {
     return this.cipher.encrypt(plaintext, `${integrationId}:${field}`);
   }
 
-  /** Decrypted credentials, for connectors only; never for a resolver. */
-  credentialsOf(integration: Integration): Record<string, unknown> | null {
-    if (!integration.credentialsEncrypted) return null;
-    return JSON.parse(this.cipher.decrypt(integration.credentialsEncrypted, `${integration.id}:credentials`)) as Record<string, unknown>;
+  /**
+   * Decrypted credentials, for connectors only; never for a resolver. Kept with the integration
+   * object they came from (while its ciphertext is unchanged): the worker runs every job of an
+   * integration on the object it loaded, and decrypting per job cost 1.6% of its CPU.
+   */
+  credentialsOf(integration: Integration): Readonly<Record<string, unknown>> | null {
+    const stored = integration.credentialsEncrypted;
+    if (!stored) return null;
+    const opened = this.opened.get(integration);
+    if (opened?.stored === stored) return opened.credentials;
+    const credentials = Object.freeze(JSON.parse(this.cipher.decrypt(stored, `${integration.id}:credentials`)) as Record<string, unknown>);
+    this.opened.set(integration, { stored, credentials });
+    return credentials;
   }
+
+  private readonly opened = new WeakMap<Integration, { stored: string; credentials: Readonly<Record<string, unknown>> }>();
 
   /** The secrets that verify a webhook now: the current one, and the previous one inside its grace window. */
   webhookSecretsOf(integration: Integration, now = new Date()): string[] {
