@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import DataLoader from 'dataloader';
 import { randomUUID } from 'node:crypto';
-import type { JobWithMetadata, PgBoss } from 'pg-boss';
+import type { Job, PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { ProviderError, type CallContext, type HttpExchange, type OperationResult } from '../connectors/connector.js';
@@ -47,7 +47,8 @@ const SLOT_WAIT_MS = 2_000;
 /** While attempts wait for a slot, how often the first of them asks again (slots other processes free send no signal here). */
 const SLOT_POLL_MS = 100;
 
-type BossJob = JobWithMetadata<OutboundQueueData>;
+/** A fetched queue entry: its id, data and the attempt counter that fences complete/fail/touch to this delivery. */
+type BossJob = Job<OutboundQueueData>;
 
 interface Loaded {
   job: IntegrationJob;
@@ -318,7 +319,7 @@ export class OutboundWorker {
       let jobs: BossJob[] = [];
       const fetchStarted = performance.now();
       try {
-        jobs = (await this.boss.fetch<OutboundQueueData>(OUTBOUND_QUEUE, { batchSize: capacity - this.held, includeMetadata: true })) as BossJob[];
+        jobs = (await this.boss.fetch<OutboundQueueData>(OUTBOUND_QUEUE, { batchSize: capacity - this.held })) as BossJob[];
         this.lastFetchMs = performance.now() - fetchStarted;
       } catch (err) {
         if (this.fetching.signal.aborted) return;
