@@ -385,7 +385,9 @@ export class JobService {
       return cancelled;
     });
     this.announce([job]);
-    await this.wakeNext([job.id]);
+    // The cancel is committed: a failure to wake the entity's next job only leaves that job to
+    // look again by itself (within 10 s), so it does not fail the mutation.
+    await this.wakeNext([job.id]).catch(() => 0);
     return job;
   }
 

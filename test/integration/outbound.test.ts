@@ -60,6 +60,35 @@ beforeEach(() => {
 const newCustomer = async (name: string, email?: string) =>
   (await t.run(CreateCustomerDocument, { input: { name, email: email ?? `${name.toLowerCase().replace(/\W+/g, '.')}@example.com`, phone: '+1 555 0100' } })).createCustomer.customer.id;
 
+/** A Stripe integration with this concurrency that the worker already knows (its first job takes the long way), and `count` new customers. */
+async function knownStripe(name: string, concurrency: number, count: number) {
+  const stripe = (
+    await t.run(CreateIntegrationDocument, { input: { provider: 'STRIPE', name, baseUrl: sandbox.stripe.url, credentials: { apiKey: STRIPE_KEY }, settings: { concurrency } } })
+  ).createIntegration.integration;
+  await waitForJobs(t, [(await t.run(PushCustomerDocument, { customerId: await newCustomer(`${name} Warmup`), integrationId: stripe.id })).pushCustomer.job.id]);
+  sandbox.stripe.reset();
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) ids.push(await newCustomer(`${name} ${i}`));
+  return { stripe, ids };
+}
+
+/** Runs `work`, counting the statements the gateway sends that match each pattern. */
+async function countStatements<K extends string>(patterns: Record<K, RegExp>, work: () => Promise<void>): Promise<Record<K, number>> {
+  const counts = Object.fromEntries(Object.keys(patterns).map((k) => [k, 0])) as Record<K, number>;
+  const logger = t.gateway.db.logger;
+  const logQuery = logger.logQuery;
+  logger.logQuery = function (query, ...rest) {
+    for (const k of Object.keys(patterns) as K[]) if (patterns[k].test(query)) counts[k]++;
+    return logQuery.call(this, query, ...rest);
+  };
+  try {
+    await work();
+  } finally {
+    logger.logQuery = logQuery;
+  }
+  return counts;
+}
+
 describe('pushCustomer to Stripe', () => {
   it('enqueues a PENDING job at once, then creates the customer with the job key and links the ExternalRef', async () => {
     const customerId = await newCustomer('Ada Stripe');
@@ -332,32 +361,14 @@ describe('HubSpot and SendGrid', () => {
 describe('pushCustomers', () => {
   it('enqueues one PENDING job per customer in the order given; a fetched batch starts in one statement; each customer is created once', async () => {
     // Room for every call the worker holds (WORKER_CONCURRENCY 20): none waits for a slot.
-    const stripe = (
-      await t.run(CreateIntegrationDocument, { input: { provider: 'STRIPE', name: 'Stripe bulk', baseUrl: sandbox.stripe.url, credentials: { apiKey: STRIPE_KEY }, settings: { concurrency: 50 } } })
-    ).createIntegration.integration;
-    // The worker knows the integration (its first job takes the long way).
-    await waitForJobs(t, [(await t.run(PushCustomerDocument, { customerId: await newCustomer('Bulk Warmup'), integrationId: stripe.id })).pushCustomer.job.id]);
-    sandbox.stripe.reset();
-    const ids: string[] = [];
-    for (let i = 0; i < 30; i++) ids.push(await newCustomer(`Bulk ${i}`));
-
-    const cohortStatements = { start: 0, succeed: 0 };
-    const logger = t.gateway.db.logger;
-    const logQuery = logger.logQuery;
-    logger.logQuery = function (query, ...rest) {
-      if (/WITH req AS/.test(query)) cohortStatements.start++;
-      if (/WITH x AS/.test(query)) cohortStatements.succeed++;
-      return logQuery.call(this, query, ...rest);
-    };
-    try {
+    const { stripe, ids } = await knownStripe('Stripe bulk', 50, 30);
+    const cohortStatements = await countStatements({ start: /WITH req AS/, succeed: /WITH x AS/ }, async () => {
       const { pushCustomers } = await t.run(PushCustomersDocument, { customerIds: ids, integrationId: stripe.id });
       expect(pushCustomers.jobs.map((j) => j.entityId)).toEqual(ids);
       expect(pushCustomers.jobs.every((j) => j.status === 'PENDING' && j.operation === 'customer.upsert')).toBe(true);
       expect(new Set(pushCustomers.jobs.map((j) => j.id)).size).toBe(30);
       await waitForJobs(t, pushCustomers.jobs.map((j) => j.id));
-    } finally {
-      logger.logQuery = logQuery;
-    }
+    });
     const created = sandbox.stripe.requests.filter((r) => r.path === '/v1/customers');
     expect(created).toHaveLength(30);
     expect(Object.values(sandbox.stripe.state<StripeState>().createdPerKey).every((n) => n === 1)).toBe(true);
@@ -370,28 +381,13 @@ describe('pushCustomers', () => {
   });
 
   it("jobs beyond the integration's concurrency wait for a slot in the worker: the limit holds, and they do not ask the database over and over", async () => {
-    const stripe = (
-      await t.run(CreateIntegrationDocument, { input: { provider: 'STRIPE', name: 'Stripe two slots', baseUrl: sandbox.stripe.url, credentials: { apiKey: STRIPE_KEY }, settings: { concurrency: 2 } } })
-    ).createIntegration.integration;
-    await waitForJobs(t, [(await t.run(PushCustomerDocument, { customerId: await newCustomer('Slots Warmup'), integrationId: stripe.id })).pushCustomer.job.id]);
-    sandbox.stripe.reset();
+    const { stripe, ids } = await knownStripe('Stripe two slots', 2, 10);
     sandbox.stripe.setFaults({ latencyMs: 200 });
-    const ids: string[] = [];
-    for (let i = 0; i < 10; i++) ids.push(await newCustomer(`Slots ${i}`));
-    let starts = 0;
-    const logger = t.gateway.db.logger;
-    const logQuery = logger.logQuery;
-    logger.logQuery = function (query, ...rest) {
-      if (/WITH req AS/.test(query)) starts++;
-      return logQuery.call(this, query, ...rest);
-    };
-    try {
+    const { starts } = await countStatements({ starts: /WITH req AS/ }, async () => {
       const { pushCustomers } = await t.run(PushCustomersDocument, { customerIds: ids, integrationId: stripe.id });
       const done = await waitForJobs(t, pushCustomers.jobs.map((j) => j.id));
       expect(new Set(done.values())).toEqual(new Set(['COMPLETED']));
-    } finally {
-      logger.logQuery = logQuery;
-    }
+    });
     const calls = sandbox.stripe.requests;
     expect(calls).toHaveLength(10);
     const inFlight = Math.max(...calls.map((c) => calls.filter((d) => d.at <= c.at && c.at < d.answeredAt!).length));
@@ -451,6 +447,14 @@ describe('per-entity order', () => {
     const keys = jobIds.map(keyOf);
     return sandbox.stripe.requests.filter((r) => keys.includes(r.headers['idempotency-key'] as string));
   };
+  /** Two jobs for one new customer, the first meeting a 429 with this Retry-After. */
+  const twoJobsFirstThrottled = async (name: string, retryAfterSeconds: number) => {
+    const x = await newCustomer(name);
+    sandbox.stripe.setFaults({ burst429: 1, retryAfterSeconds });
+    const push = async () => (await t.run(PushCustomerDocument, { customerId: x, integrationId: integrations.stripe.id })).pushCustomer.job.id;
+    const first = await push();
+    return { first, second: await push() };
+  };
 
   it("one entity's jobs run one at a time in the order enqueued, while another entity's jobs run beside them", async () => {
     const { stripe } = integrations;
@@ -476,11 +480,7 @@ describe('per-entity order', () => {
   });
 
   it('a job waiting for its retry keeps its place: the next job of its entity waits, and is woken when the first completes', async () => {
-    const { stripe } = integrations;
-    const x = await newCustomer('Order Retry');
-    sandbox.stripe.setFaults({ burst429: 1, retryAfterSeconds: 1 });
-    const first = (await t.run(PushCustomerDocument, { customerId: x, integrationId: stripe.id })).pushCustomer.job.id;
-    const second = (await t.run(PushCustomerDocument, { customerId: x, integrationId: stripe.id })).pushCustomer.job.id;
+    const { first, second } = await twoJobsFirstThrottled('Order Retry', 1);
     // Well within the 10 s a job behind another waits before it looks again by itself.
     const done = await waitForJobs(t, [first, second], undefined, 8_000);
     expect([...done.values()]).toEqual(['COMPLETED', 'COMPLETED']);
@@ -493,13 +493,9 @@ describe('per-entity order', () => {
     expect(calls[2].at).toBeGreaterThanOrEqual(calls[1].answeredAt!);
   });
 
-  it("a cancelled job lets the next job of its entity run at once", async () => {
-    const { stripe } = integrations;
-    const x = await newCustomer('Order Cancel');
+  it('a cancelled job lets the next job of its entity run at once', async () => {
     // The first job waits out a long Retry-After; the second waits behind it.
-    sandbox.stripe.setFaults({ burst429: 1, retryAfterSeconds: 30 });
-    const first = (await t.run(PushCustomerDocument, { customerId: x, integrationId: stripe.id })).pushCustomer.job.id;
-    const second = (await t.run(PushCustomerDocument, { customerId: x, integrationId: stripe.id })).pushCustomer.job.id;
+    const { first, second } = await twoJobsFirstThrottled('Order Cancel', 30);
     await waitForJobs(t, [first], ['RETRYING']);
     await expect.poll(async () => (await t.sql(`SELECT next_attempt_at FROM integration_job WHERE id = $1`, [rowId(second)]))[0].next_attempt_at).not.toBeNull();
     await t.run(CancelJobDocument, { id: first });
