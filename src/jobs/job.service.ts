@@ -71,13 +71,31 @@ interface QueueEntry {
   integrationId: string;
 }
 
-/** New jobs from a JSON array of rows (enqueueMany); a row whose idempotency key was used is skipped. */
+/**
+ * The lock that orders one entity's jobs at one integration as they commit: taken before the
+ * job's `seq` is drawn and held to the commit, so a job whose row is visible has every job of its
+ * entity with a lower `seq` visible too. Without it, a transaction that drew the lower number but
+ * committed later let its job start beside (not after) the other (the start statement would not
+ * have seen it). `$1` is the JSON rows of INSERT_JOBS_SQL; locks are taken in key order (no
+ * deadlock between two enqueues), as transaction-level advisory locks (at most MAX_BULK_PUSH).
+ */
+const ENTITY_ORDER_LOCKS = `SELECT count(pg_advisory_xact_lock(k)) FROM (
+    SELECT DISTINCT hashtextextended('switchboard:job-order:' || integration_id || ':' || entity_type || ':' || entity_id, 0) AS k
+    FROM jsonb_to_recordset($1::jsonb) AS x(integration_id uuid, entity_type text, entity_id uuid)
+    WHERE entity_id IS NOT NULL ORDER BY 1) AS keys`;
+
+/**
+ * New jobs from a JSON array of rows (enqueueMany); a row whose idempotency key was used is
+ * skipped. The entity-order locks come first (a materialised CTE the insert reads, evaluated
+ * before the first row and its `seq`).
+ */
 const INSERT_JOBS_SQL = `
+  WITH locked AS MATERIALIZED (${ENTITY_ORDER_LOCKS})
   INSERT INTO integration_job (id, integration_id, operation, entity_type, entity_id, status, attempts, max_attempts,
                                correlation_id, idempotency_key, provider_idempotency_key, payload, queue_job_id)
   SELECT id, integration_id, operation, entity_type, entity_id, 'PENDING', 0, max_attempts,
          correlation_id, idempotency_key, provider_idempotency_key, payload, queue_job_id
-  FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, integration_id uuid, operation text, entity_type text, entity_id uuid, max_attempts int,
+  FROM locked, jsonb_to_recordset($1::jsonb) AS x(id uuid, integration_id uuid, operation text, entity_type text, entity_id uuid, max_attempts int,
                                           correlation_id text, idempotency_key text, provider_idempotency_key text, payload jsonb, queue_job_id uuid)
   ON CONFLICT (integration_id, idempotency_key) DO NOTHING
   RETURNING *`;
@@ -206,6 +224,8 @@ export class JobService {
   private async queue(tx: EntityManager, jobId: string, integrationId: string): Promise<void> {
     const queueJobId = newId();
     await this.send(tx, [{ queueJobId, jobId, integrationId }]);
+    const [row] = (await tx.query(`SELECT integration_id, entity_type, entity_id FROM integration_job WHERE id = $1`, [jobId])) as Record<string, unknown>[];
+    await tx.query(ENTITY_ORDER_LOCKS, [JSON.stringify([row])]);
     await tx.query(`UPDATE integration_job SET queue_job_id = $2, seq = nextval('integration_job_seq') WHERE id = $1`, [jobId, queueJobId]);
   }
 
@@ -428,27 +448,28 @@ export class JobService {
    * queue entry of the next unfinished job of each one's entity at its integration is due now,
    * if that job is PENDING and its entry is waiting. Runs after the commit that finished them:
    * a job that found them unfinished and was put off has either committed its put-off entry by
-   * then (and is woken here), or reads their state after this commit (and wakes itself).
+   * then (and is woken here), or reads their state after this commit (and wakes itself:
+   * `onlyThemselves`, the head is woken only if it is one of `jobIds`).
    * (On its generic plan the lookup is by entity id only: see the note in outbound-worker.ts.)
    */
-  async wakeNext(jobIds: string[]): Promise<number> {
+  async wakeNext(jobIds: string[], { onlyThemselves = false } = {}): Promise<number> {
     if (jobIds.length === 0) return 0;
     const table = await this.outboundTable();
     const woken = (await prepared(
       this.db,
       `switchboard_wake_next_${table}`,
       `UPDATE ${QUEUE_SCHEMA}.${table} AS q SET start_after = ${QUEUE_SCHEMA}.job_now()
-         FROM (SELECT DISTINCT ON (n.integration_id, n.entity_type, n.entity_id) n.status, n.queue_job_id
+         FROM (SELECT DISTINCT ON (n.integration_id, n.entity_type, n.entity_id) n.id, f.id AS asked, n.status, n.queue_job_id
                  FROM integration_job f
                  JOIN integration_job n ON n.entity_id = f.entity_id AND n.integration_id IS NOT DISTINCT FROM f.integration_id
                                        AND n.entity_type IS NOT DISTINCT FROM f.entity_type
                                        AND n.status IN ('PENDING', 'RETRYING', 'PROCESSING') AND n.entity_id IS NOT NULL
                 WHERE f.id = ANY($1::uuid[]) AND f.entity_id IS NOT NULL
                 ORDER BY n.integration_id, n.entity_type, n.entity_id, n.seq) AS head
-        WHERE head.status = 'PENDING' AND q.name = $2 AND q.id = head.queue_job_id
+        WHERE head.status = 'PENDING' AND (NOT $3::boolean OR head.id = head.asked) AND q.name = $2 AND q.id = head.queue_job_id
           AND q.state < 'active' AND q.start_after > ${QUEUE_SCHEMA}.job_now()
         RETURNING q.id`,
-      [jobIds, OUTBOUND_QUEUE],
+      [jobIds, OUTBOUND_QUEUE, onlyThemselves],
     )) as unknown[];
     return woken.length;
   }

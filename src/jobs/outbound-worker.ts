@@ -94,8 +94,9 @@ const jobColumns = (alias: string) => JOB_COLUMN_LIST.split(', ').map((c) => `${
 /**
  * One statement for a cohort of finished attempts: each job COMPLETED, its provider links, its
  * slot released, the canonical effect of its operation (invoice.send opens a DRAFT invoice) and
- * its log row. It returns each job's id and new times, and `waiting`: whether a later job of its
- * entity waits (it is woken after the commit, JobService.wakeNext). $1 the cohort (JSON: job, result, integration, provider, slot, links), $2 the
+ * its log row. It returns each job's id and new times. After its commit, the next job of each
+ * job's entity is woken (JobService.wakeNext): always, since a next job enqueued while this
+ * statement ran is not in its snapshot. $1 the cohort (JSON: job, result, integration, provider, slot, links), $2 the
  * holder, $3 the log rows (logRecord), $4 the job ids, $5 the integration ids.
  *
  * The id arrays ($4, $5, and $1 in START_SQL) are there for the planner: a join to a JSON
@@ -117,12 +118,7 @@ const SUCCEED_SQL = `
     UPDATE invoice i SET status = 'OPEN', issued_at = COALESCE(i.issued_at, now()), version = i.version + 1, updated_at = now()
     WHERE i.id IN (SELECT entity_id FROM done WHERE operation = 'invoice.send') AND i.status = 'DRAFT'
   ), logged AS (${insertLogsSql('$3')})
-  SELECT done.id, done.completed_at, done.updated_at,
-         (done.entity_id IS NOT NULL AND EXISTS (
-            SELECT 1 FROM integration_job n
-            WHERE n.entity_id = done.entity_id AND n.integration_id IS NOT DISTINCT FROM done.integration_id AND n.entity_type IS NOT DISTINCT FROM done.entity_type
-              AND n.entity_id IS NOT NULL AND n.status IN ('PENDING', 'RETRYING', 'PROCESSING') AND n.id <> done.id)) AS waiting
-  FROM done`;
+  SELECT done.id, done.completed_at, done.updated_at FROM done`;
 
 const paceIntervalMs = (requestsPerSecond: number) => 1000 / (requestsPerSecond * RATE_HEADROOM);
 
@@ -703,8 +699,7 @@ export class OutboundWorker {
     reqs.forEach((r, i) => {
       if (!(out[i] instanceof Error)) this.slotsFreed(r.integration.id, 1);
     });
-    const waited = out.filter((row): row is Record<string, unknown> => !(row instanceof Error) && row.waiting === true).map((row) => row.id as string);
-    await this.wakeNext(waited);
+    await this.wakeNext(reqs.filter((r, i) => r.job.entityId !== null && !(out[i] instanceof Error)).map((r) => r.job.id));
     return out;
   }
 
@@ -892,11 +887,13 @@ export class OutboundWorker {
   /**
    * Puts off a job that an earlier unfinished job of its entity holds back, until that job
    * finishes (its finisher wakes this one: JobService.wakeNext) or ORDER_RECHECK_MS pass. After
-   * this commit it looks once more, so a finisher that committed meanwhile is not missed.
+   * this commit it looks once more, so a finisher that committed meanwhile is not missed; that
+   * look wakes this job only (an earlier job put off on purpose, paused or behind an open
+   * circuit, keeps its wait).
    */
   private async waitTurn(bossJob: BossJob, jobId: string): Promise<void> {
     await this.db.transaction((tx) => this.postpone(tx, bossJob, jobId, ORDER_RECHECK_MS));
-    const woken = await this.services.jobs.wakeNext([jobId]);
+    const woken = await this.services.jobs.wakeNext([jobId], { onlyThemselves: true });
     this.log.debug({ jobId, reason: 'an earlier job of the same entity is unfinished', woken }, 'outbound job put off');
   }
 

@@ -80,34 +80,41 @@ const LEGACY_ACTIVE_GRACE_MS = 120_000;
 /**
  * Moves the waiting and running entries of the earlier versions' outbound queue (policy
  * key_strict_fifo, LEGACY_OUTBOUND_QUEUE) to OUTBOUND_QUEUE, each job's row pointing at its new
- * entry, in one transaction; then deletes the legacy queue. A waiting entry keeps its start
- * time. Processes starting together take turns (an advisory lock); the second finds nothing.
- * Returns how many entries moved.
+ * entry, and deletes the legacy queue, in one transaction. A waiting entry keeps its start time.
+ * Processes starting together take turns (an advisory lock); the second finds no queue. One
+ * way: an earlier version does not read OUTBOUND_QUEUE. Returns how many entries moved.
  */
 export async function adoptLegacyOutboundQueue(db: DataSource, boss: PgBoss, log: Logger): Promise<number> {
   if (!(await boss.getQueue(LEGACY_OUTBOUND_QUEUE))) return 0;
   const moved = await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtext('switchboard:legacy-outbound-queue'))`);
+    // The queue row, locked: a process of an earlier version inserting an entry now waits at its
+    // foreign-key check until this commits, and then fails (the queue is gone), so no entry is
+    // left behind. Gone already: another process moved it.
+    const queue = (await tx.query(`SELECT name FROM ${QUEUE_SCHEMA}.queue WHERE name = $1 FOR UPDATE`, [LEGACY_OUTBOUND_QUEUE])) as unknown[];
+    if (queue.length === 0) return null;
     const old = (await tx.query(
       `SELECT id, data, state, start_after FROM ${QUEUE_SCHEMA}.job WHERE name = $1 AND state IN ('created', 'retry', 'active') FOR UPDATE`,
       [LEGACY_OUTBOUND_QUEUE],
     )) as Array<{ id: string; data: unknown; state: string; start_after: Date }>;
-    if (old.length === 0) return 0;
-    const fresh = old.map(() => newId());
-    const graceUntil = new Date(Date.now() + LEGACY_ACTIVE_GRACE_MS);
-    await boss.insert(
-      OUTBOUND_QUEUE,
-      old.map((e, i) => ({ id: fresh[i], data: e.data as object, startAfter: e.state === 'active' ? graceUntil : e.start_after })),
-      { db: queueDb(tx), returnId: false },
-    );
-    await tx.query(`UPDATE integration_job j SET queue_job_id = m.fresh FROM unnest($1::uuid[], $2::uuid[]) AS m(old, fresh) WHERE j.queue_job_id = m.old`, [
-      old.map((e) => e.id),
-      fresh,
-    ]);
-    await tx.query(`DELETE FROM ${QUEUE_SCHEMA}.job WHERE name = $1 AND id = ANY($2::uuid[])`, [LEGACY_OUTBOUND_QUEUE, old.map((e) => e.id)]);
+    if (old.length > 0) {
+      const fresh = old.map(() => newId());
+      const graceUntil = new Date(Date.now() + LEGACY_ACTIVE_GRACE_MS);
+      await boss.insert(
+        OUTBOUND_QUEUE,
+        old.map((e, i) => ({ id: fresh[i], data: e.data as object, startAfter: e.state === 'active' ? graceUntil : e.start_after })),
+        { db: queueDb(tx), returnId: false },
+      );
+      await tx.query(`UPDATE integration_job j SET queue_job_id = m.fresh FROM unnest($1::uuid[], $2::uuid[]) AS m(old, fresh) WHERE j.queue_job_id = m.old`, [
+        old.map((e) => e.id),
+        fresh,
+      ]);
+    }
+    // pg-boss's own function: the queue's entries (all moved or settled) and the queue.
+    await tx.query(`SELECT ${QUEUE_SCHEMA}.delete_queue($1)`, [LEGACY_OUTBOUND_QUEUE]);
     return old.length;
   });
-  await boss.deleteQueue(LEGACY_OUTBOUND_QUEUE);
+  if (moved === null) return 0;
   log.info({ moved, from: LEGACY_OUTBOUND_QUEUE, to: OUTBOUND_QUEUE }, 'the legacy outbound queue was moved to the new one and deleted');
   return moved;
 }

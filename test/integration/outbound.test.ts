@@ -36,7 +36,11 @@ import { createIntegrations, HUBSPOT_TOKEN, rowId, SENDGRID_KEY, STRIPE_KEY, wai
 import { until } from '../support/processes.js';
 import { subscribe } from '../support/subscriptions.js';
 import type { QueryRunner } from 'typeorm';
-import type { Customer } from '../../src/domain/customer/customer.entity.js';
+import { Customer as CustomerEntity, type Customer } from '../../src/domain/customer/customer.entity.js';
+import { Integration } from '../../src/domain/integration/integration.entity.js';
+import { customerPayload } from '../../src/jobs/job.service.js';
+import { adoptLegacyOutboundQueue } from '../../src/jobs/queue.js';
+import { toGlobalId } from '../../src/domain/shared/ids.js';
 
 let t: TestGateway;
 let sandbox: Sandbox;
@@ -479,6 +483,37 @@ describe('per-entity order', () => {
     expect(overlaps).toBe(true);
   });
 
+  it('a job enqueued while an earlier job of its entity is not yet committed waits for that commit, so the two run in order, never at once', async () => {
+    const { stripe } = integrations;
+    const x = await newCustomer('Order Uncommitted');
+    const customer = (await t.gateway.db.getRepository(CustomerEntity).findOneBy({ id: rowId(x) }))!;
+    sandbox.stripe.setFaults({ latencyMs: 300 });
+    // The first job's transaction draws its number, then stays open.
+    let commit!: () => void;
+    const held = new Promise<void>((resolve) => (commit = resolve));
+    let first = '';
+    const firstTx = t.gateway.db.transaction(async (tx) => {
+      const integration = (await tx.findOneBy(Integration, { id: rowId(stripe.id) }))!;
+      const [job] = await t.gateway.services.jobs.enqueueMany(tx, [
+        { integration, operation: 'customer.upsert', entityType: 'Customer', entityId: customer.id, payload: customerPayload(customer), correlationId: 'order-uncommitted' },
+      ]);
+      first = toGlobalId('IntegrationJob', job.id);
+      await held;
+    });
+    await until(() => first !== '');
+    const second = t.run(PushCustomerDocument, { customerId: x, integrationId: stripe.id });
+    // The second enqueue waits for the first's commit (the entity's order lock), rather than
+    // drawing a later number and starting before the first is even visible.
+    await until(async () => (await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`))[0].n > 0, 10_000);
+    commit();
+    await firstTx;
+    const secondId = (await second).pushCustomer.job.id;
+    await waitForJobs(t, [first, secondId]);
+    const calls = callsOf([first, secondId]);
+    expect(calls.map((r) => r.headers['idempotency-key'])).toEqual([keyOf(first), keyOf(secondId)]);
+    expect(calls[1].at).toBeGreaterThanOrEqual(calls[0].answeredAt!);
+  });
+
   it('a job waiting for its retry keeps its place: the next job of its entity waits, and is woken when the first completes', async () => {
     const { first, second } = await twoJobsFirstThrottled('Order Retry', 1);
     // Well within the 10 s a job behind another waits before it looks again by itself.
@@ -619,8 +654,8 @@ describe('upgrade', () => {
   it("moves the entries an earlier version left in its key_strict_fifo queue to the current queue, and deletes that queue", async () => {
     const g = await startTestGateway();
     const boss = new PgBoss({ connectionString: g.databaseUrl, schema: 'pgboss', supervise: false, schedule: false });
-    const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-data-'));
-    let next: Gateway | null = null;
+    const dataDirs = await Promise.all([0, 1].map(() => mkdtemp(join(tmpdir(), 'switchboard-data-'))));
+    let next: Gateway[] = [];
     try {
       const { stripe } = await createIntegrations(g, sandbox);
       const customerId = (await g.run(CreateCustomerDocument, { input: { name: 'Legacy Queue', email: 'legacy.queue@example.com' } })).createCustomer.customer.id;
@@ -636,8 +671,11 @@ describe('upgrade', () => {
       await g.sql(`UPDATE integration_job SET queue_job_id = $2 WHERE id = $1`, [row, legacy]);
       await g.run(ResumeIntegrationDocument, { id: stripe.id });
 
-      // A process of this version starts on the same database.
-      next = await startGateway(testEnv(g.databaseUrl, dataDir, { ENCRYPTION_KEY: g.env.ENCRYPTION_KEY! }), createLogger('silent'));
+      // Two processes of this version (an API and a worker, say) start on the same database.
+      const starting = dataDirs.map((dir) => startGateway(testEnv(g.databaseUrl, dir, { ENCRYPTION_KEY: g.env.ENCRYPTION_KEY! }), createLogger('silent')));
+      const settled = await Promise.allSettled(starting);
+      next = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
       expect(await g.sql(`SELECT name FROM pgboss.queue WHERE name = 'outbound'`)).toEqual([]);
       expect(await waitForJobs(g, [jobId])).toEqual(new Map([[row, 'COMPLETED']]));
       const [{ queue_job_id: entry }] = await g.sql<{ queue_job_id: string }>(`SELECT queue_job_id FROM integration_job WHERE id = $1`, [row]);
@@ -646,9 +684,28 @@ describe('upgrade', () => {
       expect(sandbox.stripe.requests.filter((r) => r.headers['idempotency-key'] === `switchboard-${row}`)).toHaveLength(1);
     } finally {
       await boss.stop({ graceful: false, close: true }).catch(() => undefined);
-      await next?.stop();
+      for (const n of next) await n.stop();
       await g.stop();
-      await rm(dataDir, { recursive: true, force: true });
+      for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('two processes moving the legacy queue at once: one moves its entries, the other finds the queue gone, and neither fails', async () => {
+    const g = await startTestGateway();
+    const bosses = [0, 1, 2].map(() => new PgBoss({ connectionString: g.databaseUrl, schema: 'pgboss', supervise: false, schedule: false }));
+    try {
+      await Promise.all(bosses.map((b) => b.start()));
+      await bosses[2].createQueue('outbound', { policy: 'key_strict_fifo' });
+      await bosses[2].send('outbound', { jobId: '00000000-0000-4000-8000-000000000001' }, { singletonKey: 'legacy:one' });
+      // Both see the queue before either has moved it.
+      const log = createLogger('silent');
+      const moved = await Promise.all([adoptLegacyOutboundQueue(g.gateway.db, bosses[0], log), adoptLegacyOutboundQueue(g.gateway.db, bosses[1], log)]);
+      expect(moved.sort()).toEqual([0, 1]);
+      expect(await g.sql(`SELECT name FROM pgboss.queue WHERE name = 'outbound'`)).toEqual([]);
+      expect(await g.sql<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'provider-calls' AND data->>'jobId' = '00000000-0000-4000-8000-000000000001'`)).toEqual([{ n: 1 }]);
+    } finally {
+      for (const b of bosses) await b.stop({ graceful: false, close: true }).catch(() => undefined);
+      await g.stop();
     }
   });
 });
