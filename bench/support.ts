@@ -12,14 +12,18 @@ import { createLogger } from '../src/observability/logger.js';
 
 const require = createRequire(import.meta.url);
 
-/** A fresh database for a benchmark: on DATABASE_URL's server, or on an embedded one. */
-export async function benchDatabase(): Promise<{ url: string; close: () => Promise<void> }> {
+/**
+ * A fresh database for a benchmark: on DATABASE_URL's server, or on an embedded one (with
+ * `statStatements`, one that loads pg_stat_statements, tracking nested statements too).
+ */
+export async function benchDatabase(options: { statStatements?: boolean } = {}): Promise<{ url: string; close: () => Promise<void> }> {
   let adminUrl = process.env.DATABASE_URL;
   let stopServer = async () => {};
   if (!adminUrl) {
     const dir = await mkdtemp(join(tmpdir(), 'switchboard-bench-'));
     await chmod(dir, 0o755);
-    const server = await startEmbeddedPostgres(dir, createLogger('warn'), 'bench_admin');
+    const flags = options.statStatements ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all'] : [];
+    const server = await startEmbeddedPostgres(dir, createLogger('warn'), 'bench_admin', flags);
     adminUrl = server.url;
     stopServer = async () => {
       await server.stop();

@@ -174,9 +174,10 @@ export function resolveDataDir(configured: string | undefined, log: Logger): str
 
 /**
  * Starts (initialising on first use) a PostgreSQL server whose data lives in `<baseDir>/pg` and
- * survives restarts. Returns a connection URL to the `switchboard` database.
+ * survives restarts. Returns a connection URL to the `switchboard` database. `extraFlags` are
+ * added to the server's command line (the benchmarks load pg_stat_statements with them).
  */
-export async function startEmbeddedPostgres(baseDir: string, log: Logger, database = 'switchboard'): Promise<EmbeddedServer> {
+export async function startEmbeddedPostgres(baseDir: string, log: Logger, database = 'switchboard', extraFlags: string[] = []): Promise<EmbeddedServer> {
   const root = resolve(baseDir);
   const dataDir = join(root, 'pg');
   await mkdir(root, { recursive: true, mode: 0o755 });
@@ -197,7 +198,7 @@ export async function startEmbeddedPostgres(baseDir: string, log: Logger, databa
   // A free port can be taken by another process before the server binds it: try a few.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnFreePort(dataDir, meta, database, log, !initialised && attempt === 1);
+      return await startOnFreePort(dataDir, meta, database, log, !initialised && attempt === 1, extraFlags);
     } catch (err) {
       if (attempt >= 3 || !(err instanceof PortTakenError)) throw err;
       log.warn({ attempt }, 'the embedded PostgreSQL port was taken; trying another');
@@ -207,7 +208,7 @@ export async function startEmbeddedPostgres(baseDir: string, log: Logger, databa
 
 class PortTakenError extends Error {}
 
-async function startOnFreePort(dataDir: string, meta: Meta, database: string, log: Logger, initialise: boolean): Promise<EmbeddedServer> {
+async function startOnFreePort(dataDir: string, meta: Meta, database: string, log: Logger, initialise: boolean, extraFlags: string[]): Promise<EmbeddedServer> {
   const port = await freePort();
   const EmbeddedPostgres = await loadEmbeddedPostgres(log);
   const pg = new EmbeddedPostgres({
@@ -221,7 +222,7 @@ async function startOnFreePort(dataDir: string, meta: Meta, database: string, lo
     initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
     // wal_init_zero=off: a new 16 MB WAL segment is created sized but not zero-filled. With it on,
     // every commit waited behind the 16 MB write and fsync each time a segment filled (ADR 0002).
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'wal_init_zero=off'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'wal_init_zero=off', ...extraFlags],
     onLog: (m) => log.trace({ pg: m.trim() }, 'postgres'),
     onError: (m) => log.debug({ pg: String(m).trim() }, 'postgres'),
   });

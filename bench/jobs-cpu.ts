@@ -1,0 +1,165 @@
+/**
+ * `npm run bench:jobs:cpu`: where an outbound job's CPU goes. One phase of bench:jobs, longer,
+ * with the CPU time of each process read from /proc (Linux): the gateway (this process), every
+ * PostgreSQL process of the embedded server, and the fake provider; the mutation clients run in
+ * a child process and are not counted. It prints jobs/s, CPU milliseconds per job by process and
+ * in all, how many of the machine's cores were busy, the gateway's event-loop utilisation, the
+ * provider calls' durations as the gateway logged them, and the PostgreSQL sessions opened
+ * during the run. With BENCH_STATEMENTS=1 (embedded server only) it also prints the statements
+ * that took the most execution time (pg_stat_statements).
+ *
+ *   BENCH_MODE   bulk (default: pushCustomers of 100 from 4 clients, timed to the last job's end),
+ *                drain (the jobs queued while paused; timed from resumeIntegration: the worker
+ *                alone), or single (pushCustomer from 50 clients)
+ *   BENCH_JOBS   jobs (default 4000)
+ *   WORKER_CONCURRENCY, BENCH_INTEGRATION_CONCURRENCY   (default 100 and 100)
+ */
+import 'reflect-metadata';
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import pg from 'pg';
+import { benchDatabase, benchGateway, fmt, sandboxProcess } from './support.js';
+
+const MODE = process.env.BENCH_MODE ?? 'bulk';
+if (!['bulk', 'drain', 'single'].includes(MODE)) throw new Error(`BENCH_MODE must be bulk, drain or single, not ${MODE}`);
+const JOBS = Number(process.env.BENCH_JOBS ?? 4000);
+const STATEMENTS = process.env.BENCH_STATEMENTS === '1';
+
+/** CPU milliseconds (user + system) a process has used, from /proc/<pid>/stat; 0 once it is gone. */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms
+  } catch {
+    return 0;
+  }
+}
+
+/** Pids whose command name or line matches. */
+function pids(match: (comm: string, cmdline: string) => boolean): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (match(comm, cmdline)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+const db = await benchDatabase({ statStatements: STATEMENTS && !process.env.DATABASE_URL });
+const sandbox = await sandboxProcess();
+const { gateway, adminKey } = await benchGateway(db.url, { WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY ?? '100' });
+const sql = new pg.Pool({ connectionString: db.url, max: 2 });
+
+async function graphql(query: string, variables: Record<string, unknown>) {
+  const res = await fetch(gateway.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: any; errors?: unknown };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+const integrationId: string = (
+  await graphql(`mutation($input: CreateIntegrationInput!) { createIntegration(input: $input) { integration { id } } }`, {
+    input: {
+      provider: 'STRIPE',
+      name: 'bench-cpu',
+      baseUrl: sandbox.url('stripe'),
+      credentials: { apiKey: 'sk_test_bench' },
+      settings: { requestsPerSecond: 10_000, concurrency: Number(process.env.BENCH_INTEGRATION_CONCURRENCY ?? 100) },
+    },
+  })
+).createIntegration.integration.id;
+const rowId = Buffer.from(integrationId, 'base64url').toString().split(':')[1];
+const { rows: inserted } = await sql.query(
+  `INSERT INTO customer (id, name, email) SELECT gen_random_uuid(), 'Bench ' || i, 'bench' || i || '-' || $2 || '@example.com' FROM generate_series(1, $1::int) i RETURNING id`,
+  [JOBS, randomBytes(4).toString('hex')],
+);
+const customerIds = inserted.map((r) => r.id as string);
+
+const clients = fork(new URL('./jobs-clients.js', import.meta.url).pathname, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function enqueue(bulk: boolean): Promise<number> {
+  return new Promise((resolve, reject) => {
+    clients.once('message', (m: { done?: number; error?: string }) => (m.error ? reject(new Error(m.error)) : resolve(m.done!)));
+    clients.send({ url: gateway.graphqlUrl, key: adminKey, integrationId, customerIds, clients: bulk ? 4 : 50, bulk: bulk ? 100 : 0 });
+  });
+}
+async function count(where: string): Promise<number> {
+  return (await sql.query(`SELECT count(*)::int AS n FROM integration_job WHERE integration_id = $1 AND ${where}`, [rowId])).rows[0].n;
+}
+async function until(where: string): Promise<void> {
+  while ((await count(where)) < JOBS) await new Promise((r) => setTimeout(r, 20));
+}
+
+if (MODE === 'drain') {
+  await graphql(`mutation($id: ID!) { pauseIntegration(id: $id) { integration { id } } }`, { id: integrationId });
+  await enqueue(true);
+  await until('next_attempt_at IS NOT NULL');
+}
+if (STATEMENTS) {
+  await sql.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  await sql.query('SELECT pg_stat_statements_reset()');
+}
+
+const postgres = () => pids((comm) => comm.startsWith('postgres') || comm.startsWith('postmaster'));
+const sandboxPids = pids((_, cmdline) => cmdline.includes('sandbox/main.js'));
+const sum = (list: number[]) => list.reduce((total, pid) => total + cpuMs(pid), 0);
+/** CPU time of every PostgreSQL process by pid; a backend started during the run counts from zero. */
+const postgresCpu = () => new Map(postgres().map((pid) => [pid, cpuMs(pid)]));
+const sessions = async () => (await sql.query(`SELECT sessions::int AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0].n as number;
+
+const before = { gateway: process.cpuUsage(), postgres: postgresCpu(), sandbox: sum(sandboxPids), sessions: await sessions() };
+const loop = performance.eventLoopUtilization();
+const started = performance.now();
+if (MODE === 'drain') await graphql(`mutation($id: ID!) { resumeIntegration(id: $id) { integration { id } } }`, { id: integrationId });
+else await enqueue(MODE === 'bulk');
+await until(`status IN ('COMPLETED', 'FAILED', 'CANCELLED')`);
+const seconds = (performance.now() - started) / 1000;
+const used = process.cpuUsage(before.gateway);
+const ms = {
+  gateway: (used.user + used.system) / 1000,
+  // A backend that exited during the run is missed (the pools keep theirs open).
+  postgres: [...postgresCpu()].reduce((total, [pid, now]) => total + now - (before.postgres.get(pid) ?? 0), 0),
+  sandbox: sum(sandboxPids) - before.sandbox,
+};
+const total = ms.gateway + ms.postgres + ms.sandbox;
+const utilisation = performance.eventLoopUtilization(loop).utilization;
+const opened = (await sessions()) - before.sessions;
+
+console.log(`${MODE}: ${JOBS} jobs, WORKER_CONCURRENCY ${process.env.WORKER_CONCURRENCY ?? 100}: ${fmt(JOBS / seconds)} jobs/s`);
+console.log(
+  `CPU ms per job: gateway ${fmt(ms.gateway / JOBS, 3)}, PostgreSQL ${fmt(ms.postgres / JOBS, 3)}, fake Stripe ${fmt(ms.sandbox / JOBS, 3)}, in all ${fmt(total / JOBS, 3)}; ` +
+    `${fmt(total / 1000 / seconds, 2)} cores busy`,
+);
+console.log(`gateway event loop busy ${fmt(utilisation * 100)}% of the time; PostgreSQL sessions opened during the run: ${opened}`);
+const { rows: calls } = await sql.query(
+  `SELECT round(avg(duration_ms)::numeric, 1) AS avg, percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
+          percentile_cont(0.9) WITHIN GROUP (ORDER BY duration_ms) AS p90
+   FROM integration_log WHERE integration_id = $1`,
+  [rowId],
+);
+console.log(`provider call as the gateway timed it (ms): avg ${calls[0].avg}, p50 ${calls[0].p50}, p90 ${calls[0].p90}`);
+if (STATEMENTS) {
+  const { rows } = await sql.query(
+    `SELECT calls, round(total_exec_time::numeric, 1) AS ms, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS query
+     FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15`,
+  );
+  console.log('\nstatements by execution time (calls, ms, rows, text):');
+  for (const r of rows) console.log(`${String(r.calls).padStart(7)} ${String(r.ms).padStart(9)} ${String(r.rows).padStart(7)}  ${r.query}`);
+}
+
+clients.disconnect();
+await sql.end();
+await gateway.stop();
+await sandbox.stop();
+await db.close();
+process.exit(0);
