@@ -15,11 +15,9 @@
  *   WORKER_CONCURRENCY, BENCH_INTEGRATION_CONCURRENCY   (default 100 and 100)
  */
 import 'reflect-metadata';
-import { fork } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
-import { benchDatabase, benchGateway, fmt, sandboxProcess } from './support.js';
+import { benchDatabase, benchGateway, fmt, graphqlClient, insertCustomers, JOB_ENDED, mutationClients, sandboxProcess, stripeIntegration, untilJobs } from './support.js';
 
 const MODE = process.env.BENCH_MODE ?? 'bulk';
 if (!['bulk', 'drain', 'single'].includes(MODE)) throw new Error(`BENCH_MODE must be bulk, drain or single, not ${MODE}`);
@@ -57,48 +55,17 @@ const sandbox = await sandboxProcess();
 const { gateway, adminKey } = await benchGateway(db.url, { WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY ?? '100' });
 const sql = new pg.Pool({ connectionString: db.url, max: 2 });
 
-async function graphql(query: string, variables: Record<string, unknown>) {
-  const res = await fetch(gateway.graphqlUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: any; errors?: unknown };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
-
-const integrationId: string = (
-  await graphql(`mutation($input: CreateIntegrationInput!) { createIntegration(input: $input) { integration { id } } }`, {
-    input: {
-      provider: 'STRIPE',
-      name: 'bench-cpu',
-      baseUrl: sandbox.url('stripe'),
-      credentials: { apiKey: 'sk_test_bench' },
-      settings: { requestsPerSecond: 10_000, concurrency: Number(process.env.BENCH_INTEGRATION_CONCURRENCY ?? 100) },
-    },
-  })
-).createIntegration.integration.id;
+const graphql = graphqlClient(gateway.graphqlUrl, adminKey);
+const integrationId = await stripeIntegration(graphql, sandbox.url('stripe'), 'bench-cpu', {
+  requestsPerSecond: 10_000,
+  concurrency: Number(process.env.BENCH_INTEGRATION_CONCURRENCY ?? 100),
+});
 const rowId = Buffer.from(integrationId, 'base64url').toString().split(':')[1];
-const { rows: inserted } = await sql.query(
-  `INSERT INTO customer (id, name, email) SELECT gen_random_uuid(), 'Bench ' || i, 'bench' || i || '-' || $2 || '@example.com' FROM generate_series(1, $1::int) i RETURNING id`,
-  [JOBS, randomBytes(4).toString('hex')],
-);
-const customerIds = inserted.map((r) => r.id as string);
+const customerIds = await insertCustomers(sql, JOBS);
 
-const clients = fork(new URL('./jobs-clients.js', import.meta.url).pathname, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-function enqueue(bulk: boolean): Promise<number> {
-  return new Promise((resolve, reject) => {
-    clients.once('message', (m: { done?: number; error?: string }) => (m.error ? reject(new Error(m.error)) : resolve(m.done!)));
-    clients.send({ url: gateway.graphqlUrl, key: adminKey, integrationId, customerIds, clients: bulk ? 4 : 50, bulk: bulk ? 100 : 0 });
-  });
-}
-async function count(where: string): Promise<number> {
-  return (await sql.query(`SELECT count(*)::int AS n FROM integration_job WHERE integration_id = $1 AND ${where}`, [rowId])).rows[0].n;
-}
-async function until(where: string): Promise<void> {
-  while ((await count(where)) < JOBS) await new Promise((r) => setTimeout(r, 20));
-}
+const clients = mutationClients(gateway.graphqlUrl, adminKey);
+const enqueue = (bulk: boolean) => clients.send(integrationId, customerIds, bulk ? 4 : 50, bulk ? 100 : 0);
+const until = (where: string) => untilJobs(sql, integrationId, JOBS, where);
 
 if (MODE === 'drain') {
   await graphql(`mutation($id: ID!) { pauseIntegration(id: $id) { integration { id } } }`, { id: integrationId });
@@ -122,7 +89,7 @@ const loop = performance.eventLoopUtilization();
 const started = performance.now();
 if (MODE === 'drain') await graphql(`mutation($id: ID!) { resumeIntegration(id: $id) { integration { id } } }`, { id: integrationId });
 else await enqueue(MODE === 'bulk');
-await until(`status IN ('COMPLETED', 'FAILED', 'CANCELLED')`);
+await until(JOB_ENDED);
 const seconds = (performance.now() - started) / 1000;
 const used = process.cpuUsage(before.gateway);
 const ms = {
@@ -157,7 +124,7 @@ if (STATEMENTS) {
   for (const r of rows) console.log(`${String(r.calls).padStart(7)} ${String(r.ms).padStart(9)} ${String(r.rows).padStart(7)}  ${r.query}`);
 }
 
-clients.disconnect();
+clients.close();
 await sql.end();
 await gateway.stop();
 await sandbox.stop();

@@ -6,11 +6,9 @@
  * (bench/jobs-clients.ts): the bench's own process runs the gateway.
  */
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
-import { fork } from 'node:child_process';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
-import { benchDatabase, benchGateway, fmt, sandboxProcess } from './support.js';
+import { benchDatabase, benchGateway, fmt, graphqlClient, insertCustomers, JOB_ENDED, mutationClients, sandboxProcess, stripeIntegration, untilJobs } from './support.js';
 
 // 6,000 (2,000 until session 9): at about 1,500 jobs/s a 2,000-job phase lasted 1.3 s and
 // varied from 974 to 1,638 jobs/s between runs; raw pg-boss, too, is measured past its start-up.
@@ -25,46 +23,16 @@ const sandbox = await sandboxProcess();
 const { gateway, adminKey } = await benchGateway(db.url, { WORKER_CONCURRENCY: '100' });
 const sql = new pg.Pool({ connectionString: db.url, max: 4 });
 
-async function graphql(query: string, variables: Record<string, unknown>) {
-  const res = await fetch(gateway.graphqlUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: any; errors?: unknown };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
-
-async function integration(name: string, settings: Record<string, unknown>): Promise<string> {
-  const data = await graphql(
-    `mutation($input: CreateIntegrationInput!) { createIntegration(input: $input) { integration { id } } }`,
-    { input: { provider: 'STRIPE', name, baseUrl: sandbox.url('stripe'), credentials: { apiKey: 'sk_test_bench' }, settings } },
-  );
-  return data.createIntegration.integration.id;
-}
-
-async function customers(n: number): Promise<string[]> {
-  const { rows } = await sql.query(
-    `INSERT INTO customer (id, name, email) SELECT gen_random_uuid(), 'Bench ' || i, 'bench' || i || '-' || $2 || '@example.com' FROM generate_series(1, $1::int) i RETURNING id`,
-    [n, randomBytes(4).toString('hex')],
-  );
-  return rows.map((r) => r.id);
-}
+const graphql = graphqlClient(gateway.graphqlUrl, adminKey);
+const integration = (name: string, settings: Record<string, unknown>) => stripeIntegration(graphql, sandbox.url('stripe'), name, settings);
+const customers = (n: number) => insertCustomers(sql, n);
 
 const BULK = 100;
 const BULK_CLIENTS = 4;
 
-/** The mutation clients run in a child process (bench/jobs-clients.ts), not in the gateway's. */
-const clientsProcess = fork(new URL('./jobs-clients.js', import.meta.url).pathname, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-
-/** Sends the mutations from the clients process; resolves with the seconds they took. */
-function enqueue(integrationId: string, customerIds: string[], clients: number, bulk: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    clientsProcess.once('message', (m: { done?: number; error?: string }) => (m.error ? reject(new Error(m.error)) : resolve(m.done!)));
-    clientsProcess.send({ url: gateway.graphqlUrl, key: adminKey, integrationId, customerIds, clients, bulk });
-  });
-}
+/** The mutation clients run in a child process, not in the gateway's. */
+const clientsProcess = mutationClients(gateway.graphqlUrl, adminKey);
+const enqueue = clientsProcess.send;
 
 /** CLIENTS clients send a pushCustomer mutation per customer. */
 const enqueueAll = (integrationId: string, ids: string[]) => enqueue(integrationId, ids, CLIENTS, 0);
@@ -72,23 +40,8 @@ const enqueueAll = (integrationId: string, ids: string[]) => enqueue(integration
 const enqueueBulk = (integrationId: string, ids: string[]) => enqueue(integrationId, ids, BULK_CLIENTS, BULK);
 
 /** Until the worker has looked at every job of the paused integration and put it off (so the timed phase starts from a quiet queue). */
-async function waitAllPutOff(integrationId: string, n: number): Promise<void> {
-  const rowId = Buffer.from(integrationId, 'base64url').toString().split(':')[1];
-  for (;;) {
-    const { rows } = await sql.query(`SELECT count(*)::int AS n FROM integration_job WHERE integration_id = $1 AND next_attempt_at IS NOT NULL`, [rowId]);
-    if (rows[0].n >= n) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function waitAllDone(integrationId: string, n: number): Promise<void> {
-  const rowId = Buffer.from(integrationId, 'base64url').toString().split(':')[1];
-  for (;;) {
-    const { rows } = await sql.query(`SELECT count(*)::int AS n FROM integration_job WHERE integration_id = $1 AND status IN ('COMPLETED','FAILED','CANCELLED')`, [rowId]);
-    if (rows[0].n >= n) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitAllPutOff = (integrationId: string, n: number) => untilJobs(sql, integrationId, n, 'next_attempt_at IS NOT NULL');
+const waitAllDone = (integrationId: string, n: number) => untilJobs(sql, integrationId, n, JOB_ENDED);
 
 // 1. Raw pg-boss: send in batches, work with batching and bursts, no-op handler.
 async function rawPgBoss(n: number): Promise<number> {
@@ -164,7 +117,7 @@ console.log(`worker alone (0 ms, queued)     ${fmt(workerRate).padStart(8)} jobs
 console.log(`gateway at 200 ms, conc. 50    ${fmt(slowRate).padStart(8)} jobs/s   ideal ${fmt(ideal)} jobs/s   ratio ${fmt(slowRate / ideal, 2)}   (target >= 0.80)`);
 console.log(`   of which resumeIntegration (waking ${SLOW_JOBS} deferred jobs): ${fmt(resumeMs, 0)} ms`);
 
-clientsProcess.disconnect();
+clientsProcess.close();
 await sql.end();
 await gateway.stop();
 await sandbox.stop();

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
+import type pg from 'pg';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -124,4 +125,65 @@ export async function sandboxProcess(): Promise<{ url: (name: 'stripe' | 'hubspo
         child.kill('SIGTERM');
       }),
   };
+}
+
+/** GraphQL over HTTP with `key`; any GraphQL error throws. */
+export function graphqlClient(url: string, key: string) {
+  return async (query: string, variables: Record<string, unknown> = {}): Promise<any> => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await res.json()) as { data?: any; errors?: unknown };
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    return body.data;
+  };
+}
+
+/** A Stripe integration on the sandbox's fake Stripe, with these settings; its global id. */
+export async function stripeIntegration(graphql: ReturnType<typeof graphqlClient>, baseUrl: string, name: string, settings: Record<string, unknown>): Promise<string> {
+  const data = await graphql(`mutation($input: CreateIntegrationInput!) { createIntegration(input: $input) { integration { id } } }`, {
+    input: { provider: 'STRIPE', name, baseUrl, credentials: { apiKey: 'sk_test_bench' }, settings },
+  });
+  return data.createIntegration.integration.id;
+}
+
+/** `n` customers inserted with SQL (not timed, not through the API); their row ids. */
+export async function insertCustomers(sql: pg.Pool, n: number): Promise<string[]> {
+  const { rows } = await sql.query(
+    `INSERT INTO customer (id, name, email) SELECT gen_random_uuid(), 'Bench ' || i, 'bench' || i || '-' || $2 || '@example.com' FROM generate_series(1, $1::int) i RETURNING id`,
+    [n, randomBytes(4).toString('hex')],
+  );
+  return rows.map((r) => r.id as string);
+}
+
+/**
+ * The job benchmarks' mutation clients, in a child process (bench/jobs-clients.ts), so their CPU
+ * is not the gateway's. `send` runs `clients` concurrent clients over the customers: a
+ * pushCustomer each (bulk 0) or pushCustomers of `bulk`; it resolves with the seconds taken.
+ */
+export function mutationClients(graphqlUrl: string, key: string) {
+  const child = fork(new URL('./jobs-clients.js', import.meta.url).pathname, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return {
+    send: (integrationId: string, customerIds: string[], clients: number, bulk: number) =>
+      new Promise<number>((resolve, reject) => {
+        child.once('message', (m: { done?: number; error?: string }) => (m.error ? reject(new Error(m.error)) : resolve(m.done!)));
+        child.send({ url: graphqlUrl, key, integrationId, customerIds, clients, bulk });
+      }),
+    close: () => child.disconnect(),
+  };
+}
+
+/** The jobs that have ended, as a condition on integration_job. */
+export const JOB_ENDED = `status IN ('COMPLETED', 'FAILED', 'CANCELLED')`;
+
+/** Until `n` jobs of the integration (global id) meet `where` (polled every 20 ms). */
+export async function untilJobs(sql: pg.Pool, integrationId: string, n: number, where: string): Promise<void> {
+  const rowId = Buffer.from(integrationId, 'base64url').toString().split(':')[1];
+  for (;;) {
+    const { rows } = await sql.query(`SELECT count(*)::int AS n FROM integration_job WHERE integration_id = $1 AND ${where}`, [rowId]);
+    if (rows[0].n >= n) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
