@@ -221,12 +221,11 @@ export class JobService {
    * its entity's order (`seq`): enqueued again, it goes after the jobs enqueued meanwhile, as a
    * new job would.
    */
-  private async queue(tx: EntityManager, jobId: string, integrationId: string): Promise<void> {
+  private async queue(tx: EntityManager, job: IntegrationJob): Promise<void> {
     const queueJobId = newId();
-    await this.send(tx, [{ queueJobId, jobId, integrationId }]);
-    const [row] = (await tx.query(`SELECT integration_id, entity_type, entity_id FROM integration_job WHERE id = $1`, [jobId])) as Record<string, unknown>[];
-    await tx.query(ENTITY_ORDER_LOCKS, [JSON.stringify([row])]);
-    await tx.query(`UPDATE integration_job SET queue_job_id = $2, seq = nextval('integration_job_seq') WHERE id = $1`, [jobId, queueJobId]);
+    await this.send(tx, [{ queueJobId, jobId: job.id, integrationId: job.integrationId }]);
+    await tx.query(ENTITY_ORDER_LOCKS, [JSON.stringify([{ integration_id: job.integrationId, entity_type: job.entityType, entity_id: job.entityId }])]);
+    await tx.query(`UPDATE integration_job SET queue_job_id = $2, seq = nextval('integration_job_seq') WHERE id = $1`, [job.id, queueJobId]);
   }
 
   /**
@@ -269,7 +268,8 @@ export class JobService {
    */
   async pushCustomers(customerIds: string[], integrationId: string, idempotencyKey: string | null | undefined, correlationId: string): Promise<IntegrationJob[]> {
     if (customerIds.length === 0 || customerIds.length > MAX_BULK_PUSH) throw badInput('customerIds', `customerIds must name 1 to ${MAX_BULK_PUSH} customers`);
-    const twice = customerIds.findIndex((id, i) => customerIds.indexOf(id) !== i);
+    const seen = new Set<string>();
+    const twice = customerIds.findIndex((id) => seen.size === seen.add(id).size);
     if (twice >= 0) throw badInput(`customerIds[${twice}]`, `customerIds[${twice}] names a customer already in the list`);
     if (idempotencyKey != null && idempotencyKey.length > 139) throw badInput('idempotencyKey', 'the idempotencyKey of pushCustomers must be at most 139 characters');
     return this.pushCustomersOf(customerIds, integrationId, idempotencyKey, correlationId, (i) => `customerIds[${i}]`, (key, id) => `${key}:${toGlobalId('Customer', id)}`);
@@ -376,7 +376,7 @@ export class JobService {
         `UPDATE integration_job SET status = 'PENDING', attempts = 0, next_attempt_at = NULL, completed_at = NULL, updated_at = now() WHERE id = $1`,
         [job.id],
       );
-      await this.queue(tx, job.id, job.integrationId);
+      await this.queue(tx, job);
       const retried = (await tx.findOneBy(IntegrationJob, { id: job.id }))!;
       await this.changedIn(tx, [retried]);
       return retried;
