@@ -655,8 +655,8 @@ describe('operators', () => {
 describe('upgrade', () => {
   it("moves the entries an earlier version left in its key_strict_fifo queue to the current queue, and deletes that queue", async () => {
     const g = await startTestGateway();
-    const boss = new PgBoss({ connectionString: g.databaseUrl, schema: 'pgboss', supervise: false, schedule: false });
-    const dataDirs = await Promise.all([0, 1].map(() => mkdtemp(join(tmpdir(), 'switchboard-data-'))));
+    const boss = new PgBoss({ connectionString: g.databaseUrl, schema: 'pgboss', supervise: false, schedule: false, max: 2 });
+    const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-data-'));
     let next: Gateway[] = [];
     try {
       const { stripe } = await createIntegrations(g, sandbox);
@@ -673,11 +673,9 @@ describe('upgrade', () => {
       await g.sql(`UPDATE integration_job SET queue_job_id = $2 WHERE id = $1`, [row, legacy]);
       await g.run(ResumeIntegrationDocument, { id: stripe.id });
 
-      // Two processes of this version (an API and a worker, say) start on the same database.
-      const starting = dataDirs.map((dir) => startGateway(testEnv(g.databaseUrl, dir, { ENCRYPTION_KEY: g.env.ENCRYPTION_KEY! }), createLogger('silent')));
-      const settled = await Promise.allSettled(starting);
-      next = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-      expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+      // A process of this version starts on the same database (two at once: the next test). A small
+      // pool: CI runs these tests beside the others on a server with 100 connections.
+      next = [await startGateway(testEnv(g.databaseUrl, dataDir, { ENCRYPTION_KEY: g.env.ENCRYPTION_KEY!, DB_POOL_SIZE: '2' }), createLogger('silent'))];
       expect(await g.sql(`SELECT name FROM pgboss.queue WHERE name = 'outbound'`)).toEqual([]);
       expect(await waitForJobs(g, [jobId])).toEqual(new Map([[row, 'COMPLETED']]));
       const [{ queue_job_id: entry }] = await g.sql<{ queue_job_id: string }>(`SELECT queue_job_id FROM integration_job WHERE id = $1`, [row]);
@@ -688,13 +686,13 @@ describe('upgrade', () => {
       await boss.stop({ graceful: false, close: true }).catch(() => undefined);
       for (const n of next) await n.stop();
       await g.stop();
-      for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 
   it('two processes moving the legacy queue at once: one moves its entries, the other finds the queue gone, and neither fails', async () => {
     const g = await startTestGateway();
-    const bosses = [0, 1, 2].map(() => new PgBoss({ connectionString: g.databaseUrl, schema: 'pgboss', supervise: false, schedule: false }));
+    const bosses = [0, 1, 2].map(() => new PgBoss({ connectionString: g.databaseUrl, schema: 'pgboss', supervise: false, schedule: false, max: 2 }));
     try {
       await Promise.all(bosses.map((b) => b.start()));
       await bosses[2].createQueue('outbound', { policy: 'key_strict_fifo' });

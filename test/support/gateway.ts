@@ -47,6 +47,10 @@ export function testEnv(databaseUrl: string, dataDir: string, extraEnv: Record<s
     DATA_DIR: dataDir,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     SHUTDOWN_TIMEOUT_MS: '2000',
+    // Half the default pool: CI also runs the integration tests, two files at a time, on a
+    // server with 100 connections, and a gateway can open 40 (pool, queue, prepared statements,
+    // listeners); with 20 here the suite peaked at 95 and a run failed on "too many clients".
+    DB_POOL_SIZE: '10',
     ...extraEnv,
   });
 }
