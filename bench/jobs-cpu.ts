@@ -10,17 +10,23 @@
  *
  *   BENCH_MODE   bulk (default: pushCustomers of 100 from 4 clients, timed to the last job's end),
  *                drain (the jobs queued while paused; timed from resumeIntegration: the worker
- *                alone), or single (pushCustomer from 50 clients)
+ *                alone), single (pushCustomer from 50 clients), or floor (no gateway: pg-boss
+ *                alone, then Stripe connector calls to the fake Stripe; the CPU a job costs before
+ *                any work of the gateway's own, and the most jobs/s that leaves on this machine)
  *   BENCH_JOBS   jobs (default 4000)
  *   WORKER_CONCURRENCY, BENCH_INTEGRATION_CONCURRENCY   (default 100 and 100)
  */
 import 'reflect-metadata';
 import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
-import { benchDatabase, benchGateway, fmt, graphqlClient, insertCustomers, JOB_ENDED, mutationClients, sandboxProcess, stripeIntegration, untilJobs } from './support.js';
+import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { benchDatabase, benchGateway, fmt, graphqlClient, insertCustomers, JOB_ENDED, mutationClients, RAW_PG_BOSS, rawPgBoss, sandboxProcess, stripeIntegration, untilJobs } from './support.js';
+import type { CallContext } from '../src/connectors/connector.js';
+import { stripeConnector } from '../src/connectors/stripe/stripe.connector.js';
 
 const MODE = process.env.BENCH_MODE ?? 'bulk';
-if (!['bulk', 'drain', 'single'].includes(MODE)) throw new Error(`BENCH_MODE must be bulk, drain or single, not ${MODE}`);
+if (!['bulk', 'drain', 'single', 'floor'].includes(MODE)) throw new Error(`BENCH_MODE must be bulk, drain, single or floor, not ${MODE}`);
 const JOBS = Number(process.env.BENCH_JOBS ?? 4000);
 const STATEMENTS = process.env.BENCH_STATEMENTS === '1';
 
@@ -52,6 +58,69 @@ function pids(match: (comm: string, cmdline: string) => boolean): number[] {
 
 const db = await benchDatabase({ statStatements: STATEMENTS && !process.env.DATABASE_URL });
 const sandbox = await sandboxProcess();
+const postgres = () => pids((comm) => comm.startsWith('postgres') || comm.startsWith('postmaster'));
+const sandboxPids = pids((_, cmdline) => cmdline.includes('sandbox/main.js'));
+const sum = (list: number[]) => list.reduce((total, pid) => total + cpuMs(pid), 0);
+/** CPU time of every PostgreSQL process by pid; a backend started during the run counts from zero. */
+const postgresCpu = () => new Map(postgres().map((pid) => [pid, cpuMs(pid)]));
+/** PostgreSQL's CPU milliseconds since `before` (postgresCpu); a backend that exited meanwhile is missed. */
+const postgresDelta = (before: Map<number, number>) => [...postgresCpu()].reduce((total, [pid, now]) => total + now - (before.get(pid) ?? 0), 0);
+/** This process's CPU milliseconds since `before` (process.cpuUsage). */
+const msSince = (before: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
+};
+
+if (MODE === 'floor') {
+  await floor();
+  await sandbox.stop();
+  await db.close();
+  process.exit(0);
+}
+
+/**
+ * What a job costs before the gateway does any work of its own: pg-boss alone (insert, fetch and
+ * complete, batched, no-op handler: this process and PostgreSQL) and one call of the Stripe
+ * connector to the fake Stripe (this process and the sandbox), each per job, after a warm-up.
+ * No IntegrationJob, IntegrationLog or ExternalRef row, no mutation, no slot, lease or event.
+ */
+async function floor(): Promise<void> {
+  const cores = availableParallelism();
+  await rawPgBoss(db.url, 500);
+  let self = process.cpuUsage();
+  let pgCpu = postgresCpu();
+  const rate = await rawPgBoss(db.url, JOBS);
+  const boss = { self: msSince(self), postgres: postgresDelta(pgCpu) };
+
+  const ctx: CallContext = { baseUrl: sandbox.url('stripe'), credentials: { apiKey: 'sk_test_bench' }, timeoutMs: 10_000, refs: async () => null };
+  const upsert = stripeConnector.operations['customer.upsert']!;
+  const calls = async (n: number) => {
+    let next = 0;
+    const client = async () => {
+      for (let i = next++; i < n; i = next++) {
+        const customerId = randomUUID();
+        await upsert({ customerId, name: `Floor ${i}`, email: `floor-${customerId}@example.com` }, `switchboard-${customerId}`, ctx);
+      }
+    };
+    await Promise.all(Array.from({ length: 100 }, client));
+  };
+  await calls(500);
+  self = process.cpuUsage();
+  const sandboxBefore = sum(sandboxPids);
+  const callsStarted = performance.now();
+  await calls(JOBS);
+  const callRate = JOBS / ((performance.now() - callsStarted) / 1000);
+  const call = { self: msSince(self), sandbox: sum(sandboxPids) - sandboxBefore };
+
+  const perJob = (ms: number) => ms / JOBS;
+  const total = perJob(boss.self + boss.postgres + call.self + call.sandbox);
+  console.log(`floor: ${JOBS} jobs, ${cores} cores`);
+  console.log(`pg-boss alone (${RAW_PG_BOSS}): ${fmt(rate)} jobs/s; CPU ms per job: this process ${fmt(perJob(boss.self), 3)}, PostgreSQL ${fmt(perJob(boss.postgres), 3)}`);
+  console.log(`Stripe connector calls to the fake Stripe, 100 at a time: ${fmt(callRate)} calls/s; CPU ms per call: this process ${fmt(perJob(call.self), 3)}, fake Stripe ${fmt(perJob(call.sandbox), 3)}`);
+  console.log(`together ${fmt(total, 3)} CPU ms per job: at most ${fmt((cores * 1000) / total, 0)} jobs/s on ${cores} cores before any work of the gateway's own`);
+  console.log(`2,000 jobs/s leaves ${fmt((cores * 1000) / 2000 - total, 3)} CPU ms per job for the mutation, the job's rows, its log row, its provider link, its slot and its events`);
+}
+
 const { gateway, adminKey } = await benchGateway(db.url, { WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY ?? '100' });
 const sql = new pg.Pool({ connectionString: db.url, max: 2 });
 
@@ -77,11 +146,6 @@ if (STATEMENTS) {
   await sql.query('SELECT pg_stat_statements_reset()');
 }
 
-const postgres = () => pids((comm) => comm.startsWith('postgres') || comm.startsWith('postmaster'));
-const sandboxPids = pids((_, cmdline) => cmdline.includes('sandbox/main.js'));
-const sum = (list: number[]) => list.reduce((total, pid) => total + cpuMs(pid), 0);
-/** CPU time of every PostgreSQL process by pid; a backend started during the run counts from zero. */
-const postgresCpu = () => new Map(postgres().map((pid) => [pid, cpuMs(pid)]));
 const sessions = async () => (await sql.query(`SELECT sessions::int AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0].n as number;
 
 const before = { gateway: process.cpuUsage(), postgres: postgresCpu(), sandbox: sum(sandboxPids), sessions: await sessions() };
@@ -91,11 +155,10 @@ if (MODE === 'drain') await graphql(`mutation($id: ID!) { resumeIntegration(id: 
 else await enqueue(MODE === 'bulk');
 await until(JOB_ENDED);
 const seconds = (performance.now() - started) / 1000;
-const used = process.cpuUsage(before.gateway);
 const ms = {
-  gateway: (used.user + used.system) / 1000,
+  gateway: msSince(before.gateway),
   // A backend that exited during the run is missed (the pools keep theirs open).
-  postgres: [...postgresCpu()].reduce((total, [pid, now]) => total + now - (before.postgres.get(pid) ?? 0), 0),
+  postgres: postgresDelta(before.postgres),
   sandbox: sum(sandboxPids) - before.sandbox,
 };
 const total = ms.gateway + ms.postgres + ms.sandbox;

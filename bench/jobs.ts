@@ -7,8 +7,7 @@
  */
 import 'reflect-metadata';
 import pg from 'pg';
-import { PgBoss } from 'pg-boss';
-import { benchDatabase, benchGateway, fmt, graphqlClient, insertCustomers, JOB_ENDED, mutationClients, sandboxProcess, stripeIntegration, untilJobs } from './support.js';
+import { benchDatabase, benchGateway, fmt, graphqlClient, insertCustomers, JOB_ENDED, mutationClients, RAW_PG_BOSS, rawPgBoss, sandboxProcess, stripeIntegration, untilJobs } from './support.js';
 
 // 6,000 (2,000 until session 9): at about 1,500 jobs/s a 2,000-job phase lasted 1.3 s and
 // varied from 974 to 1,638 jobs/s between runs; raw pg-boss, too, is measured past its start-up.
@@ -43,31 +42,8 @@ const enqueueBulk = (integrationId: string, ids: string[]) => enqueue(integratio
 const waitAllPutOff = (integrationId: string, n: number) => untilJobs(sql, integrationId, n, 'next_attempt_at IS NOT NULL');
 const waitAllDone = (integrationId: string, n: number) => untilJobs(sql, integrationId, n, JOB_ENDED);
 
-// 1. Raw pg-boss: send in batches, work with batching and bursts, no-op handler.
-async function rawPgBoss(n: number): Promise<number> {
-  const boss = new PgBoss({ connectionString: db.url, schema: 'pgboss', max: 10 });
-  boss.on('error', () => undefined);
-  await boss.start();
-  await boss.createQueue('bench-raw');
-  let done = 0;
-  const finished = new Promise<void>((resolve) => {
-    void boss.work('bench-raw', { batchSize: 50, localConcurrency: 4, burstWhenBatchFull: true, pollingIntervalSeconds: 0.5 }, async (jobs: unknown[]) => {
-      done += jobs.length;
-      if (done >= n) resolve();
-    });
-  });
-  const started = performance.now();
-  for (let i = 0; i < n; i += 500) {
-    await boss.insert('bench-raw', Array.from({ length: Math.min(500, n - i) }, (_, k) => ({ data: { k: i + k } })));
-  }
-  await finished;
-  const rate = n / ((performance.now() - started) / 1000);
-  await boss.stop({ graceful: false, close: true });
-  return rate;
-}
-
-console.log(`raw pg-boss: ${JOBS} jobs (insert in batches of 500; work batchSize 50 x 4, burst) ...`);
-const raw = await rawPgBoss(JOBS);
+console.log(`raw pg-boss: ${JOBS} jobs (${RAW_PG_BOSS}) ...`);
+const raw = await rawPgBoss(db.url, JOBS);
 
 console.log(`gateway: ${JOBS} pushCustomer mutations from ${CLIENTS} clients against a zero-latency Stripe sandbox ...`);
 const fast = await integration('bench-fast', { requestsPerSecond: 10_000, concurrency: 100 });

@@ -1,5 +1,6 @@
 import { fork, spawn } from 'node:child_process';
 import type pg from 'pg';
+import { PgBoss } from 'pg-boss';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -186,4 +187,33 @@ export async function untilJobs(sql: pg.Pool, integrationId: string, n: number, 
     if (rows[0].n >= n) return;
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** How rawPgBoss sends and works its jobs. */
+export const RAW_PG_BOSS = 'insert in batches of 500; work batchSize 50 x 4, burst; no-op handler';
+
+/**
+ * pg-boss alone on the database at `url`: `n` jobs inserted in batches of 500 and worked with
+ * batching and bursts by a no-op handler (queue `bench-raw`); jobs per second.
+ */
+export async function rawPgBoss(url: string, n: number): Promise<number> {
+  const boss = new PgBoss({ connectionString: url, schema: 'pgboss', max: 10 });
+  boss.on('error', () => undefined);
+  await boss.start();
+  await boss.createQueue('bench-raw');
+  let done = 0;
+  const finished = new Promise<void>((resolve) => {
+    void boss.work('bench-raw', { batchSize: 50, localConcurrency: 4, burstWhenBatchFull: true, pollingIntervalSeconds: 0.5 }, async (jobs: unknown[]) => {
+      done += jobs.length;
+      if (done >= n) resolve();
+    });
+  });
+  const started = performance.now();
+  for (let i = 0; i < n; i += 500) {
+    await boss.insert('bench-raw', Array.from({ length: Math.min(500, n - i) }, (_, k) => ({ data: { k: i + k } })));
+  }
+  await finished;
+  const rate = n / ((performance.now() - started) / 1000);
+  await boss.stop({ graceful: false, close: true });
+  return rate;
 }
