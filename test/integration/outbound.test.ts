@@ -27,6 +27,8 @@ import {
 } from '../generated/graphql.js';
 import { codes, startTestGateway, testEnv, type TestGateway } from '../support/gateway.js';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PgBoss } from 'pg-boss';
@@ -381,9 +383,69 @@ describe('pushCustomers', () => {
     // Attempts of a fetched batch start in one statement: 11 start statements for 30 jobs here.
     // Completions share a statement only when they finish in the same turn of the event loop,
     // which under a test's light load they do not (30 completion statements here; under the
-    // benchmark's load, about 20 jobs a statement): this test pins the start cohort only.
+    // benchmark's load, about 20 jobs a statement): this test pins the start cohort only, and
+    // the next one makes calls finish together to pin the completion cohort.
     expect(cohortStatements.start).toBeGreaterThan(0);
     expect(cohortStatements.start).toBeLessThan(30);
+  });
+
+  it('calls that finish together complete in one statement; when that statement fails, the others complete one by one and only the bad job is tried again', async () => {
+    // A proxy in front of the fake Stripe that holds its answers until `release` calls are
+    // waiting, then sends them all at once: the calls finish in the same turn of the worker.
+    let release = Infinity;
+    const held: Array<() => void> = [];
+    const proxy = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', async () => {
+        const headers = Object.fromEntries(['authorization', 'content-type', 'idempotency-key', 'stripe-version'].map((h) => [h, String(req.headers[h] ?? '')]));
+        const answer = await fetch(`${sandbox.stripe.url}${req.url}`, { method: req.method, headers, body: body || undefined });
+        const text = await answer.text();
+        held.push(() => res.writeHead(answer.status, { 'content-type': 'application/json' }).end(text));
+        if (held.length >= release) for (const send of held.splice(0)) send();
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const { stripe, ids } = await knownStripe('Stripe together', 50, 16);
+    await t.run(UpdateIntegrationDocument, { id: stripe.id, input: { baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } });
+    const completions = /SET status = 'COMPLETED', result = x.result/;
+    try {
+      release = 8;
+      const together = await countStatements({ completions }, async () => {
+        const { pushCustomers } = await t.run(PushCustomersDocument, { customerIds: ids.slice(0, 8), integrationId: stripe.id });
+        expect(new Set((await waitForJobs(t, pushCustomers.jobs.map((j) => j.id))).values())).toEqual(new Set(['COMPLETED']));
+      });
+      // Eight calls answered at once: fewer completion statements than jobs (one, usually).
+      expect(together.completions).toBeLessThan(8);
+
+      // The log row of one job cannot be written (a trigger stands in for any bad row).
+      const { pushCustomers } = await t.run(PauseIntegrationDocument, { id: stripe.id }).then(() =>
+        t.run(PushCustomersDocument, { customerIds: ids.slice(8), integrationId: stripe.id }),
+      );
+      const jobs = pushCustomers.jobs.map((j) => rowId(j.id));
+      const bad = jobs[3];
+      await t.sql(`CREATE FUNCTION refuse_log() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$`);
+      await t.sql(`CREATE TRIGGER refuse_log BEFORE INSERT ON integration_log FOR EACH ROW WHEN (NEW.job_id = '${bad}') EXECUTE FUNCTION refuse_log()`);
+      await t.run(ResumeIntegrationDocument, { id: stripe.id });
+      const others = jobs.filter((id) => id !== bad);
+      expect(new Set((await waitForJobs(t, others, undefined, 15_000)).values())).toEqual(new Set(['COMPLETED']));
+      // Each of the others completed from its first and only call: the failed cohort statement did not cost them an attempt.
+      expect(await t.sql(`SELECT DISTINCT attempts FROM integration_job WHERE id = ANY($1)`, [others])).toEqual([{ attempts: 1 }]);
+      expect((await t.sql(`SELECT status FROM integration_job WHERE id = $1`, [bad]))[0].status).not.toBe('COMPLETED');
+      await t.sql(`DROP TRIGGER refuse_log ON integration_log`);
+      release = 1;
+      for (const send of held.splice(0)) send();
+      expect(await waitForJobs(t, [bad])).toEqual(new Map([[bad, 'COMPLETED']]));
+      // Tried again with its key: the fake Stripe created one customer for it, as for every job.
+      const perKey = sandbox.stripe.state<StripeState>().createdPerKey;
+      expect(jobs.map((id) => perKey[`switchboard-${id}`])).toEqual(jobs.map(() => 1));
+    } finally {
+      await t.sql(`DROP TRIGGER IF EXISTS refuse_log ON integration_log`);
+      await t.sql(`DROP FUNCTION IF EXISTS refuse_log()`);
+      for (const send of held.splice(0)) send();
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it("jobs beyond the integration's concurrency wait for a slot in the worker: the limit holds, and they do not ask the database over and over", async () => {
