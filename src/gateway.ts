@@ -21,6 +21,7 @@ import { EventWriter } from './webhooks/event-writer.js';
 import { IntegrationCache, webhookRoute } from './webhooks/ingress.js';
 import { ownership } from './webhooks/ownership.js';
 import { WebhookProcessor } from './webhooks/processor.js';
+import { scheduleOrphanSweep } from './jobs/orphans.js';
 import { scheduleRetention } from './jobs/retention.js';
 import { EventRelay } from './pubsub/event-relay.js';
 import { attachSubscriptions } from './graphql/subscriptions.js';
@@ -133,6 +134,8 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
 
       const stopRetention = await scheduleRetention(db, boss, log, env.RETENTION_DAYS);
       onStop('retention sweep', stopRetention);
+      const stopOrphanSweep = await scheduleOrphanSweep(services.jobs, boss, log);
+      onStop('orphan sweep', stopOrphanSweep);
     }
 
     // Webhook ingress (API roles): group-committed event writes; lag gauges for /metrics.

@@ -15,7 +15,7 @@ import { paginate, type Connection, type PageArgs } from '../domain/shared/pagin
 import { optionalEmail, requiredText } from '../domain/shared/validation.js';
 import type { EventBus } from './job-events.js';
 import { jobFromRow } from './job-row.js';
-import { OUTBOUND_QUEUE, QUEUE_SCHEMA, type OutboundQueueData } from './queue-names.js';
+import { LEGACY_OUTBOUND_QUEUE, OUTBOUND_QUEUE, QUEUE_SCHEMA, type OutboundQueueData } from './queue-names.js';
 import { outboundTable, queueDb } from './queue.js';
 import { prepared } from '../db/prepared.js';
 
@@ -472,6 +472,50 @@ export class JobService {
       [jobIds, OUTBOUND_QUEUE, onlyThemselves],
     )) as unknown[];
     return woken.length;
+  }
+
+  /**
+   * Unfinished jobs (PENDING, RETRYING, PROCESSING) whose queue entry is gone get a new one, so
+   * no job waits forever for a delivery that will not come. In normal running a job's row and
+   * its entry change in one transaction, so this finds nothing; it repairs what happened outside
+   * that: pg-boss deletes an entry still waiting once its retention (14 days past its start time)
+   * has passed, which happens to the jobs of a gateway stopped for longer than that; an
+   * interrupted upgrade; entries deleted by hand. A job keeps its place in its entity's order
+   * (`seq`) and its attempts. Each job is locked, then checked again (a fresh snapshot under the
+   * lock: an entry another transaction gave it meanwhile is seen), then given its entry, in a
+   * transaction of its own; a job locked elsewhere is left for the next sweep. Returns the jobs
+   * given an entry.
+   */
+  async requeueOrphans(limit = 1000): Promise<IntegrationJob[]> {
+    const queues = [OUTBOUND_QUEUE, LEGACY_OUTBOUND_QUEUE];
+    const noLiveEntry = `NOT EXISTS (SELECT 1 FROM ${QUEUE_SCHEMA}.job q WHERE q.name = ANY($1::text[]) AND q.id = j.queue_job_id AND q.state < 'completed')`;
+    const candidates = (await this.db.query(
+      `SELECT j.id FROM integration_job j WHERE j.status IN ('PENDING', 'RETRYING', 'PROCESSING') AND ${noLiveEntry} ORDER BY j.seq LIMIT $2`,
+      [queues, limit],
+    )) as Array<{ id: string }>;
+    const requeued: IntegrationJob[] = [];
+    for (const { id } of candidates) {
+      const job = await this.db.transaction(async (tx) => {
+        const [locked] = (await tx.query(`SELECT id FROM integration_job WHERE id = $1 AND status IN ('PENDING', 'RETRYING', 'PROCESSING') FOR UPDATE SKIP LOCKED`, [
+          id,
+        ])) as Array<{ id: string }>;
+        if (!locked) return null;
+        const [orphan] = (await tx.query(`SELECT j.id, j.integration_id FROM integration_job j WHERE j.id = $2 AND ${noLiveEntry}`, [queues, id])) as Array<{
+          id: string;
+          integration_id: string;
+        }>;
+        if (!orphan) return null;
+        const queueJobId = newId();
+        await this.send(tx, [{ queueJobId, jobId: orphan.id, integrationId: orphan.integration_id }]);
+        await tx.query(`UPDATE integration_job SET queue_job_id = $2, next_attempt_at = NULL, updated_at = now() WHERE id = $1`, [orphan.id, queueJobId]);
+        const changed = (await tx.findOneBy(IntegrationJob, { id: orphan.id }))!;
+        await this.changedIn(tx, [changed]);
+        return changed;
+      });
+      if (job) requeued.push(job);
+    }
+    this.announce(requeued);
+    return requeued;
   }
 
   private table: string | null = null;

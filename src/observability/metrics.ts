@@ -159,3 +159,9 @@ export async function collectMetrics(): Promise<string> {
   await Promise.all(scrapeSources.map((r) => r().catch(() => undefined)));
   return registry.metrics();
 }
+
+export const jobsRequeued = new Counter({
+  name: 'switchboard_jobs_requeued_total',
+  help: 'Unfinished outbound jobs whose queue entry was gone and that the orphan sweep queued again',
+  registers: [registry],
+});

@@ -622,6 +622,39 @@ describe('operators', () => {
     expect(sandbox.stripe.requests).toHaveLength(1);
   });
 
+  it('a waiting job whose queue entry is gone (pg-boss retention after a long stop) is queued again by the orphan sweep, keeps its place, and runs once', async () => {
+    const { stripe } = integrations;
+    await t.run(PauseIntegrationDocument, { id: stripe.id });
+    const customerId = await newCustomer('Orphan Entry');
+    const first = rowId((await t.run(PushCustomerDocument, { customerId, integrationId: stripe.id })).pushCustomer.job.id);
+    const second = rowId((await t.run(PushCustomerDocument, { customerId, integrationId: stripe.id, idempotencyKey: 'orphan-second' })).pushCustomer.job.id);
+    await expect.poll(async () => (await t.sql(`SELECT count(*)::int AS n FROM integration_job WHERE id = ANY($1) AND next_attempt_at IS NOT NULL`, [[first, second]]))[0].n).toBe(2);
+    const live = async (jobId: string) =>
+      (await t.sql(`SELECT count(*)::int AS n FROM pgboss.job q JOIN integration_job j ON q.id = j.queue_job_id WHERE j.id = $1 AND q.state < 'completed'`, [jobId]))[0].n;
+    // What pg-boss's maintenance does to an entry still waiting 14 days past its start time.
+    await t.sql(`DELETE FROM pgboss.job WHERE id = (SELECT queue_job_id FROM integration_job WHERE id = $1)`, [first]);
+    expect(await live(first)).toBe(0);
+
+    const requeued = await t.gateway.services.jobs.requeueOrphans();
+    expect(requeued.map((j) => j.id)).toEqual([first]);
+    expect(requeued[0].status).toBe('PENDING');
+    expect(await live(first)).toBe(1);
+    expect(await live(second)).toBe(1);
+    // A second sweep finds nothing: the job has its entry again.
+    expect(await t.gateway.services.jobs.requeueOrphans()).toEqual([]);
+
+    await t.run(ResumeIntegrationDocument, { id: stripe.id });
+    expect(await waitForJobs(t, [first, second], undefined, 10_000)).toEqual(
+      new Map([
+        [first, 'COMPLETED'],
+        [second, 'COMPLETED'],
+      ]),
+    );
+    // It kept its place: the job enqueued after it ran after it, and each ran once.
+    const keys = sandbox.stripe.requests.map((r) => r.headers['idempotency-key']);
+    expect(keys).toEqual([`switchboard-${first}`, `switchboard-${second}`]);
+  });
+
   it('jobs being put off while a resume runs are not left waiting for the 30 s re-check', async () => {
     const { stripe } = integrations;
     // A race, so three rounds: each resumes while the worker is still fetching and putting off

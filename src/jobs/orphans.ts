@@ -1,0 +1,31 @@
+import type { PgBoss } from 'pg-boss';
+import type { Logger } from 'pino';
+import { jobsRequeued } from '../observability/metrics.js';
+import type { JobService } from './job.service.js';
+
+/** The pg-boss queue (and schedule) of the orphan sweep. */
+export const ORPHAN_QUEUE = 'maintenance-orphans';
+
+/**
+ * Worker roles: JobService.requeueOrphans once at start (pg-boss may have dropped waiting entries
+ * of a gateway that was stopped for long) and then every 5 minutes through pg-boss's cron (one
+ * process runs each occurrence). A failed sweep is logged; the next one tries again.
+ */
+export async function scheduleOrphanSweep(jobs: JobService, boss: PgBoss, log: Logger): Promise<() => Promise<void>> {
+  const sweep = async () => {
+    for (;;) {
+      const requeued = await jobs.requeueOrphans();
+      if (requeued.length === 0) return;
+      jobsRequeued.inc(requeued.length);
+      log.warn({ count: requeued.length, jobIds: requeued.slice(0, 20).map((j) => j.id) }, 'unfinished jobs without a queue entry were queued again');
+      if (requeued.length < 1000) return;
+    }
+  };
+  await boss.createQueue(ORPHAN_QUEUE, { policy: 'singleton', retryLimit: 2 });
+  await boss.schedule(ORPHAN_QUEUE, '*/5 * * * *');
+  const workerId = await boss.work(ORPHAN_QUEUE, sweep);
+  await sweep().catch((err) => log.error({ err }, 'orphan sweep failed'));
+  return async () => {
+    await boss.offWork(ORPHAN_QUEUE, { id: workerId, wait: true });
+  };
+}
