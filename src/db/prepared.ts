@@ -1,5 +1,6 @@
 import pg, { type Pool } from 'pg';
-import type { DataSource } from 'typeorm';
+import { createHash } from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
 
 /** Connections of the prepared-statement pool (see preparedPool). */
 const PREPARED_POOL_SIZE = 8;
@@ -71,4 +72,50 @@ export async function prepared<T = Record<string, unknown>>(db: DataSource, name
     // As pg's own pool.query(): a connection whose statement failed is closed, not reused.
     client.release(failure);
   }
+}
+
+/**
+ * prepared() inside a TypeORM transaction: the named statement runs on the transaction's own
+ * connection (TypeORM's pool keeps its connections, and node-postgres remembers per connection
+ * which names it has parsed). These connections keep PostgreSQL's default plan cache mode. For a
+ * single-row enqueue (pushCustomer), parsing and planning the job insert and pg-boss's insert
+ * cost more server CPU than running them (pg_stat_statements, docs/benchmarks.md, session 10).
+ * `name` must always go with the same `text`. Logged like every other statement.
+ */
+export async function preparedIn<T = Record<string, unknown>>(tx: EntityManager, name: string, text: string, values: unknown[]): Promise<T[]> {
+  const runner = tx.queryRunner;
+  if (!runner) throw new Error('preparedIn needs a transaction');
+  const client = (await runner.connect()) as pg.PoolClient;
+  const db = tx.connection;
+  db.logger.logQuery(text, undefined, runner);
+  const started = performance.now();
+  try {
+    const { rows } = await client.query({ name, text, values });
+    const ms = Math.round(performance.now() - started);
+    const slowMs = db.options.maxQueryExecutionTime;
+    if (slowMs && ms > slowMs) db.logger.logQuerySlow(ms, text, undefined, runner);
+    return rows as T[];
+  } catch (err) {
+    db.logger.logQueryError(err as Error, text, undefined, runner);
+    throw err;
+  }
+}
+
+/** Statement texts of other libraries (pg-boss) given a name, at most MAX_NAMED_TEXTS. */
+const namedTexts = new Map<string, string>();
+const MAX_NAMED_TEXTS = 64;
+
+/**
+ * A name for a statement text another library builds (pg-boss), for preparedIn: the text's hash.
+ * A library that put values into its text would make a new name each time; past
+ * MAX_NAMED_TEXTS texts, null (run it unnamed), so the statements kept on each connection stay few.
+ */
+export function nameForText(text: string): string | null {
+  let name = namedTexts.get(text);
+  if (name === undefined) {
+    if (namedTexts.size >= MAX_NAMED_TEXTS) return null;
+    name = `switchboard_lib_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+    namedTexts.set(text, name);
+  }
+  return name;
 }

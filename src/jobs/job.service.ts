@@ -17,7 +17,7 @@ import type { EventBus } from './job-events.js';
 import { jobFromRow } from './job-row.js';
 import { LEGACY_OUTBOUND_QUEUE, OUTBOUND_QUEUE, QUEUE_SCHEMA, type OutboundQueueData } from './queue-names.js';
 import { outboundTable, queueDb } from './queue.js';
-import { prepared } from '../db/prepared.js';
+import { prepared, preparedIn } from '../db/prepared.js';
 
 export interface EnqueueRequest {
   integration: Integration;
@@ -166,7 +166,7 @@ export class JobService {
         queue_job_id: newId(),
       };
     });
-    const inserted = new Map(((await tx.query(INSERT_JOBS_SQL, [JSON.stringify(rows)])) as Record<string, unknown>[]).map((r) => [r.id as string, jobFromRow(r)]));
+    const inserted = new Map((await preparedIn(tx, 'switchboard_insert_jobs', INSERT_JOBS_SQL, [JSON.stringify(rows)])).map((r) => [r.id as string, jobFromRow(r)]));
     const fresh = rows.filter((r) => inserted.has(r.id));
     const repeats = rows.filter((r) => !inserted.has(r.id));
     const earlier = new Map<string, IntegrationJob>();

@@ -1,6 +1,7 @@
 import { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
+import { nameForText, preparedIn } from '../db/prepared.js';
 import { newId } from '../domain/shared/ids.js';
 import { INBOUND_QUEUE, LEGACY_OUTBOUND_QUEUE, OUTBOUND_QUEUE, QUEUE_SCHEMA } from './queue-names.js';
 
@@ -59,12 +60,17 @@ export async function startQueue(connectionString: string, log: Logger, options:
   return boss;
 }
 
-/** pg-boss runs its statements through our transaction: the job exists exactly when the write does. */
+/**
+ * pg-boss runs its statements through our transaction: the job exists exactly when the write
+ * does. They run as named prepared statements on the transaction's connection (pg-boss's texts
+ * are fixed per operation and options; see nameForText).
+ */
 export function queueDb(tx: EntityManager) {
   return {
-    async executeSql(text: string, values?: unknown[]) {
-      const result = await tx.queryRunner!.query(text, values as unknown[], true);
-      return { rows: result.records as unknown[] };
+    async executeSql(text: string, values: unknown[] = []) {
+      const name = nameForText(text);
+      if (name === null) return { rows: (await tx.queryRunner!.query(text, values, true)).records as unknown[] };
+      return { rows: await preparedIn(tx, name, text, values) };
     },
   };
 }

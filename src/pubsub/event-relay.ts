@@ -9,6 +9,7 @@ import { IntegrationLog } from '../domain/job/integration-log.entity.js';
 import { newId } from '../domain/shared/ids.js';
 import type { EventBus, GatewayTopics } from '../jobs/job-events.js';
 import { listen, type PgListener } from './pg-listener.js';
+import { preparedIn } from '../db/prepared.js';
 
 /** The channel every process NOTIFYs its committed changes on, and API processes LISTEN to. */
 export const EVENTS_CHANNEL = 'switchboard_events';
@@ -148,7 +149,7 @@ export class EventRelay {
       if (!(RELAY_TOPICS as string[]).includes(topic)) return false;
       // One too big for a NOTIFY is left out (already reported), and not worth building again after the commit.
       const envelopes = values.map((value) => this.envelope(topic as RelayTopic, value as never)).filter((e): e is string => e !== null);
-      if (envelopes.length > 0) await tx.query(NOTIFY_ALL_SQL, [packed(envelopes)]);
+      if (envelopes.length > 0) await preparedIn(tx, 'switchboard_notify_all', NOTIFY_ALL_SQL, [packed(envelopes)]);
       return true;
     });
   }
