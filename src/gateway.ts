@@ -134,7 +134,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
 
       const stopRetention = await scheduleRetention(db, boss, log, env.RETENTION_DAYS);
       onStop('retention sweep', stopRetention);
-      const stopOrphanSweep = await scheduleOrphanSweep(services.jobs, boss, log);
+      const stopOrphanSweep = await scheduleOrphanSweep(services.jobs, services.webhooks, boss, log);
       onStop('orphan sweep', stopOrphanSweep);
     }
 

@@ -1,24 +1,31 @@
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
-import { jobsRequeued } from '../observability/metrics.js';
+import { orphansRequeued } from '../observability/metrics.js';
+import type { WebhookService } from '../webhooks/webhook.service.js';
 import type { JobService } from './job.service.js';
 
 /** The pg-boss queue (and schedule) of the orphan sweep. */
 export const ORPHAN_QUEUE = 'maintenance-orphans';
 
 /**
- * Worker roles: JobService.requeueOrphans once at start (pg-boss may have dropped waiting entries
- * of a gateway that was stopped for long) and then every 5 minutes through pg-boss's cron (one
- * process runs each occurrence). A failed sweep is logged; the next one tries again.
+ * Worker roles: JobService.requeueOrphans and WebhookService.requeueOrphans once at start
+ * (pg-boss may have dropped waiting entries of a gateway that was stopped for long) and then
+ * every 5 minutes through pg-boss's cron (one process runs each occurrence). A failed sweep is
+ * logged; the next one tries again.
  */
-export async function scheduleOrphanSweep(jobs: JobService, boss: PgBoss, log: Logger): Promise<() => Promise<void>> {
+export async function scheduleOrphanSweep(jobs: JobService, webhooks: WebhookService, boss: PgBoss, log: Logger): Promise<() => Promise<void>> {
   const sweep = async () => {
     for (;;) {
       const requeued = await jobs.requeueOrphans();
-      if (requeued.length === 0) return;
-      jobsRequeued.inc(requeued.length);
+      if (requeued.length === 0) break;
+      orphansRequeued.inc({ kind: 'outbound_job' }, requeued.length);
       log.warn({ count: requeued.length, jobIds: requeued.slice(0, 20).map((j) => j.id) }, 'unfinished jobs without a queue entry were queued again');
-      if (requeued.length < 1000) return;
+      if (requeued.length < 1000) break;
+    }
+    const events = await webhooks.requeueOrphans();
+    if (events > 0) {
+      orphansRequeued.inc({ kind: 'webhook_event' }, events);
+      log.warn({ count: events }, 'waiting webhook events without a queue entry were queued again');
     }
   };
   await boss.createQueue(ORPHAN_QUEUE, { policy: 'singleton', retryLimit: 2 });

@@ -160,8 +160,9 @@ export async function collectMetrics(): Promise<string> {
   return registry.metrics();
 }
 
-export const jobsRequeued = new Counter({
-  name: 'switchboard_jobs_requeued_total',
-  help: 'Unfinished outbound jobs whose queue entry was gone and that the orphan sweep queued again',
+export const orphansRequeued = new Counter({
+  name: 'switchboard_requeued_total',
+  help: 'Unfinished outbound jobs and waiting webhook events whose queue entry was gone and that the orphan sweep queued again, by kind',
+  labelNames: ['kind'] as const,
   registers: [registry],
 });

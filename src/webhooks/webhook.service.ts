@@ -5,7 +5,7 @@ import { newId } from '../domain/shared/ids.js';
 import { paginate, type Connection, type PageArgs } from '../domain/shared/pagination.js';
 import { WebhookEvent, WebhookStatus } from '../domain/webhook/webhook-event.entity.js';
 import { queueDb } from '../jobs/queue.js';
-import { INBOUND_QUEUE, type InboundQueueData } from '../jobs/queue-names.js';
+import { INBOUND_QUEUE, QUEUE_SCHEMA, type InboundQueueData } from '../jobs/queue-names.js';
 
 export interface WebhookEventFilter {
   integrationId?: string | null;
@@ -86,6 +86,28 @@ export class WebhookService {
       }
       return rows.length;
     });
+  }
+
+  /**
+   * Stored events that wait (RECEIVED) at an ACTIVE integration with no live queue entry naming
+   * them get one, as the outbound jobs do (JobService.requeueOrphans): pg-boss deletes an entry
+   * still waiting 14 days past its start time, which happens when every worker is stopped that
+   * long. Events younger than a minute are left alone (their writer's entry may be committing
+   * beside them). A second delivery of an event is harmless: processing skips settled events.
+   * Returns how many were queued (at most `limit`, oldest first).
+   */
+  async requeueOrphans(limit = 5000): Promise<number> {
+    const rows = (await this.db.query(
+      `SELECT e.id FROM webhook_event e JOIN integration i ON i.id = e.integration_id AND i.status = 'ACTIVE'
+        WHERE e.status = 'RECEIVED' AND e.received_at < now() - interval '1 minute'
+          AND e.id::text NOT IN (SELECT jsonb_array_elements_text(q.data->'eventIds') FROM ${QUEUE_SCHEMA}.job q WHERE q.name = $1 AND q.state < 'completed')
+        ORDER BY e.received_at LIMIT $2`,
+      [INBOUND_QUEUE, limit],
+    )) as Array<{ id: string }>;
+    for (let i = 0; i < rows.length; i += 100) {
+      await this.boss.insert(INBOUND_QUEUE, this.jobsFor(rows.slice(i, i + 100).map((r) => r.id)));
+    }
+    return rows.length;
   }
 
   /** Per integration: events stored but not processed, and the oldest one's age. */

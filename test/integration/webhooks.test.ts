@@ -50,6 +50,10 @@ const GENERIC_SECRET = newWhsec();
 const sendgrid = sendgridKeys();
 const integration = { stripe: { id: '', row: '', url: '' }, hubspot: { id: '', row: '', url: '' }, sendgrid: { id: '', row: '', url: '' }, generic: { id: '', row: '', url: '' } };
 
+/** Inbound queue entries not yet done that name this event. */
+const liveInboundEntries = async (eventId: string) =>
+  (await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'inbound' AND state < 'completed' AND data->'eventIds' ? $1`, [eventId]))[0].n;
+
 let seq = 0;
 /** A Stripe event from a fixture, with a fresh event id (and object id when given). */
 function stripeEvent(name: string, patch: (e: any) => void = () => {}): { id: string; body: string } {
@@ -261,14 +265,34 @@ describe('POST /webhooks/:integrationId answers as the contract says', () => {
       const res = await post(integration.generic.url, body, standardHeaders(msgId, body, GENERIC_SECRET));
       return res.status === 200;
     }, 5_000);
-    // Nothing processes it while paused: it is still RECEIVED after the processor had its chance.
-    await new Promise((r) => setTimeout(r, 300));
+    // Nothing processes it while paused: it is still RECEIVED once the processor has had its chance (its entry is done).
+    const [{ id }] = await t.sql<{ id: string }>('SELECT id FROM webhook_event WHERE external_event_id = $1', [msgId]);
+    await until(async () => (await liveInboundEntries(id)) === 0, 5_000);
     expect(await t.sql('SELECT status FROM webhook_event WHERE external_event_id = $1', [msgId])).toEqual([{ status: 'RECEIVED' }]);
     await t.run(ResumeIntegrationDocument, { id: integration.generic.id });
     const [row] = await waitProcessed(t, integration.generic.row, [msgId]);
     expect(row.status).toBe('IGNORED');
     const { webhookEvents } = await t.run(WebhookEventsDocument, { filter: { integrationId: integration.generic.id, externalEventId: msgId } });
     expect(webhookEvents.edges[0].node).toMatchObject({ eventType: 'invoice.paid', status: 'IGNORED', attempts: 1, integration: { provider: 'GENERIC' } });
+  });
+  it('a waiting event whose queue entry is gone (pg-boss retention after a long stop) is queued again by the orphan sweep and processed', async () => {
+    await t.run(PauseIntegrationDocument, { id: integration.generic.id });
+    const body = JSON.stringify(fixture('generic', 'invoice.paid'));
+    const msgId = `msg_orphan${Date.now()}`;
+    await until(async () => (await post(integration.generic.url, body, standardHeaders(msgId, body, GENERIC_SECRET))).status === 200, 5_000);
+    const [{ id }] = await t.sql<{ id: string }>('SELECT id FROM webhook_event WHERE external_event_id = $1', [msgId]);
+    await until(async () => (await liveInboundEntries(id)) === 0, 5_000);
+    // As if the integration had been resumed and the re-queue of its waiting events lost: ACTIVE,
+    // the event minutes old, no entry naming it. Nothing else would ever deliver it.
+    await t.sql(`UPDATE integration SET status = 'ACTIVE' WHERE id = $1`, [integration.generic.row]);
+    await t.sql(`UPDATE webhook_event SET received_at = now() - interval '2 minutes' WHERE id = $1`, [id]);
+
+    expect(await t.gateway.services.webhooks.requeueOrphans()).toBeGreaterThanOrEqual(1);
+    const [row] = await waitProcessed(t, integration.generic.row, [msgId]);
+    expect(row.status).toBe('IGNORED');
+    // Settled, it is left alone by the next sweep.
+    await t.gateway.services.webhooks.requeueOrphans();
+    expect(await liveInboundEntries(id)).toBe(0);
   });
 });
 
