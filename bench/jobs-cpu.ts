@@ -14,10 +14,12 @@
  *                alone, then Stripe connector calls to the fake Stripe; the CPU a job costs before
  *                any work of the gateway's own, and the most jobs/s that leaves on this machine)
  *   BENCH_JOBS   jobs (default 4000)
+ *   BENCH_PROFILE   a file to write the gateway's CPU profile of the timed run to (.cpuprofile)
  *   WORKER_CONCURRENCY, BENCH_INTEGRATION_CONCURRENCY   (default 100 and 100)
  */
 import 'reflect-metadata';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -29,6 +31,8 @@ const MODE = process.env.BENCH_MODE ?? 'bulk';
 if (!['bulk', 'drain', 'single', 'floor'].includes(MODE)) throw new Error(`BENCH_MODE must be bulk, drain, single or floor, not ${MODE}`);
 const JOBS = Number(process.env.BENCH_JOBS ?? 4000);
 const STATEMENTS = process.env.BENCH_STATEMENTS === '1';
+/** Jobs of the floor's pg-boss phase (as bench:jobs: at 13,000 jobs/s, 4,000 would last a third of a second). */
+const RAW_JOBS = 20_000;
 
 /** CPU milliseconds (user + system) a process has used, from /proc/<pid>/stat; 0 once it is gone. */
 function cpuMs(pid: number): number {
@@ -86,11 +90,11 @@ if (MODE === 'floor') {
  */
 async function floor(): Promise<void> {
   const cores = availableParallelism();
-  await rawPgBoss(db.url, 500);
+  await rawPgBoss(db.url, 2000);
   let self = process.cpuUsage();
-  let pgCpu = postgresCpu();
-  const rate = await rawPgBoss(db.url, JOBS);
-  const boss = { self: msSince(self), postgres: postgresDelta(pgCpu) };
+  const pgCpu = postgresCpu();
+  const rate = await rawPgBoss(db.url, RAW_JOBS);
+  const boss = { self: msSince(self) / RAW_JOBS, postgres: postgresDelta(pgCpu) / RAW_JOBS };
 
   const ctx: CallContext = { baseUrl: sandbox.url('stripe'), credentials: { apiKey: 'sk_test_bench' }, timeoutMs: 10_000, refs: async () => null };
   const upsert = stripeConnector.operations['customer.upsert']!;
@@ -110,13 +114,12 @@ async function floor(): Promise<void> {
   const callsStarted = performance.now();
   await calls(JOBS);
   const callRate = JOBS / ((performance.now() - callsStarted) / 1000);
-  const call = { self: msSince(self), sandbox: sum(sandboxPids) - sandboxBefore };
+  const call = { self: msSince(self) / JOBS, sandbox: (sum(sandboxPids) - sandboxBefore) / JOBS };
 
-  const perJob = (ms: number) => ms / JOBS;
-  const total = perJob(boss.self + boss.postgres + call.self + call.sandbox);
-  console.log(`floor: ${JOBS} jobs, ${cores} cores`);
-  console.log(`pg-boss alone (${RAW_PG_BOSS}): ${fmt(rate)} jobs/s; CPU ms per job: this process ${fmt(perJob(boss.self), 3)}, PostgreSQL ${fmt(perJob(boss.postgres), 3)}`);
-  console.log(`Stripe connector calls to the fake Stripe, 100 at a time: ${fmt(callRate)} calls/s; CPU ms per call: this process ${fmt(perJob(call.self), 3)}, fake Stripe ${fmt(perJob(call.sandbox), 3)}`);
+  const total = boss.self + boss.postgres + call.self + call.sandbox;
+  console.log(`floor: ${cores} cores`);
+  console.log(`pg-boss alone, ${RAW_JOBS} jobs (${RAW_PG_BOSS}): ${fmt(rate)} jobs/s; CPU ms per job: this process ${fmt(boss.self, 3)}, PostgreSQL ${fmt(boss.postgres, 3)}`);
+  console.log(`${JOBS} Stripe connector calls to the fake Stripe, 100 at a time: ${fmt(callRate)} calls/s; CPU ms per call: this process ${fmt(call.self, 3)}, fake Stripe ${fmt(call.sandbox, 3)}`);
   console.log(`together ${fmt(total, 3)} CPU ms per job: at most ${fmt((cores * 1000) / total, 0)} jobs/s on ${cores} cores before any work of the gateway's own`);
   console.log(`2,000 jobs/s leaves ${fmt((cores * 1000) / 2000 - total, 3)} CPU ms per job for the mutation, the job's rows, its log row, its provider link, its slot and its events`);
 }
@@ -148,6 +151,13 @@ if (STATEMENTS) {
 
 const sessions = async () => (await sql.query(`SELECT sessions::int AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0].n as number;
 
+/** With BENCH_PROFILE=<file>: the gateway's CPU profile over the timed run, for Chrome DevTools or speedscope. */
+const profiler = process.env.BENCH_PROFILE ? new Session() : null;
+if (profiler) {
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.start');
+}
 const before = { gateway: process.cpuUsage(), postgres: postgresCpu(), sandbox: sum(sandboxPids), sessions: await sessions() };
 const loop = performance.eventLoopUtilization();
 const started = performance.now();
@@ -155,6 +165,11 @@ if (MODE === 'drain') await graphql(`mutation($id: ID!) { resumeIntegration(id: 
 else await enqueue(MODE === 'bulk');
 await until(JOB_ENDED);
 const seconds = (performance.now() - started) / 1000;
+if (profiler) {
+  const { profile } = await profiler.post('Profiler.stop');
+  writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(profile));
+  profiler.disconnect();
+}
 const ms = {
   gateway: msSince(before.gateway),
   // A backend that exited during the run is missed (the pools keep theirs open).
@@ -180,11 +195,11 @@ const { rows: calls } = await sql.query(
 console.log(`provider call as the gateway timed it (ms): avg ${calls[0].avg}, p50 ${calls[0].p50}, p90 ${calls[0].p90}`);
 if (STATEMENTS) {
   const { rows } = await sql.query(
-    `SELECT calls, round(total_exec_time::numeric, 1) AS ms, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS query
+    `SELECT calls, round(total_exec_time::numeric, 1) AS ms, round(total_plan_time::numeric, 1) AS plan, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS query
      FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15`,
   );
   console.log('\nstatements by execution time (calls, ms, rows, text):');
-  for (const r of rows) console.log(`${String(r.calls).padStart(7)} ${String(r.ms).padStart(9)} ${String(r.rows).padStart(7)}  ${r.query}`);
+  for (const r of rows) console.log(`${String(r.calls).padStart(7)} ${String(r.ms).padStart(9)} ${String(r.plan).padStart(8)} ${String(r.rows).padStart(7)}  ${r.query}`);
 }
 
 clients.close();
