@@ -84,22 +84,31 @@ export async function prepared<T = Record<string, unknown>>(db: DataSource, name
  */
 export async function preparedIn<T = Record<string, unknown>>(tx: EntityManager, name: string, text: string, values: unknown[]): Promise<T[]> {
   const runner = tx.queryRunner;
-  if (!runner) throw new Error('preparedIn needs a transaction');
+  if (!runner || runner.isReleased || !runner.isTransactionActive) throw new Error('preparedIn needs a transaction in progress');
   const client = (await runner.connect()) as pg.PoolClient;
   const db = tx.connection;
   db.logger.logQuery(text, undefined, runner);
   const started = performance.now();
   try {
-    const { rows } = await client.query({ name, text, values });
+    const generation = replanned.get(client);
+    const { rows } = await client.query({ name: generation ? `${name}_${generation}` : name, text, values });
     const ms = Math.round(performance.now() - started);
     const slowMs = db.options.maxQueryExecutionTime;
     if (slowMs && ms > slowMs) db.logger.logQuerySlow(ms, text, undefined, runner);
     return rows as T[];
   } catch (err) {
     db.logger.logQueryError(err as Error, text, undefined, runner);
+    // "cached plan must not change result type": a column was added to or dropped from a table
+    // the statement returns rows of (a newer version's migration, while this process runs). The
+    // statement stays prepared on the connection and would fail every time; from now on this
+    // connection prepares its statements afresh under new names (this transaction is aborted).
+    if ((err as { code?: unknown }).code === '0A000') replanned.set(client, (replanned.get(client) ?? 0) + 1);
     throw err;
   }
 }
+
+/** Connections whose named statements were prepared again (preparedIn), by how many times. */
+const replanned = new WeakMap<pg.PoolClient, number>();
 
 /** Statement texts of other libraries (pg-boss) given a name, at most MAX_NAMED_TEXTS. */
 const namedTexts = new Map<string, string>();

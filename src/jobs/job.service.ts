@@ -14,7 +14,7 @@ import { fromMinorUnits } from '../domain/shared/money.js';
 import { paginate, type Connection, type PageArgs } from '../domain/shared/pagination.js';
 import { optionalEmail, requiredText } from '../domain/shared/validation.js';
 import type { EventBus } from './job-events.js';
-import { jobFromRow } from './job-row.js';
+import { JOB_COLUMN_LIST, jobFromRow } from './job-row.js';
 import { LEGACY_OUTBOUND_QUEUE, OUTBOUND_QUEUE, QUEUE_SCHEMA, type OutboundQueueData } from './queue-names.js';
 import { outboundTable, queueDb } from './queue.js';
 import { prepared, preparedIn } from '../db/prepared.js';
@@ -98,7 +98,7 @@ const INSERT_JOBS_SQL = `
   FROM locked, jsonb_to_recordset($1::jsonb) AS x(id uuid, integration_id uuid, operation text, entity_type text, entity_id uuid, max_attempts int,
                                           correlation_id text, idempotency_key text, provider_idempotency_key text, payload jsonb, queue_job_id uuid)
   ON CONFLICT (integration_id, idempotency_key) DO NOTHING
-  RETURNING *`;
+  RETURNING ${JOB_COLUMN_LIST}`;
 
 export function customerPayload(c: Customer): Record<string, unknown> {
   return { customerId: c.id, name: c.name, email: c.email, phone: c.phone, taxId: c.taxId, currency: c.currency };

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../src/db/data-source.js';
-import { closePrepared, prepared } from '../../src/db/prepared.js';
+import { closePrepared, prepared, preparedIn } from '../../src/db/prepared.js';
 import { dbStatements } from '../../src/observability/metrics.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createTestDatabase } from '../support/gateway.js';
@@ -44,5 +44,28 @@ describe('prepared statements', () => {
     expect(mine).toEqual({ mode: 'force_generic_plan', app: 'switchboard-prepared' });
     const [theirs] = (await db.query(`SELECT current_setting('plan_cache_mode') AS mode`)) as Array<{ mode: string }>;
     expect(theirs.mode).toBe('auto');
+  });
+
+  it("inside a transaction: run on the transaction's connection, refused outside one, and prepared afresh once a table's columns changed under them", async () => {
+    await db.query('CREATE TABLE prepared_shape (a int)');
+    await db.query('INSERT INTO prepared_shape VALUES (1)');
+    const read = () => db.transaction((tx) => preparedIn<Record<string, number>>(tx, 'test_shape', 'SELECT * FROM prepared_shape WHERE a = $1', [1]));
+    // The pool has two connections: make each of them prepare the statement.
+    await Promise.all([read(), read(), read()]);
+    // The transaction sees its own uncommitted row: the statement runs on its connection.
+    expect(await db.transaction(async (tx) => {
+      await tx.query('INSERT INTO prepared_shape VALUES (2)');
+      return preparedIn(tx, 'test_shape', 'SELECT * FROM prepared_shape WHERE a = $1', [2]);
+    })).toEqual([{ a: 2 }]);
+    await db.query('DELETE FROM prepared_shape WHERE a = 2');
+    await expect(preparedIn(db.manager, 'test_shape', 'SELECT * FROM prepared_shape WHERE a = $1', [1])).rejects.toThrow(/transaction in progress/);
+
+    // A newer version's migration adds a column: a statement prepared before fails once on each
+    // connection ("cached plan must not change result type"), then that connection prepares it again.
+    await db.query('ALTER TABLE prepared_shape ADD COLUMN b int');
+    const outcomes = await Promise.allSettled([read(), read(), read(), read()]);
+    for (const o of outcomes) if (o.status === 'rejected') expect((o.reason as { code?: string }).code).toBe('0A000');
+    expect(await read()).toEqual([{ a: 1, b: null }]);
+    expect(await read()).toEqual([{ a: 1, b: null }]);
   });
 });
