@@ -8,9 +8,10 @@ import type { JobService } from './job.service.js';
 export const ORPHAN_QUEUE = 'maintenance-orphans';
 
 /**
- * Worker roles: JobService.requeueOrphans and WebhookService.requeueOrphans once at start
+ * Worker roles: JobService.requeueOrphans and WebhookService.requeueOrphans soon after start
  * (pg-boss may have dropped waiting entries of a gateway that was stopped for long) and then
- * every 5 minutes through pg-boss's cron (one process runs each occurrence). A failed sweep is
+ * every 5 minutes through pg-boss's cron; each sweep is a job of the singleton queue
+ * ORPHAN_QUEUE, so one process runs it at a time. A failed sweep is retried by pg-boss and
  * logged; the next one tries again.
  */
 export async function scheduleOrphanSweep(jobs: JobService, webhooks: WebhookService, boss: PgBoss, log: Logger): Promise<() => Promise<void>> {
@@ -31,7 +32,9 @@ export async function scheduleOrphanSweep(jobs: JobService, webhooks: WebhookSer
   await boss.createQueue(ORPHAN_QUEUE, { policy: 'singleton', retryLimit: 2 });
   await boss.schedule(ORPHAN_QUEUE, '*/5 * * * *');
   const workerId = await boss.work(ORPHAN_QUEUE, sweep);
-  await sweep().catch((err) => log.error({ err }, 'orphan sweep failed'));
+  // The first sweep goes through the queue too: start-up does not wait for it (after a long
+  // stop it may have thousands of jobs to queue), and processes starting together take turns.
+  await boss.send(ORPHAN_QUEUE, {});
   return async () => {
     await boss.offWork(ORPHAN_QUEUE, { id: workerId, wait: true });
   };

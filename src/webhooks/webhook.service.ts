@@ -89,18 +89,21 @@ export class WebhookService {
   }
 
   /**
-   * Stored events that wait (RECEIVED) at an ACTIVE integration with no live queue entry naming
-   * them get one, as the outbound jobs do (JobService.requeueOrphans): pg-boss deletes an entry
-   * still waiting 14 days past its start time, which happens when every worker is stopped that
-   * long. Events younger than a minute are left alone (their writer's entry may be committing
-   * beside them). A second delivery of an event is harmless: processing skips settled events.
-   * Returns how many were queued (at most `limit`, oldest first).
+   * Stored events that wait (RECEIVED) at an ACTIVE integration and that no queue entry names
+   * any more get one, as the outbound jobs do (JobService.requeueOrphans): pg-boss deletes an
+   * entry still waiting 14 days past its start time, which happens when every worker is stopped
+   * that long. A completed entry does not count (the processor completes the entry of a paused
+   * integration's event and leaves the event waiting for the resume, whose re-queue may have
+   * been lost); a failed or cancelled one does (its retries were spent: the event is left for an
+   * operator, not retried without end). Events younger than a minute are left alone. A second
+   * delivery of an event is harmless: processing skips settled events. Returns how many were
+   * queued (at most `limit`, oldest first).
    */
   async requeueOrphans(limit = 5000): Promise<number> {
     const rows = (await this.db.query(
       `SELECT e.id FROM webhook_event e JOIN integration i ON i.id = e.integration_id AND i.status = 'ACTIVE'
         WHERE e.status = 'RECEIVED' AND e.received_at < now() - interval '1 minute'
-          AND e.id::text NOT IN (SELECT jsonb_array_elements_text(q.data->'eventIds') FROM ${QUEUE_SCHEMA}.job q WHERE q.name = $1 AND q.state < 'completed')
+          AND e.id::text NOT IN (SELECT jsonb_array_elements_text(q.data->'eventIds') FROM ${QUEUE_SCHEMA}.job q WHERE q.name = $1 AND q.state <> 'completed')
         ORDER BY e.received_at LIMIT $2`,
       [INBOUND_QUEUE, limit],
     )) as Array<{ id: string }>;

@@ -53,6 +53,9 @@ const integration = { stripe: { id: '', row: '', url: '' }, hubspot: { id: '', r
 /** Inbound queue entries not yet done that name this event. */
 const liveInboundEntries = async (eventId: string) =>
   (await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'inbound' AND state < 'completed' AND data->'eventIds' ? $1`, [eventId]))[0].n;
+/** Inbound queue entries in any state that name this event. */
+const inboundEntries = async (eventId: string) =>
+  (await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'inbound' AND data->'eventIds' ? $1`, [eventId]))[0].n;
 
 let seq = 0;
 /** A Stripe event from a fixture, with a fresh event id (and object id when given). */
@@ -275,24 +278,36 @@ describe('POST /webhooks/:integrationId answers as the contract says', () => {
     const { webhookEvents } = await t.run(WebhookEventsDocument, { filter: { integrationId: integration.generic.id, externalEventId: msgId } });
     expect(webhookEvents.edges[0].node).toMatchObject({ eventType: 'invoice.paid', status: 'IGNORED', attempts: 1, integration: { provider: 'GENERIC' } });
   });
-  it('a waiting event whose queue entry is gone (pg-boss retention after a long stop) is queued again by the orphan sweep and processed', async () => {
+  it('a waiting event whose queue entry is gone is queued again by the orphan sweep and processed; one whose retries were spent is not', async () => {
     await t.run(PauseIntegrationDocument, { id: integration.generic.id });
     const body = JSON.stringify(fixture('generic', 'invoice.paid'));
-    const msgId = `msg_orphan${Date.now()}`;
-    await until(async () => (await post(integration.generic.url, body, standardHeaders(msgId, body, GENERIC_SECRET))).status === 200, 5_000);
-    const [{ id }] = await t.sql<{ id: string }>('SELECT id FROM webhook_event WHERE external_event_id = $1', [msgId]);
-    await until(async () => (await liveInboundEntries(id)) === 0, 5_000);
+    const stamp = Date.now();
+    const ids: string[] = [];
+    for (const msgId of [`msg_orphan${stamp}`, `msg_spent${stamp}`]) {
+      await until(async () => (await post(integration.generic.url, body, standardHeaders(msgId, body, GENERIC_SECRET))).status === 200, 5_000);
+      const [{ id }] = await t.sql<{ id: string }>('SELECT id FROM webhook_event WHERE external_event_id = $1', [msgId]);
+      await until(async () => (await liveInboundEntries(id)) === 0, 5_000);
+      ids.push(id);
+    }
+    const [orphan, spent] = ids;
     // As if the integration had been resumed and the re-queue of its waiting events lost: ACTIVE,
-    // the event minutes old, no entry naming it. Nothing else would ever deliver it.
+    // the events minutes old, only a completed entry naming the first; the second's entry failed
+    // (its retries spent, as when a worker died on its last attempt).
+    await t.sql(`UPDATE pgboss.job SET state = 'failed' WHERE name = 'inbound' AND data->'eventIds' ? $1`, [spent]);
     await t.sql(`UPDATE integration SET status = 'ACTIVE' WHERE id = $1`, [integration.generic.row]);
-    await t.sql(`UPDATE webhook_event SET received_at = now() - interval '2 minutes' WHERE id = $1`, [id]);
+    await t.sql(`UPDATE webhook_event SET received_at = now() - interval '2 minutes' WHERE id = ANY($1)`, [ids]);
+    const spentEntries = await inboundEntries(spent);
 
     expect(await t.gateway.services.webhooks.requeueOrphans()).toBeGreaterThanOrEqual(1);
-    const [row] = await waitProcessed(t, integration.generic.row, [msgId]);
+    const [row] = await waitProcessed(t, integration.generic.row, [`msg_orphan${stamp}`]);
     expect(row.status).toBe('IGNORED');
-    // Settled, it is left alone by the next sweep.
+    // The spent one is left for an operator (replayWebhookEvent), not retried every 5 minutes.
+    expect(await inboundEntries(spent)).toBe(spentEntries);
+    expect(await t.sql('SELECT status FROM webhook_event WHERE id = $1', [spent])).toEqual([{ status: 'RECEIVED' }]);
+    // Settled, the first is left alone by the next sweep: no entry is added for it.
+    const entries = await inboundEntries(orphan);
     await t.gateway.services.webhooks.requeueOrphans();
-    expect(await liveInboundEntries(id)).toBe(0);
+    expect(await inboundEntries(orphan)).toBe(entries);
   });
 });
 
