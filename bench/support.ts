@@ -18,7 +18,9 @@ const require = createRequire(import.meta.url);
  * A fresh database for a benchmark: on DATABASE_URL's server, or on an embedded one (with
  * `statStatements`, one that loads pg_stat_statements, tracking nested statements too).
  */
-export async function benchDatabase(options: { statStatements?: boolean } = {}): Promise<{ url: string; close: () => Promise<void> }> {
+export async function benchDatabase(
+  options: { statStatements?: boolean } = {},
+): Promise<{ url: string; another: () => Promise<{ url: string; drop: () => Promise<void> }>; close: () => Promise<void> }> {
   let adminUrl = process.env.DATABASE_URL;
   let stopServer = async () => {};
   if (!adminUrl) {
@@ -33,8 +35,11 @@ export async function benchDatabase(options: { statStatements?: boolean } = {}):
     };
   }
   const database = await createScratchDatabase(adminUrl, 'bench');
+  const admin = adminUrl;
   return {
     url: database.url,
+    /** One more fresh database on the same server (for a phase whose rows must not weigh on the others). */
+    another: () => createScratchDatabase(admin, 'bench'),
     close: async () => {
       await database.drop();
       await stopServer();
@@ -193,7 +198,8 @@ export async function untilJobs(sql: pg.Pool, integrationId: string, n: number, 
 export const RAW_PG_BOSS = 'insert in batches of 1,000; work batchSize 500 x 2, burst; no-op handler';
 
 /**
- * pg-boss alone on the database at `url`, at its best here: `n` jobs inserted in batches of
+ * pg-boss alone on the database at `url` (give it a database of its own: its rows share pg-boss's
+ * table with the outbound queue's and would weigh on what is measured there), at its best here: `n` jobs inserted in batches of
  * 1,000 and worked with batches of 500 and bursts by a no-op handler (queue `bench-raw`), the
  * sending and the working overlapped; jobs per second. (Until session 10: batches of 500 and 50
  * x 4, which gave 5,000 to 7,000 jobs/s where these give 12,000 to 14,000; worked alone, without
@@ -217,9 +223,6 @@ export async function rawPgBoss(url: string, n: number): Promise<number> {
   }
   await finished;
   const rate = n / ((performance.now() - started) / 1000);
-  // Its entries go (deleteQueue deletes them): they share pg-boss's table with the outbound
-  // queue, and 20,000 finished rows there slowed the phases measured after this one.
-  await boss.deleteQueue('bench-raw');
   await boss.stop({ graceful: false, close: true });
   return rate;
 }
