@@ -23,6 +23,8 @@ export async function scheduleOrphanSweep(jobs: JobService, webhooks: WebhookSer
       log.warn({ count: requeued.length, jobIds: requeued.slice(0, 20).map((j) => j.id) }, 'unfinished jobs without a queue entry were queued again');
       if (requeued.length < 1000) break;
     }
+    const spent = await webhooks.failSpent();
+    if (spent > 0) log.warn({ count: spent }, 'waiting webhook events whose queue entry spent its retries were marked FAILED');
     const events = await webhooks.requeueOrphans();
     if (events > 0) {
       orphansRequeued.inc({ kind: 'webhook_event' }, events);

@@ -94,8 +94,8 @@ export class WebhookService {
    * entry still waiting 14 days past its start time, which happens when every worker is stopped
    * that long. A completed entry does not count (the processor completes the entry of a paused
    * integration's event and leaves the event waiting for the resume, whose re-queue may have
-   * been lost); a failed or cancelled one does (its retries were spent: the event is left for an
-   * operator, not retried without end). Events younger than a minute are left alone. A second
+   * been lost); a failed or cancelled one does (its retries were spent: failSpent makes the event
+   * FAILED, for an operator, rather than retrying it without end). Events younger than a minute are left alone. A second
    * delivery of an event is harmless: processing skips settled events. Returns how many were
    * queued (at most `limit`, oldest first).
    */
@@ -111,6 +111,34 @@ export class WebhookService {
       await this.boss.insert(INBOUND_QUEUE, this.jobsFor(rows.slice(i, i + 100).map((r) => r.id)));
     }
     return rows.length;
+  }
+
+  /**
+   * Waiting (RECEIVED) events whose queue entry failed, with no other entry still to run them,
+   * become FAILED: pg-boss spent their retries without the processor recording an outcome (the
+   * worker died or hung on the last attempt). They show in the inbox as FAILED, to be replayed,
+   * instead of waiting forever (or being queued again and again). The rows are locked first and
+   * checked again under the lock, so a replay committed meanwhile (its new entry) wins. Returns
+   * how many.
+   */
+  async failSpent(limit = 5000): Promise<number> {
+    const named = (states: string) => `SELECT jsonb_array_elements_text(q.data->'eventIds') FROM ${QUEUE_SCHEMA}.job q WHERE q.name = $1 AND q.state ${states}`;
+    const spent = `e.status = 'RECEIVED' AND e.id::text IN (${named("IN ('failed', 'cancelled')")}) AND e.id::text NOT IN (${named("< 'completed'")})`;
+    const candidates = (await this.db.query(`SELECT e.id FROM webhook_event e WHERE ${spent} AND e.received_at < now() - interval '1 minute' LIMIT $2`, [
+      INBOUND_QUEUE,
+      limit,
+    ])) as Array<{ id: string }>;
+    if (candidates.length === 0) return 0;
+    const ids = candidates.map((c) => c.id);
+    return this.db.transaction(async (tx) => {
+      await tx.query(`SELECT id FROM webhook_event WHERE id = ANY($1) AND status = 'RECEIVED' ORDER BY id FOR UPDATE`, [ids]);
+      const [rows] = (await tx.query(`UPDATE webhook_event e SET status = 'FAILED', error = $3 WHERE e.id = ANY($2) AND ${spent} RETURNING e.id`, [
+        INBOUND_QUEUE,
+        ids,
+        'processing did not finish: its queue entry spent its retries (the worker stopped or hung during its last attempt)',
+      ])) as [unknown[], number];
+      return rows.length;
+    });
   }
 
   /** Per integration: events stored but not processed, and the oldest one's age. */

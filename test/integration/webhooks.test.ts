@@ -278,7 +278,7 @@ describe('POST /webhooks/:integrationId answers as the contract says', () => {
     const { webhookEvents } = await t.run(WebhookEventsDocument, { filter: { integrationId: integration.generic.id, externalEventId: msgId } });
     expect(webhookEvents.edges[0].node).toMatchObject({ eventType: 'invoice.paid', status: 'IGNORED', attempts: 1, integration: { provider: 'GENERIC' } });
   });
-  it('a waiting event whose queue entry is gone is queued again by the orphan sweep and processed; one whose retries were spent is not', async () => {
+  it('a waiting event whose queue entry is gone is queued again by the orphan sweep and processed; one whose entry spent its retries becomes FAILED', async () => {
     await t.run(PauseIntegrationDocument, { id: integration.generic.id });
     const body = JSON.stringify(fixture('generic', 'invoice.paid'));
     const stamp = Date.now();
@@ -301,9 +301,13 @@ describe('POST /webhooks/:integrationId answers as the contract says', () => {
     expect(await t.gateway.services.webhooks.requeueOrphans()).toBeGreaterThanOrEqual(1);
     const [row] = await waitProcessed(t, integration.generic.row, [`msg_orphan${stamp}`]);
     expect(row.status).toBe('IGNORED');
-    // The spent one is left for an operator (replayWebhookEvent), not retried every 5 minutes.
+    // The spent one is not queued again: it becomes FAILED, for an operator (replayWebhookEvent).
     expect(await inboundEntries(spent)).toBe(spentEntries);
-    expect(await t.sql('SELECT status FROM webhook_event WHERE id = $1', [spent])).toEqual([{ status: 'RECEIVED' }]);
+    expect(await t.gateway.services.webhooks.failSpent()).toBeGreaterThanOrEqual(1);
+    expect(await t.sql('SELECT status, error FROM webhook_event WHERE id = $1', [spent])).toEqual([
+      { status: 'FAILED', error: expect.stringMatching(/spent its retries/) },
+    ]);
+    expect(await inboundEntries(spent)).toBe(spentEntries);
     // Settled, the first is left alone by the next sweep: no entry is added for it.
     const entries = await inboundEntries(orphan);
     await t.gateway.services.webhooks.requeueOrphans();
