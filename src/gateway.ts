@@ -119,6 +119,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
         circuitFailureThreshold: env.CIRCUIT_FAILURE_THRESHOLD,
         circuitCooldownMs: env.CIRCUIT_COOLDOWN_MS,
         heartbeatSeconds: env.QUEUE_HEARTBEAT_SECONDS,
+        slowFetchMs: env.QUEUE_SLOW_FETCH_MS,
       });
       await worker.start();
       // Before the queue stops: calls in flight finish (or are aborted after the timeout).

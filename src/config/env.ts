@@ -46,6 +46,7 @@ export const envSchema = z.object({
   CIRCUIT_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
   CIRCUIT_COOLDOWN_MS: z.coerce.number().int().min(100).default(30_000),
   QUEUE_HEARTBEAT_SECONDS: z.coerce.number().int().min(10).default(10),
+  QUEUE_SLOW_FETCH_MS: z.coerce.number().int().min(0).default(25),
   QUEUE_MONITOR_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(2),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(15000),
   RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),

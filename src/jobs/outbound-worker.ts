@@ -22,20 +22,24 @@ import type { EventBus } from './job-events.js';
 import { insertLogSql, insertLogsSql, logParams, logRecord, logService } from './log-row.js';
 import { linkRecords, upsertLinksSql } from '../domain/external-ref/external-ref.service.js';
 import { JOB_COLUMN_LIST, jobFromRow } from './job-row.js';
-import { OUTBOUND_QUEUE, type OutboundQueueData } from './queue-names.js';
-import { queueDb } from './queue.js';
+import { OUTBOUND_QUEUE, QUEUE_SCHEMA, type OutboundQueueData } from './queue-names.js';
+import { outboundTable, queueDb } from './queue.js';
 
 export interface OutboundWorkerOptions {
   concurrency: number;
   circuitFailureThreshold: number;
   circuitCooldownMs: number;
   heartbeatSeconds: number;
+  /** A fetch slower than this refreshes the planner's statistics of the queue table (see refreshQueueStatistics). */
+  slowFetchMs: number;
 }
 
 /** How long a paused integration's job waits before it looks again (resume wakes it at once). */
 const PAUSE_RECHECK_MS = 30_000;
 /** How long a job behind an unfinished earlier job of its entity waits before it looks again (the earlier job's finisher wakes it at once). */
 const ORDER_RECHECK_MS = 10_000;
+/** At most one ANALYZE of the queue table per this long, per process (see refreshQueueStatistics). */
+const ANALYZE_EVERY_MS = 10_000;
 /** How long the fetch loop waits when nothing is due. */
 const FETCH_IDLE_MS = 250;
 /** The longest the fetch loop waits for more free places before fetching (see fetchLoop). */
@@ -317,6 +321,7 @@ export class OutboundWorker {
       try {
         jobs = (await this.boss.fetch<OutboundQueueData>(OUTBOUND_QUEUE, { batchSize: capacity - this.held })) as BossJob[];
         this.lastFetchMs = performance.now() - fetchStarted;
+        if (this.lastFetchMs > this.options.slowFetchMs) void this.refreshQueueStatistics(this.lastFetchMs);
       } catch (err) {
         if (this.fetching.signal.aborted) return;
         this.log.warn({ err }, 'fetching outbound jobs failed; trying again');
@@ -328,6 +333,30 @@ export class OutboundWorker {
       this.dispatch();
       // Nothing due: poll again shortly (a deferred retry falling due sends no notification).
       if (jobs.length === 0) await this.pause(FETCH_IDLE_MS);
+    }
+  }
+
+  private lastAnalyze = -Infinity;
+
+  /**
+   * ANALYZE of the queue table after a slow fetch, at most every ANALYZE_EVERY_MS. pg-boss's
+   * fetch joins the entries it picked back to the table; on statistics taken while the queue
+   * had few entries (autovacuum analysed it quiet, or full of another queue's finished rows),
+   * the planner expects one row on each side and walks every waiting entry for each one picked:
+   * 45 ms a fetch of 100 with 4,000 waiting, growing with the backlog, against 1 to 5 ms once
+   * analysed (docs/benchmarks.md, session 10). ANALYZE samples the table and blocks no reads or
+   * writes.
+   */
+  private async refreshQueueStatistics(fetchMs: number): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastAnalyze < ANALYZE_EVERY_MS) return;
+    this.lastAnalyze = now;
+    try {
+      const table = await outboundTable(this.boss);
+      await this.db.query(`ANALYZE ${QUEUE_SCHEMA}.${table}`);
+      this.log.info({ fetchMs: Math.round(fetchMs), table }, 'slow queue fetch: queue table statistics refreshed');
+    } catch (err) {
+      this.log.warn({ err }, 'could not refresh the queue table statistics');
     }
   }
 

@@ -671,6 +671,20 @@ describe('operators', () => {
     }
   });
 
+  it('a queue fetch slower than QUEUE_SLOW_FETCH_MS refreshes the statistics of the queue table', async () => {
+    // Every fetch counts as slow here; the worker's idle polls are fetches too.
+    const g = await startTestGateway({ QUEUE_SLOW_FETCH_MS: '0' });
+    try {
+      const [{ table_name: table }] = await g.sql<{ table_name: string }>(`SELECT table_name FROM pgboss.queue WHERE name = 'provider-calls'`);
+      // analyze_count counts ANALYZE commands only (autovacuum's are autoanalyze_count).
+      const analyzed = async () =>
+        (await g.sql<{ n: number }>(`SELECT analyze_count::int AS n FROM pg_stat_user_tables WHERE schemaname = 'pgboss' AND relname = $1`, [table]))[0]?.n ?? 0;
+      await expect.poll(analyzed, { timeout: 15_000, interval: 200 }).toBeGreaterThan(0);
+    } finally {
+      await g.stop();
+    }
+  });
+
   it('a stopping worker hands fetched entries it never started back to the queue', async () => {
     // Two places and one entry held ready beyond them; calls slow enough to stop mid-call.
     const own = await startSandbox();
