@@ -15,7 +15,10 @@
  *                any work of the gateway's own, and the most jobs/s that leaves on this machine)
  *   BENCH_JOBS   jobs (default 4000)
  *   BENCH_PROFILE   a file to write the gateway's CPU profile of the timed run to (.cpuprofile)
- *   WORKER_CONCURRENCY, BENCH_INTEGRATION_CONCURRENCY   (default 100 and 100)
+ *   BENCH_STALE_QUEUE_STATS=1   first 20,000 finished entries of another queue in pg-boss's
+ *                table and an ANALYZE with none of the outbound queue's waiting (as a quiet
+ *                production table's statistics)
+ *   WORKER_CONCURRENCY, BENCH_INTEGRATION_CONCURRENCY   (default 100 and 100), QUEUE_SLOW_FETCH_MS
  */
 import 'reflect-metadata';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -124,7 +127,20 @@ async function floor(): Promise<void> {
   console.log(`2,000 jobs/s leaves ${fmt((cores * 1000) / 2000 - total, 3)} CPU ms per job for the mutation, the job's rows, its log row, its provider link, its slot and its events`);
 }
 
-const { gateway, adminKey } = await benchGateway(db.url, { WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY ?? '100' });
+if (process.env.BENCH_STALE_QUEUE_STATS === '1') {
+  // The statistics of a quiet production queue table: many finished entries (of another queue
+  // here), none waiting, analysed. pg-boss's fetch planned on them walks every waiting entry for
+  // each one it picks, until the worker's slow-fetch ANALYZE (QUEUE_SLOW_FETCH_MS).
+  await rawPgBoss(db.url, RAW_JOBS);
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  await client.query('VACUUM ANALYZE pgboss.job_common');
+  await client.end();
+}
+const { gateway, adminKey } = await benchGateway(db.url, {
+  WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY ?? '100',
+  ...(process.env.QUEUE_SLOW_FETCH_MS ? { QUEUE_SLOW_FETCH_MS: process.env.QUEUE_SLOW_FETCH_MS } : {}),
+});
 const sql = new pg.Pool({ connectionString: db.url, max: 2 });
 
 const graphql = graphqlClient(gateway.graphqlUrl, adminKey);
