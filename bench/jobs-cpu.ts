@@ -96,8 +96,10 @@ async function floor(): Promise<void> {
   await rawPgBoss(db.url, 2000);
   let self = process.cpuUsage();
   const pgCpu = postgresCpu();
-  const rate = await rawPgBoss(db.url, RAW_JOBS);
-  const boss = { self: msSince(self) / RAW_JOBS, postgres: postgresDelta(pgCpu) / RAW_JOBS };
+  let boss = { self: 0, postgres: 0 };
+  const rate = await rawPgBoss(db.url, RAW_JOBS, () => {
+    boss = { self: msSince(self) / RAW_JOBS, postgres: postgresDelta(pgCpu) / RAW_JOBS };
+  });
 
   const ctx: CallContext = { baseUrl: sandbox.url('stripe'), credentials: { apiKey: 'sk_test_bench' }, timeoutMs: 10_000, refs: async () => null };
   const upsert = stripeConnector.operations['customer.upsert']!;
