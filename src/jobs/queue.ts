@@ -12,6 +12,13 @@ export interface QueueOptions {
   monitorIntervalSeconds: number;
 }
 
+/**
+ * How long pg-boss keeps a finished outbound entry (pg-boss's default is 7 days). The job row is
+ * the record of a job; a finished entry only weighs on the table the fetch reads (and on its
+ * statistics: docs/benchmarks.md, session 10). An hour leaves time to look at recent ones.
+ */
+const OUTBOUND_DONE_KEEP_SECONDS = 3_600;
+
 /** pg-boss on the gateway's own database, in its own schema, with the outbound queue. */
 export async function startQueue(connectionString: string, log: Logger, options: QueueOptions): Promise<PgBoss> {
   const boss = new PgBoss({
@@ -42,8 +49,11 @@ export async function startQueue(connectionString: string, log: Logger, options:
     retryBackoff: false,
     heartbeatSeconds: options.heartbeatSeconds,
     expireInSeconds: 3_600,
+    deleteAfterSeconds: OUTBOUND_DONE_KEEP_SECONDS,
     notify: true,
   });
+  // Queues created by earlier versions kept pg-boss's default (7 days); their next entries follow this.
+  await boss.updateQueue(OUTBOUND_QUEUE, { deleteAfterSeconds: OUTBOUND_DONE_KEEP_SECONDS });
   await boss.createQueue(INBOUND_QUEUE, {
     // Webhook processing: any order (events carry their own time), retried with backoff (each
     // job carries WEBHOOK_RETRY_LIMIT and WEBHOOK_RETRY_DELAY_SECONDS); the processor marks the

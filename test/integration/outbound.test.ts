@@ -671,6 +671,16 @@ describe('operators', () => {
     }
   });
 
+  it("finished outbound queue entries are kept an hour, not pg-boss's default week (the job row is the record)", async () => {
+    const { stripe } = integrations;
+    const job = (await t.run(PushCustomerDocument, { customerId: await newCustomer('Short Keep'), integrationId: stripe.id })).pushCustomer.job;
+    await waitForJobs(t, [job.id]);
+    expect(await t.sql(`SELECT deletion_seconds FROM pgboss.job q JOIN integration_job j ON q.id = j.queue_job_id WHERE j.id = $1`, [rowId(job.id)])).toEqual([
+      { deletion_seconds: 3600 },
+    ]);
+    expect(await t.sql(`SELECT deletion_seconds FROM pgboss.queue WHERE name = 'provider-calls'`)).toEqual([{ deletion_seconds: 3600 }]);
+  });
+
   it('a queue fetch slower than QUEUE_SLOW_FETCH_MS refreshes the statistics of the queue table', async () => {
     // Every fetch counts as slow here; the worker's idle polls are fetches too.
     const g = await startTestGateway({ QUEUE_SLOW_FETCH_MS: '0' });
@@ -782,11 +792,14 @@ describe('upgrade', () => {
       await g.sql(`DELETE FROM pgboss.job WHERE name = 'provider-calls' AND id = (SELECT queue_job_id FROM integration_job WHERE id = $1)`, [row]);
       await g.sql(`UPDATE integration_job SET queue_job_id = $2 WHERE id = $1`, [row, legacy]);
       await g.run(ResumeIntegrationDocument, { id: stripe.id });
+      // The current queue as an earlier version created it: finished entries kept pg-boss's week.
+      await g.sql(`UPDATE pgboss.queue SET deletion_seconds = 604800 WHERE name = 'provider-calls'`);
 
       // A process of this version starts on the same database (two at once: the next test). A small
       // pool: CI runs these tests beside the others on a server with 100 connections.
       next = [await startGateway(testEnv(g.databaseUrl, dataDir, { ENCRYPTION_KEY: g.env.ENCRYPTION_KEY!, DB_POOL_SIZE: '2' }), createLogger('silent'))];
       expect(await g.sql(`SELECT name FROM pgboss.queue WHERE name = 'outbound'`)).toEqual([]);
+      expect(await g.sql(`SELECT deletion_seconds FROM pgboss.queue WHERE name = 'provider-calls'`)).toEqual([{ deletion_seconds: 3600 }]);
       expect(await waitForJobs(g, [jobId])).toEqual(new Map([[row, 'COMPLETED']]));
       const [{ queue_job_id: entry }] = await g.sql<{ queue_job_id: string }>(`SELECT queue_job_id FROM integration_job WHERE id = $1`, [row]);
       expect(entry).not.toBe(legacy);
