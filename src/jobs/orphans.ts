@@ -8,7 +8,7 @@ import type { JobService } from './job.service.js';
 export const ORPHAN_QUEUE = 'maintenance-orphans';
 
 /**
- * Worker roles: JobService.requeueOrphans and WebhookService.requeueOrphans soon after start
+ * Worker roles: JobService.requeueOrphans and WebhookService.sweepWaiting soon after start
  * (pg-boss may have dropped waiting entries of a gateway that was stopped for long) and then
  * every 5 minutes through pg-boss's cron; each sweep is a job of the singleton queue
  * ORPHAN_QUEUE, so one process runs it at a time. A failed sweep is retried by pg-boss and
@@ -23,13 +23,12 @@ export async function scheduleOrphanSweep(jobs: JobService, webhooks: WebhookSer
       log.warn({ count: requeued.length, jobIds: requeued.slice(0, 20).map((j) => j.id) }, 'unfinished jobs without a queue entry were queued again');
       if (requeued.length < 1000) break;
     }
-    const spent = await webhooks.failSpent();
-    if (spent > 0) log.warn({ count: spent }, 'waiting webhook events whose queue entry spent its retries were marked FAILED');
-    const events = await webhooks.requeueOrphans();
-    if (events > 0) {
-      orphansRequeued.inc({ kind: 'webhook_event' }, events);
-      log.warn({ count: events }, 'waiting webhook events without a queue entry were queued again');
+    const events = await webhooks.sweepWaiting();
+    if (events.requeued > 0) {
+      orphansRequeued.inc({ kind: 'webhook_event' }, events.requeued);
+      log.warn({ count: events.requeued }, 'waiting webhook events without a queue entry were queued again');
     }
+    if (events.failed > 0) log.warn({ count: events.failed }, 'waiting webhook events whose queue entry spent its retries were marked FAILED');
   };
   await boss.createQueue(ORPHAN_QUEUE, { policy: 'singleton', retryLimit: 2 });
   await boss.schedule(ORPHAN_QUEUE, '*/5 * * * *');

@@ -38,8 +38,10 @@ export interface OutboundWorkerOptions {
 const PAUSE_RECHECK_MS = 30_000;
 /** How long a job behind an unfinished earlier job of its entity waits before it looks again (the earlier job's finisher wakes it at once). */
 const ORDER_RECHECK_MS = 10_000;
-/** At most one ANALYZE of the queue table per this long, per process (see refreshQueueStatistics). */
+/** A process ANALYZEs the queue table at most this often (see refreshQueueStatistics). */
 const ANALYZE_EVERY_MS = 10_000;
+/** ... and looks whether its statistics are stale at most this often. */
+const ANALYZE_CHECK_EVERY_MS = 1_000;
 /** How long the fetch loop waits when nothing is due. */
 const FETCH_IDLE_MS = 250;
 /** The longest the fetch loop waits for more free places before fetching (see fetchLoop). */
@@ -337,24 +339,46 @@ export class OutboundWorker {
   }
 
   private lastAnalyze = -Infinity;
+  private lastAnalyzeCheck = -Infinity;
 
   /**
-   * ANALYZE of the queue table after a slow fetch, at most every ANALYZE_EVERY_MS. pg-boss's
-   * fetch joins the entries it picked back to the table; on statistics taken while the queue
-   * had few entries (autovacuum analysed it quiet, or full of another queue's finished rows),
-   * the planner expects one row on each side and walks every waiting entry for each one picked:
-   * 45 ms a fetch of 100 with 4,000 waiting, growing with the backlog, against 1 to 5 ms once
-   * analysed (docs/benchmarks.md, session 10). ANALYZE samples the table and blocks no reads or
-   * writes.
+   * ANALYZE of the queue table after a slow fetch. pg-boss's fetch joins the entries it picked
+   * back to the table; on statistics taken while the queue had few entries (autovacuum analysed
+   * it quiet, or full of another queue's finished rows), the planner expects one row on each
+   * side and walks every waiting entry for each one picked: 45 ms a fetch of 100 with 4,000
+   * waiting, growing with the backlog, against 1 to 5 ms once analysed (docs/benchmarks.md,
+   * session 10). A fetch is slow under load for other reasons too, so this is bounded: a
+   * process looks at most every ANALYZE_CHECK_EVERY_MS and analyses at most every
+   * ANALYZE_EVERY_MS; it runs only if the rows changed since the
+   * table's last analysis pass autovacuum's own threshold (50 + 10% of the rows: autovacuum
+   * would analyse it too, but only at its next look, up to a minute later), and in one process
+   * at a time (an advisory lock). ANALYZE blocks no reads or writes, but its lock would cancel
+   * an autovacuum working on the table: it waits at most 500 ms for that lock (less than the
+   * 1 s after which autovacuum would be cancelled) and otherwise gives up until the next slow
+   * fetch.
    */
   private async refreshQueueStatistics(fetchMs: number): Promise<void> {
     const now = Date.now();
-    if (now - this.lastAnalyze < ANALYZE_EVERY_MS) return;
-    this.lastAnalyze = now;
+    if (now - this.lastAnalyze < ANALYZE_EVERY_MS || now - this.lastAnalyzeCheck < ANALYZE_CHECK_EVERY_MS) return;
+    this.lastAnalyzeCheck = now;
     try {
       const table = await outboundTable(this.boss);
-      await this.db.query(`ANALYZE ${QUEUE_SCHEMA}.${table}`);
-      this.log.info({ fetchMs: Math.round(fetchMs), table }, 'slow queue fetch: queue table statistics refreshed');
+      const analysed = await this.db.transaction(async (tx) => {
+        const [stats] = (await tx.query(
+          `SELECT pg_try_advisory_xact_lock(hashtextextended('switchboard:analyze-queue', 0)) AS mine,
+                  COALESCE(s.n_mod_since_analyze > 50 + 0.1 * s.n_live_tup OR (s.last_analyze IS NULL AND s.last_autoanalyze IS NULL), true) AS stale
+             FROM (SELECT 1) one LEFT JOIN pg_stat_user_tables s ON s.schemaname = $1 AND s.relname = $2`,
+          [QUEUE_SCHEMA, table],
+        )) as Array<{ mine: boolean; stale: boolean }>;
+        if (!stats.mine || !stats.stale) return false;
+        await tx.query(`SET LOCAL lock_timeout = '500ms'`);
+        await tx.query(`ANALYZE ${QUEUE_SCHEMA}.${table}`);
+        return true;
+      });
+      if (analysed) {
+        this.lastAnalyze = Date.now();
+        this.log.info({ fetchMs: Math.round(fetchMs), table }, 'slow queue fetch: queue table statistics refreshed');
+      }
     } catch (err) {
       this.log.warn({ err }, 'could not refresh the queue table statistics');
     }

@@ -89,56 +89,74 @@ export class WebhookService {
   }
 
   /**
-   * Stored events that wait (RECEIVED) at an ACTIVE integration and that no queue entry names
-   * any more get one, as the outbound jobs do (JobService.requeueOrphans): pg-boss deletes an
-   * entry still waiting 14 days past its start time, which happens when every worker is stopped
-   * that long. A completed entry does not count (the processor completes the entry of a paused
-   * integration's event and leaves the event waiting for the resume, whose re-queue may have
-   * been lost); a failed or cancelled one does (its retries were spent: failSpent makes the event
-   * FAILED, for an operator, rather than retrying it without end). Events younger than a minute are left alone. A second
-   * delivery of an event is harmless: processing skips settled events. Returns how many were
-   * queued (at most `limit`, oldest first).
+   * What the queue says of waiting events: for each of `ids`, whether an inbound entry naming it
+   * is still to run (created, retry, active) and the state of the newest entry naming it (null:
+   * none). Reads only entries created since `since` (an entry is never older than its events).
    */
-  async requeueOrphans(limit = 5000): Promise<number> {
-    const rows = (await this.db.query(
-      `SELECT e.id FROM webhook_event e JOIN integration i ON i.id = e.integration_id AND i.status = 'ACTIVE'
-        WHERE e.status = 'RECEIVED' AND e.received_at < now() - interval '1 minute'
-          AND e.id::text NOT IN (SELECT jsonb_array_elements_text(q.data->'eventIds') FROM ${QUEUE_SCHEMA}.job q WHERE q.name = $1 AND q.state <> 'completed')
-        ORDER BY e.received_at LIMIT $2`,
-      [INBOUND_QUEUE, limit],
-    )) as Array<{ id: string }>;
-    for (let i = 0; i < rows.length; i += 100) {
-      await this.boss.insert(INBOUND_QUEUE, this.jobsFor(rows.slice(i, i + 100).map((r) => r.id)));
-    }
-    return rows.length;
+  private async entryStates(q: { query: DataSource['query'] }, ids: string[], since: Date): Promise<Map<string, { live: boolean; newest: string | null }>> {
+    const rows = (await q.query(
+      `SELECT x.id, bool_or(j.state < 'completed') AS live, (array_agg(j.state::text ORDER BY j.created_on DESC))[1] AS newest
+         FROM ${QUEUE_SCHEMA}.job j CROSS JOIN LATERAL jsonb_array_elements_text(j.data->'eventIds') AS x(id)
+        WHERE j.name = $1 AND j.created_on >= $2::timestamptz - interval '1 minute' AND j.data->'eventIds' ?| $3::text[] AND x.id = ANY($3::text[])
+        GROUP BY x.id`,
+      [INBOUND_QUEUE, since, ids],
+    )) as Array<{ id: string; live: boolean; newest: string }>;
+    const states = new Map(ids.map((id) => [id, { live: false, newest: null as string | null }]));
+    for (const r of rows) states.set(r.id, { live: r.live, newest: r.newest });
+    return states;
   }
 
   /**
-   * Waiting (RECEIVED) events whose queue entry failed, with no other entry still to run them,
-   * become FAILED: pg-boss spent their retries without the processor recording an outcome (the
-   * worker died or hung on the last attempt). They show in the inbox as FAILED, to be replayed,
-   * instead of waiting forever (or being queued again and again). The rows are locked first and
-   * checked again under the lock, so a replay committed meanwhile (its new entry) wins. Returns
-   * how many.
+   * The orphan sweep's share for webhook events (src/jobs/orphans.ts), over events waiting
+   * (RECEIVED) for over a minute at an ACTIVE integration, oldest first, at most `limit`:
+   *
+   * - no entry left to run them and the newest one completed, or none at all: queued again.
+   *   pg-boss deletes an entry still waiting 14 days past its start time (a gateway stopped that
+   *   long); the processor completes a paused integration's entry and leaves its event for the
+   *   resume's re-queue, which can be lost. A second delivery is harmless (processing skips
+   *   settled events).
+   * - no entry left to run them and the newest one failed: pg-boss spent its retries without the
+   *   processor recording an outcome (the worker died or hung on the last attempt). The event
+   *   becomes FAILED with that reason, for an operator's replay, rather than being retried
+   *   without end. Rows are locked and the queue read again under the lock, so a replay
+   *   committed meanwhile wins.
+   *
+   * When nothing waits, as in normal running, it reads no queue entries at all.
    */
-  async failSpent(limit = 5000): Promise<number> {
-    const named = (states: string) => `SELECT jsonb_array_elements_text(q.data->'eventIds') FROM ${QUEUE_SCHEMA}.job q WHERE q.name = $1 AND q.state ${states}`;
-    const spent = `e.status = 'RECEIVED' AND e.id::text IN (${named("IN ('failed', 'cancelled')")}) AND e.id::text NOT IN (${named("< 'completed'")})`;
-    const candidates = (await this.db.query(`SELECT e.id FROM webhook_event e WHERE ${spent} AND e.received_at < now() - interval '1 minute' LIMIT $2`, [
-      INBOUND_QUEUE,
-      limit,
-    ])) as Array<{ id: string }>;
-    if (candidates.length === 0) return 0;
-    const ids = candidates.map((c) => c.id);
-    return this.db.transaction(async (tx) => {
-      await tx.query(`SELECT id FROM webhook_event WHERE id = ANY($1) AND status = 'RECEIVED' ORDER BY id FOR UPDATE`, [ids]);
-      const [rows] = (await tx.query(`UPDATE webhook_event e SET status = 'FAILED', error = $3 WHERE e.id = ANY($2) AND ${spent} RETURNING e.id`, [
-        INBOUND_QUEUE,
-        ids,
-        'processing did not finish: its queue entry spent its retries (the worker stopped or hung during its last attempt)',
-      ])) as [unknown[], number];
-      return rows.length;
-    });
+  async sweepWaiting(limit = 5000): Promise<{ requeued: number; failed: number }> {
+    const waiting = (await this.db.query(
+      `SELECT e.id, e.received_at FROM webhook_event e JOIN integration i ON i.id = e.integration_id AND i.status = 'ACTIVE'
+        WHERE e.status = 'RECEIVED' AND e.received_at < now() - interval '1 minute'
+        ORDER BY e.received_at LIMIT $1`,
+      [limit],
+    )) as Array<{ id: string; received_at: Date }>;
+    if (waiting.length === 0) return { requeued: 0, failed: 0 };
+    const ids = waiting.map((w) => w.id);
+    const since = waiting[0].received_at;
+    const states = await this.entryStates(this.db, ids, since);
+    const orphans = ids.filter((id) => !states.get(id)!.live && (states.get(id)!.newest ?? 'completed') === 'completed');
+    const spent = ids.filter((id) => !states.get(id)!.live && ['failed', 'cancelled'].includes(states.get(id)!.newest ?? ''));
+    for (let i = 0; i < orphans.length; i += 100) {
+      await this.boss.insert(INBOUND_QUEUE, this.jobsFor(orphans.slice(i, i + 100)));
+    }
+    let failed = 0;
+    if (spent.length > 0) {
+      failed = await this.db.transaction(async (tx) => {
+        const locked = ((await tx.query(`SELECT id FROM webhook_event WHERE id = ANY($1) AND status = 'RECEIVED' ORDER BY id FOR UPDATE`, [spent])) as Array<{ id: string }>).map(
+          (r) => r.id,
+        );
+        if (locked.length === 0) return 0;
+        const now = await this.entryStates(tx, locked, since);
+        const still = locked.filter((id) => !now.get(id)!.live && ['failed', 'cancelled'].includes(now.get(id)!.newest ?? ''));
+        if (still.length === 0) return 0;
+        await tx.query(`UPDATE webhook_event SET status = 'FAILED', error = $2 WHERE id = ANY($1) AND status = 'RECEIVED'`, [
+          still,
+          'processing did not finish: its queue entry spent its retries (the worker stopped or hung during its last attempt)',
+        ]);
+        return still.length;
+      });
+    }
+    return { requeued: orphans.length, failed };
   }
 
   /** Per integration: events stored but not processed, and the oldest one's age. */
