@@ -1,6 +1,6 @@
 import pg, { type Pool } from 'pg';
 import { createHash } from 'node:crypto';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 
 /** Connections of the prepared-statement pool (see preparedPool). */
 const PREPARED_POOL_SIZE = 8;
@@ -54,23 +54,34 @@ export async function closePrepared(db: DataSource): Promise<void> {
 export async function prepared<T = Record<string, unknown>>(db: DataSource, name: string, text: string, values: unknown[]): Promise<T[]> {
   const pool = preparedPool(db);
   db.logger.logQuery(text);
-  // Timed from when a connection is in hand, as TypeORM times its own statements.
   const client = await pool.connect();
-  const started = performance.now();
   let failure: Error | undefined;
   try {
-    const { rows } = await client.query({ name, text, values });
-    const ms = Math.round(performance.now() - started);
-    const slowMs = db.options.maxQueryExecutionTime;
-    if (slowMs && ms > slowMs) db.logger.logQuerySlow(ms, text);
-    return rows as T[];
+    return await timed<T>(db, text, undefined, () => client.query({ name, text, values }));
   } catch (err) {
     failure = err as Error;
-    db.logger.logQueryError(failure, text);
     throw err;
   } finally {
     // As pg's own pool.query(): a connection whose statement failed is closed, not reused.
     client.release(failure);
+  }
+}
+
+/**
+ * Runs a statement already logged, timed from when a connection is in hand (as TypeORM times its
+ * own statements): a slow one and a failed one are reported to the data source's logger.
+ */
+async function timed<T>(db: DataSource, text: string, runner: QueryRunner | undefined, run: () => Promise<pg.QueryResult>): Promise<T[]> {
+  const started = performance.now();
+  try {
+    const { rows } = await run();
+    const ms = Math.round(performance.now() - started);
+    const slowMs = db.options.maxQueryExecutionTime;
+    if (slowMs && ms > slowMs) db.logger.logQuerySlow(ms, text, undefined, runner);
+    return rows as T[];
+  } catch (err) {
+    db.logger.logQueryError(err as Error, text, undefined, runner);
+    throw err;
   }
 }
 
@@ -88,16 +99,10 @@ export async function preparedIn<T = Record<string, unknown>>(tx: EntityManager,
   const client = (await runner.connect()) as pg.PoolClient;
   const db = tx.connection;
   db.logger.logQuery(text, undefined, runner);
-  const started = performance.now();
   try {
     const generation = replanned.get(client);
-    const { rows } = await client.query({ name: generation ? `${name}_${generation}` : name, text, values });
-    const ms = Math.round(performance.now() - started);
-    const slowMs = db.options.maxQueryExecutionTime;
-    if (slowMs && ms > slowMs) db.logger.logQuerySlow(ms, text, undefined, runner);
-    return rows as T[];
+    return await timed<T>(db, text, runner, () => client.query({ name: generation ? `${name}_${generation}` : name, text, values }));
   } catch (err) {
-    db.logger.logQueryError(err as Error, text, undefined, runner);
     // "cached plan must not change result type": a column was added to or dropped from a table
     // the statement returns rows of (a newer version's migration, while this process runs). The
     // statement stays prepared on the connection and would fail every time; from now on this

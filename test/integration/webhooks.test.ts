@@ -278,31 +278,39 @@ describe('POST /webhooks/:integrationId answers as the contract says', () => {
     const { webhookEvents } = await t.run(WebhookEventsDocument, { filter: { integrationId: integration.generic.id, externalEventId: msgId } });
     expect(webhookEvents.edges[0].node).toMatchObject({ eventType: 'invoice.paid', status: 'IGNORED', attempts: 1, integration: { provider: 'GENERIC' } });
   });
-  it('a waiting event whose queue entry is gone is queued again by the orphan sweep and processed; one whose entry spent its retries becomes FAILED', async () => {
+  it('a waiting event whose newest queue entry completed or is gone is queued again by the orphan sweep and processed; one whose newest entry spent its retries becomes FAILED', async () => {
     await t.run(PauseIntegrationDocument, { id: integration.generic.id });
     const body = JSON.stringify(fixture('generic', 'invoice.paid'));
     const stamp = Date.now();
     const ids: string[] = [];
-    for (const msgId of [`msg_orphan${stamp}`, `msg_spent${stamp}`]) {
+    for (const msgId of [`msg_orphan${stamp}`, `msg_spent${stamp}`, `msg_retried${stamp}`]) {
       await until(async () => (await post(integration.generic.url, body, standardHeaders(msgId, body, GENERIC_SECRET))).status === 200, 5_000);
       const [{ id }] = await t.sql<{ id: string }>('SELECT id FROM webhook_event WHERE external_event_id = $1', [msgId]);
       await until(async () => (await liveInboundEntries(id)) === 0, 5_000);
       ids.push(id);
     }
-    const [orphan, spent] = ids;
+    const [orphan, spent, retried] = ids;
     // As if the integration had been resumed and the re-queue of its waiting events lost: ACTIVE,
     // the events minutes old, only a completed entry naming the first; the second's entry failed
     // (its retries spent, as when a worker died on its last attempt).
     await t.sql(`UPDATE pgboss.job SET state = 'failed' WHERE name = 'inbound' AND data->'eventIds' ? $1`, [spent]);
+    // The third had a failed entry too, but an older one: it was replayed since (its newest entry
+    // completed while the integration was paused), so it is queued again, not marked FAILED.
+    await t.sql(
+      `CREATE TEMP TABLE older_entry AS SELECT * FROM pgboss.job WHERE name = 'inbound' AND data->'eventIds' ? '${retried}';
+       UPDATE older_entry SET id = gen_random_uuid(), state = 'failed', created_on = created_on - interval '30 seconds';
+       INSERT INTO pgboss.job SELECT * FROM older_entry;
+       DROP TABLE older_entry`,
+    );
     await t.sql(`UPDATE integration SET status = 'ACTIVE' WHERE id = $1`, [integration.generic.row]);
     await t.sql(`UPDATE webhook_event SET received_at = now() - interval '2 minutes' WHERE id = ANY($1)`, [ids]);
     const spentEntries = await inboundEntries(spent);
 
     const swept = await t.gateway.services.webhooks.sweepWaiting();
-    expect(swept.requeued).toBeGreaterThanOrEqual(1);
+    expect(swept.requeued).toBeGreaterThanOrEqual(2);
     expect(swept.failed).toBeGreaterThanOrEqual(1);
-    const [row] = await waitProcessed(t, integration.generic.row, [`msg_orphan${stamp}`]);
-    expect(row.status).toBe('IGNORED');
+    const processed = await waitProcessed(t, integration.generic.row, [`msg_orphan${stamp}`, `msg_retried${stamp}`]);
+    expect(processed.map((r) => r.status)).toEqual(['IGNORED', 'IGNORED']);
     // The spent one is not queued again: it becomes FAILED, for an operator (replayWebhookEvent).
     expect(await t.sql('SELECT status, error FROM webhook_event WHERE id = $1', [spent])).toEqual([
       { status: 'FAILED', error: expect.stringMatching(/spent its retries/) },
