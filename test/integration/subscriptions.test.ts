@@ -174,12 +174,14 @@ describe('authentication and partner scope', () => {
       const [a, b] = (await t.gateway.services.customers.findByIds([rowId(hidden), rowId(granted)])) as Customer[];
       t.gateway.services.events.publish('customer.updated', a);
       t.gateway.services.events.publish('customer.updated', b);
-      await until(() => customers.events.length > 0, 10_000);
+      // (Late copies of the readiness probes for `granted` may still arrive: only `hidden` is
+      // published once, so the admin seeing it is what says the partner had its chance too.)
+      await until(() => admin.events.some((e) => e.customerUpdated.id === hidden) && customers.events.length > 0, 10_000);
       await new Promise((r) => setTimeout(r, 200));
-      expect(customers.events.map((e) => e.customerUpdated.id)).toEqual([granted]);
+      expect(new Set(customers.events.map((e) => e.customerUpdated.id))).toEqual(new Set([granted]));
       // Without pii:read the partner sees no email, though the admin's result for the same event has it.
       expect(customers.events[0].customerUpdated).toMatchObject({ name: 'Granted Customer', email: null });
-      await until(() => admin.events.length === 2, 10_000);
+      await until(() => admin.events.some((e) => e.customerUpdated.id === granted), 10_000);
       expect(admin.events.find((e) => e.customerUpdated.id === granted)!.customerUpdated.email).toMatch(/^granted\.customer\./);
       await until(() => jobs.errors.length > 0, 10_000);
       expect(JSON.stringify(jobs.errors)).toContain('FORBIDDEN');
