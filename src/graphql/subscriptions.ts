@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { createSourceEventStream, execute, GraphQLError, print, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema } from 'graphql';
+import { createSourceEventStream, execute, getOperationAST, GraphQLError, parse, print, specifiedRules, validate, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -11,6 +11,8 @@ import type { Services } from '../services.js';
 import { operationContext, type GraphQLContext } from './context.js';
 import { subscriptionEvents, wsClosed, wsConnections } from '../observability/metrics.js';
 import { formatError } from './errors.js';
+import { depthLimitRule } from './limits.js';
+import { guardOperation, requestError, type GuardLimits } from './operation-guard.js';
 import { createLoaders } from './loaders.js';
 import { WriteCoalescer } from './write-coalescer.js';
 
@@ -243,6 +245,45 @@ export function formatSubscriptionResult(result: ExecutionResult): FormattedExec
   return out;
 }
 
+/** The query limits subscriptions share with HTTP. */
+export interface SubscriptionGuard extends GuardLimits {
+  maxDepth: number;
+}
+
+/**
+ * A subscribe message's operation, parsed and validated (the depth limit included), refused unless
+ * it is a subscription, then put through guardOperation like an HTTP request. Returns the
+ * execution arguments, or the errors to send (graphql-ws then ends that operation only).
+ */
+export function checkSubscription(
+  schema: GraphQLSchema,
+  payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null },
+  principal: Principal,
+  guard: SubscriptionGuard,
+): ExecutionArgs | readonly GraphQLError[] {
+  let document;
+  try {
+    document = parse(payload.query, { maxTokens: 10_000 });
+  } catch (err) {
+    return [err instanceof GraphQLError ? new GraphQLError(err.message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } }) : requestError('The query could not be parsed', 'GRAPHQL_PARSE_FAILED')];
+  }
+  const invalid = validate(schema, document, [...specifiedRules, depthLimitRule(guard.maxDepth)]);
+  if (invalid.length) return invalid.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
+  const operation = getOperationAST(document, payload.operationName ?? undefined);
+  if (!operation) return [requestError('Unable to identify the operation: name one with operationName', 'GRAPHQL_VALIDATION_FAILED')];
+  if (operation.operation !== 'subscription') {
+    return [
+      requestError(`Only subscriptions run over this WebSocket; send ${operation.operation === 'mutation' ? 'mutations' : 'queries'} to POST /graphql`, 'BAD_REQUEST', {
+        operation: operation.operation,
+      }),
+    ];
+  }
+  const variables = payload.variables ?? {};
+  const refusal = guardOperation(schema, document, operation, variables, principal.scopes, guard);
+  if (refusal) return [refusal];
+  return { schema, document, operationName: payload.operationName ?? undefined, variableValues: variables };
+}
+
 function keyFrom(params: Record<string, unknown> | undefined): string | null {
   const raw = params?.authorization ?? params?.Authorization ?? params?.apiKey;
   if (typeof raw !== 'string') return null;
@@ -262,7 +303,15 @@ type ConnectionExtra = {
  */
 export function attachSubscriptions(
   httpServer: Server,
-  options: { schema: GraphQLSchema; services: Services; relay: EventRelay; log: Logger; limits: SubscriptionLimits; publicUrl: () => string },
+  options: {
+    schema: GraphQLSchema;
+    services: Services;
+    relay: EventRelay;
+    log: Logger;
+    limits: SubscriptionLimits;
+    publicUrl: () => string;
+    guard: SubscriptionGuard;
+  },
 ) {
   const { services, log, limits } = options;
   const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: 1024 * 1024 });
@@ -284,15 +333,21 @@ export function attachSubscriptions(
           socket.close(CLOSE.UNAUTHORIZED, 'Unauthorized: send connection_init with { "authorization": "Bearer <key>" }');
           return false;
         }
-        const principal = await services.apiKeys.authenticate(key).catch((err: unknown) => {
+        const checked = await services.apiKeys.check(key).catch((err: unknown) => {
           log.error({ err }, 'subscription authentication failed unexpectedly');
-          return null;
+          return { principal: null, refusal: 'unknown' as const };
         });
         // The client may have gone while the key was checked: onClose has already run for it.
         if (socket.readyState !== socket.OPEN) return false;
+        const principal = checked.principal;
         if (!principal) {
           wsClosed.inc({ reason: 'forbidden' });
-          socket.close(CLOSE.FORBIDDEN, 'Forbidden: the API key is unknown or revoked');
+          socket.close(CLOSE.FORBIDDEN, checked.refusal === 'expired' ? 'Forbidden: the API key has expired' : 'Forbidden: the API key is unknown or revoked');
+          return false;
+        }
+        if (principal.requestsPerMinute !== null && (await services.keyRateLimiter.take(principal.keyId, principal.requestsPerMinute)) !== null) {
+          wsClosed.inc({ reason: 'rate_limited' });
+          socket.close(CLOSE.TOO_MANY, 'Too many requests: this API key is over its rate limit');
           return false;
         }
         const sockets = byKey.get(principal.keyId) ?? new Set<WebSocket>();
@@ -306,16 +361,37 @@ export function attachSubscriptions(
         wsConnections.inc();
         ctx.extra.principal = principal;
         ctx.extra.operations = new Set();
+        // A key that expires while its socket is open loses the socket then.
+        // (setTimeout holds at most 24.8 days; a socket is not expected to live that long.)
+        if (principal.expiresAt !== null && principal.expiresAt - Date.now() < 2 ** 31 - 1) {
+          const timer = setTimeout(() => {
+            wsClosed.inc({ reason: 'expired' });
+            socket.close(CLOSE.FORBIDDEN, 'Forbidden: the API key has expired');
+          }, principal.expiresAt - Date.now());
+          timer.unref();
+          socket.once('close', () => clearTimeout(timer));
+        }
         return true;
       },
-      onSubscribe(ctx, id) {
+      // Only subscriptions run here, under the same depth, cost and type-scope rules as HTTP:
+      // queries and mutations go to POST /graphql, where every limit applies.
+      async onSubscribe(ctx, id, payload) {
         const principal = ctx.extra.principal!;
+        const checked = checkSubscription(options.schema, payload, principal, options.guard);
+        if (!('document' in checked)) return checked;
+        if (principal.requestsPerMinute !== null) {
+          const wait = await services.keyRateLimiter.take(principal.keyId, principal.requestsPerMinute);
+          if (wait !== null) {
+            return [new GraphQLError(`This API key is over its rate limit; retry in ${wait} s`, { extensions: { code: 'RATE_LIMITED', retryAfterSeconds: wait } })];
+          }
+        }
         const running = operationsByKey.get(principal.keyId) ?? 0;
         if (running >= limits.maxSubscriptionsPerKey) {
           return [new GraphQLError(`Too many subscriptions for this API key (at most ${limits.maxSubscriptionsPerKey})`, { extensions: { code: 'RATE_LIMITED' } })];
         }
         operationsByKey.set(principal.keyId, running + 1);
         ctx.extra.operations!.add(id);
+        return checked;
       },
       onComplete(ctx, id) {
         const principal = ctx.extra.principal;

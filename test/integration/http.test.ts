@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateCustomerDocument, CreateInvoiceDocument, CustomersDocument, DeepQueryDocument, ExpensiveQueryDocument, InvoicePageDocument } from '../generated/graphql.js';
-import { codes, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { codes, startTestGateway, type TestGateway, scrapeMetrics } from '../support/gateway.js';
 
 let t: TestGateway;
 beforeAll(async () => {
@@ -18,7 +18,7 @@ describe('operations endpoints', () => {
 
   it('/metrics exposes process metrics and requests by operation name', async () => {
     await t.run(CustomersDocument, {});
-    const text = await (await fetch(`${t.url}/metrics`)).text();
+    const text = await scrapeMetrics(t.url, t.adminKey);
     expect(text).toContain('switchboard_process_cpu_user_seconds_total');
     expect(text).toMatch(/switchboard_http_requests_total\{route="\/graphql",operation="Customers",status="200"\} \d+/);
     expect(text).toMatch(/switchboard_http_request_duration_seconds_bucket\{le="[^"]+",route="\/graphql",operation="Customers"\}/);
@@ -84,7 +84,7 @@ describe('query limits', () => {
     const res = await t.request(ExpensiveQueryDocument, {});
     expect(res.status).toBe(400);
     expect(codes(res)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
-    expect(res.body.errors![0].extensions).toMatchObject({ maxCost: 20000 });
+    expect(res.body.errors![0].extensions).toMatchObject({ maxCost: 50000 });
     expect(res.body.errors![0].message).toMatch(/cost/);
   });
 });

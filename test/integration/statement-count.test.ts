@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateContractDocument, CreateCustomerDocument, CustomersWithRelationsDocument, InvoicePageDocument } from '../generated/graphql.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { startTestGateway, type TestGateway, scrapeMetrics } from '../support/gateway.js';
 
 let t: TestGateway;
 
@@ -96,7 +96,7 @@ describe('DataLoader batching', () => {
     expect(created.length).toBeGreaterThan(2);
     // The exported counter is fed by the same hook: it moves by at least what a run sends.
     const counter = async () =>
-      Number((await (await fetch(`${t.url}/metrics`)).text()).split('\n').find((l) => l.startsWith('switchboard_db_statements_total '))!.split(' ')[1]);
+      Number((await scrapeMetrics(t.url, t.adminKey)).split('\n').find((l) => l.startsWith('switchboard_db_statements_total '))!.split(' ')[1]);
     const before = await counter();
     const seen = await statementsDuring(() => t.run(CreateContractDocument, { input: { customerId: createCustomer.customer.id, title: 'y' } }));
     expect((await counter()) - before).toBeGreaterThanOrEqual(seen.length);

@@ -51,6 +51,8 @@ export function testEnv(databaseUrl: string, dataDir: string, extraEnv: Record<s
     // server with 100 connections, and a gateway can open 40 (pool, queue, prepared statements,
     // listeners); with 20 here the suite peaked at 95 and a run failed on "too many clients".
     DB_POOL_SIZE: '10',
+    // The sandbox's fake providers listen on loopback.
+    OUTBOUND_ALLOW_LOOPBACK: 'true',
     ...extraEnv,
   });
 }
@@ -71,6 +73,8 @@ export async function startTestGateway(extraEnv: Record<string, string> = {}, op
       method: 'POST',
       headers: {
         'content-type': 'application/json',
+        // As current GraphQL clients ask (GraphQL over HTTP): request errors then come as 400.
+        accept: 'application/graphql-response+json, application/json;q=0.9',
         ...(key ? { authorization: `Bearer ${key}` } : {}),
         ...options.headers,
       },
@@ -105,3 +109,10 @@ export async function startTestGateway(extraEnv: Record<string, string> = {}, op
 
 /** The extensions.code of each error in a response. */
 export const codes = (res: GraphQLResponse<unknown>) => (res.body.errors ?? []).map((e) => e.extensions?.code);
+
+/** /metrics of a gateway, read with a key holding metrics:read (the admin key by default). */
+export async function scrapeMetrics(baseUrl: string, key: string): Promise<string> {
+  const res = await fetch(`${baseUrl}/metrics`, { headers: { authorization: `Bearer ${key}` } });
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return res.text();
+}

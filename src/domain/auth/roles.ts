@@ -14,6 +14,10 @@ export enum Scope {
   LOGS_READ = 'logs:read',
   WEBHOOKS_MANAGE = 'webhooks:manage',
   KEYS_MANAGE = 'keys:manage',
+  /** The audit trail: ADMIN only. */
+  AUDIT_READ = 'audit:read',
+  /** Prometheus metrics on the API port (their labels name every integration). */
+  METRICS_READ = 'metrics:read',
 }
 
 export const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
@@ -27,6 +31,7 @@ export const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
     Scope.INTEGRATIONS_MANAGE,
     Scope.LOGS_READ,
     Scope.WEBHOOKS_MANAGE,
+    Scope.METRICS_READ,
   ],
   [Role.APP]: [Scope.CANONICAL_READ, Scope.PII_READ, Scope.CANONICAL_WRITE, Scope.JOBS_START, Scope.JOBS_READ, Scope.INTEGRATIONS_READ],
   [Role.PARTNER]: [Scope.CANONICAL_READ],

@@ -11,6 +11,9 @@ export enum Direction {
   OUTBOUND = 'OUTBOUND',
 }
 
+/** `IntegrationJob.logs` shows a job's latest attempts, this many at most; `integrationLogs(filter: { jobId })` pages through all. */
+export const JOB_LOGS_SHOWN = 100;
+
 /** One call in or out. Bodies are stored masked (see masking.ts); never a credential. */
 @Entity({ name: 'integration_log' })
 export class IntegrationLog {
