@@ -20,6 +20,7 @@
  *                production table's statistics)
  *   WORKER_CONCURRENCY, BENCH_INTEGRATION_CONCURRENCY   (default 100 and 100), QUEUE_SLOW_FETCH_MS
  */
+import { createOutboundHttp, DEFAULT_OUTBOUND_POLICY } from '../src/http/outbound-policy.js';
 import 'reflect-metadata';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -101,7 +102,13 @@ async function floor(): Promise<void> {
     boss = { self: msSince(self) / RAW_JOBS, postgres: postgresDelta(pgCpu) / RAW_JOBS };
   });
 
-  const ctx: CallContext = { baseUrl: sandbox.url('stripe'), credentials: { apiKey: 'sk_test_bench' }, timeoutMs: 10_000, refs: async () => null };
+  const ctx: CallContext = {
+    baseUrl: sandbox.url('stripe'),
+    credentials: { apiKey: 'sk_test_bench' },
+    timeoutMs: 10_000,
+    refs: async () => null,
+    outbound: createOutboundHttp({ ...DEFAULT_OUTBOUND_POLICY, allowLoopback: true }),
+  };
   const upsert = stripeConnector.operations['customer.upsert']!;
   const calls = async (n: number) => {
     let next = 0;

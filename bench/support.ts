@@ -94,6 +94,8 @@ export async function benchGateway(databaseUrl: string, extraEnv: Record<string,
     ADMIN_API_KEY: adminKey,
     ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     LOG_LEVEL: 'warn',
+    // The sandbox's fake providers listen on loopback.
+    OUTBOUND_ALLOW_LOOPBACK: 'true',
     ...extraEnv,
   });
   return { gateway: await startGateway(env, createLogger('warn')), adminKey };

@@ -1,6 +1,8 @@
 import type { PgBoss } from 'pg-boss';
 import type { DataSource } from 'typeorm';
 import { ApiKeyService } from './domain/auth/api-key.service.js';
+import { AuditService } from './domain/audit/audit.service.js';
+import { KeyRateLimiter } from './domain/auth/key-rate-limiter.js';
 import { ContractService } from './domain/contract/contract.service.js';
 import { CustomerService } from './domain/customer/customer.service.js';
 import { ExternalRefService } from './domain/external-ref/external-ref.service.js';
@@ -10,6 +12,7 @@ import { InvoiceService } from './domain/invoice/invoice.service.js';
 import { EventBus } from './jobs/job-events.js';
 import { JobService } from './jobs/job.service.js';
 import { WebhookService } from './webhooks/webhook.service.js';
+import { createOutboundHttp, DEFAULT_OUTBOUND_POLICY, type OutboundHttp, type OutboundPolicy } from './http/outbound-policy.js';
 
 /** The domain services, built once per process over one data source. */
 export interface Services {
@@ -20,9 +23,14 @@ export interface Services {
   externalRefs: ExternalRefService;
   integrations: IntegrationService;
   apiKeys: ApiKeyService;
+  /** requestsPerMinute of API keys, shared by every API process. */
+  keyRateLimiter: KeyRateLimiter;
+  audit: AuditService;
   jobs: JobService;
   webhooks: WebhookService;
   events: EventBus;
+  /** The one outbound HTTP policy and pool: every provider call goes through it. */
+  outbound: OutboundHttp;
 }
 
 export function createServices(
@@ -30,9 +38,11 @@ export function createServices(
   encryptionKey: Buffer,
   boss: PgBoss,
   webhookRetry: { retryLimit: number; retryDelay: number },
+  outboundPolicy: OutboundPolicy = DEFAULT_OUTBOUND_POLICY,
   events = new EventBus(),
 ): Services {
   return {
+    outbound: createOutboundHttp(outboundPolicy),
     webhooks: new WebhookService(db, boss, webhookRetry),
     events,
     jobs: new JobService(db, boss, events),
@@ -41,7 +51,9 @@ export function createServices(
     contracts: new ContractService(db),
     invoices: new InvoiceService(db),
     externalRefs: new ExternalRefService(db),
-    integrations: new IntegrationService(db, new CredentialCipher(encryptionKey)),
+    integrations: new IntegrationService(db, new CredentialCipher(encryptionKey), outboundPolicy),
     apiKeys: new ApiKeyService(db),
+    keyRateLimiter: new KeyRateLimiter(db),
+    audit: new AuditService(db),
   };
 }

@@ -1,5 +1,7 @@
 import type { CanonicalEntityType } from '../domain/external-ref/external-ref.entity.js';
 import type { Provider } from '../domain/integration/integration.entity.js';
+import type { OutboundHttp } from '../http/outbound-policy.js';
+import { maskText } from '../observability/masking.js';
 
 /** What a connector needs for one call: where, as whom, how long, and the attempt's abort signal. */
 export interface CallContext {
@@ -12,6 +14,8 @@ export interface CallContext {
   refs: (entityType: CanonicalEntityType, entityId: string) => Promise<string | null>;
   /** Waits for this integration's shared rate limit before each request. */
   pace?: () => Promise<void>;
+  /** Where calls may go and how much of an answer is read (the gateway's one outbound policy). */
+  outbound: OutboundHttp;
 }
 
 /** One HTTP exchange, with bodies already masked, for the IntegrationLog. */
@@ -61,7 +65,9 @@ export class ProviderError extends Error {
     readonly retryAfterMs: number | null = null,
     readonly exchanges: HttpExchange[] = [],
   ) {
-    super(message);
+    // Providers quote what they were sent (an email in a validation error): masked before the
+    // message becomes a job's lastError or a log row's errorMsg.
+    super(maskText(message));
     this.name = 'ProviderError';
   }
 }

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'undici';
+import { destinationRefusal, refusedHost } from '../http/outbound-policy.js';
 import { ProviderError, type CallContext, type HttpExchange } from './connector.js';
 
 /** Response headers by name, case-insensitive (the subset of `Headers` connectors read). */
@@ -29,6 +30,12 @@ export async function send(
   ctx: CallContext,
   request: { method: string; path: string; headers: Record<string, string>; body?: string; maskedRequest?: unknown },
 ): Promise<HttpResponse> {
+  const url = new URL(`${ctx.baseUrl}${request.path}`);
+  const exchange: HttpExchange = { method: request.method, path: request.path, status: null, durationMs: 0, request: request.maskedRequest ?? null, response: null };
+  // The base URL was checked when saved; the policy may have changed since (a literal address
+  // never reaches the connect-time check).
+  const refused = refusedHost(url, ctx.outbound.policy);
+  if (refused) throw new ProviderError('client', `destination refused: the base URL ${refused}`, false, null, null, [exchange]);
   await ctx.pace?.();
   const started = performance.now();
   // One controller per call; the worker's stop signal gets a listener only while the call runs
@@ -42,13 +49,36 @@ export async function send(
   const onStop = () => controller.abort();
   ctx.signal?.addEventListener('abort', onStop, { once: true });
   const signal = controller.signal;
-  const exchange: HttpExchange = { method: request.method, path: request.path, status: null, durationMs: 0, request: request.maskedRequest ?? null, response: null };
+  const limit = ctx.outbound.policy.maxResponseBytes;
+  let tooLarge = false;
   try {
     // undici's request(), not fetch(): the same client without the WHATWG streams, about a fifth
     // of fetch's CPU per call here (bench:jobs). Redirects are not followed, as a provider API
     // call should not be.
-    const res = await httpRequest(`${ctx.baseUrl}${request.path}`, { method: request.method, headers: request.headers, body: request.body, signal });
-    const text = await res.body.text();
+    const res = await httpRequest(url, { method: request.method, headers: request.headers, body: request.body, signal, dispatcher: ctx.outbound.dispatcher });
+    // Read up to the policy's cap and no further: a hostile or broken provider cannot fill memory.
+    const declared = Number(res.headers['content-length'] ?? 0);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    if (declared > limit) tooLarge = true;
+    else {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > limit) {
+          tooLarge = true;
+          break;
+        }
+        chunks.push(chunk);
+      }
+    }
+    if (tooLarge) {
+      controller.abort();
+      res.body.destroy();
+      exchange.status = res.statusCode;
+      exchange.durationMs = Math.round(performance.now() - started);
+      throw new ProviderError('client', `the response is over the ${limit}-byte limit (OUTBOUND_MAX_RESPONSE_BYTES); it was not read (${request.method} ${request.path})`, false, res.statusCode, null, [exchange]);
+    }
+    const text = Buffer.concat(chunks, size).toString('utf8');
     exchange.status = res.statusCode;
     exchange.durationMs = Math.round(performance.now() - started);
     let body: unknown = null;
@@ -72,7 +102,10 @@ export async function send(
       exchange,
     };
   } catch (err) {
+    if (tooLarge && err instanceof ProviderError) throw err;
     exchange.durationMs = Math.round(performance.now() - started);
+    const refusal = destinationRefusal(err);
+    if (refusal) throw new ProviderError('client', refusal.message, false, null, null, [exchange]);
     if (timedOut) {
       throw new ProviderError('timeout', `no answer within ${ctx.timeoutMs} ms (${request.method} ${request.path})`, true, null, null, [exchange]);
     }

@@ -808,6 +808,7 @@ export class OutboundWorker {
         );
       }),
       pace: ownStep('rate-limit reservation', this.log, this.pacer(integration.id, settings.requestsPerSecond)),
+      outbound: this.services.outbound,
     };
     const callStarted = performance.now();
     let outcome: OperationResult | ProviderError;

@@ -25,7 +25,7 @@ import {
   SendNotificationDocument,
   UpdateIntegrationDocument,
 } from '../generated/graphql.js';
-import { codes, startTestGateway, testEnv, type TestGateway } from '../support/gateway.js';
+import { codes, startTestGateway, testEnv, type TestGateway, scrapeMetrics } from '../support/gateway.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -196,7 +196,7 @@ describe('pushCustomer to Stripe', () => {
       expect(integrationJob.logs.map((l) => l.status)).toEqual(['FAILED', 'SUCCESS']);
       expect(integrationJob.logs[0].errorMsg).toBe('rate-limit reservation failed in the gateway (SQLSTATE 57014); no request was sent for this step');
       expect(sandbox.stripe.requests.filter((r) => r.path === '/v1/customers')).toHaveLength(1);
-      const metrics = await (await fetch(`${t.url}/metrics`)).text();
+      const metrics = await scrapeMetrics(t.url, t.adminKey);
       expect(metrics).toMatch(new RegExp(`switchboard_provider_errors_total\\{[^}]*integration="${integrationId}"[^}]*kind="gateway"[^}]*\\} 1\\b`));
     } finally {
       await cleanUp();
@@ -407,7 +407,8 @@ describe('pushCustomers', () => {
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     const { stripe, ids } = await knownStripe('Stripe together', 50, 16);
-    await t.run(UpdateIntegrationDocument, { id: stripe.id, input: { baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } });
+    // Another host (port): the credentials must come again in the same call.
+    await t.run(UpdateIntegrationDocument, { id: stripe.id, input: { baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, credentials: { apiKey: STRIPE_KEY } } });
     const completions = /SET status = 'COMPLETED', result = x.result/;
     try {
       release = 8;

@@ -83,6 +83,7 @@ export function spawnGateway(t: TestGateway, env: Record<string, string>): Promi
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
+    OUTBOUND_ALLOW_LOOPBACK: 'true',
     ...env,
   });
 }

@@ -1,7 +1,7 @@
 import { Provider } from '../../domain/integration/integration.entity.js';
 import { ProviderError, type CallContext, type Connector, type HttpExchange } from '../connector.js';
 import { classifyStatus, parseRetryAfter, send } from '../http.js';
-import { maskBody } from '../masking.js';
+import { maskBody } from '../../observability/masking.js';
 
 /** The unique deal property that makes deal writes idempotent (see docs/integrations/hubspot.md). */
 export const DEAL_ID_PROPERTY = 'switchboard_contract_id';

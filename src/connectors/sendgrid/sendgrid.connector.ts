@@ -1,7 +1,7 @@
 import { Provider } from '../../domain/integration/integration.entity.js';
 import { ProviderError, type Connector, type HttpExchange } from '../connector.js';
 import { classifyStatus, parseRetryAfter, send } from '../http.js';
-import { maskBody } from '../masking.js';
+import { maskBody } from '../../observability/masking.js';
 
 /**
  * SendGrid Mail Send with a dynamic template. 202 means queued; delivery arrives later as

@@ -1,7 +1,7 @@
 import { Provider } from '../../domain/integration/integration.entity.js';
 import { ProviderError, type CallContext, type Connector, type HttpExchange, type OperationResult } from '../connector.js';
 import { classifyStatus, parseRetryAfter, send } from '../http.js';
-import { maskBody, maskForm } from '../masking.js';
+import { maskBody, maskForm } from '../../observability/masking.js';
 import { encodeForm } from './form.js';
 
 /** The API version the mappers are written against; sent on every request. */

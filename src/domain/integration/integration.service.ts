@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import { In, type DataSource } from 'typeorm';
 import { PROVIDERS } from '../../connectors/registry.js';
 import { badInput, conflict, notFound } from '../shared/errors.js';
@@ -8,6 +7,14 @@ import { requiredText } from '../shared/validation.js';
 import { CredentialCipher } from './credential-cipher.js';
 import { Integration, IntegrationStatus, Provider } from './integration.entity.js';
 import { parseSettings } from './integration-settings.js';
+import { plainHttpAllowed, refusedHost, type OutboundPolicy } from '../../http/outbound-policy.js';
+import { recordAudit } from '../../observability/audit.js';
+
+/**
+ * Changes cached copies must not outlive: `<key id>` (an API key revoked) or `integration:<id>`
+ * (an integration changed). The channel's name predates integrations on it.
+ */
+export const CACHE_INVALIDATION_CHANNEL = 'switchboard_api_key_revoked';
 
 export interface CreateIntegrationInput {
   provider: Provider;
@@ -27,19 +34,18 @@ export interface UpdateIntegrationInput {
   autoSync?: string[] | null;
 }
 
-/** How long the previous webhook secret keeps verifying after a rotation. */
-export const SECRET_ROTATION_GRACE_MS = 24 * 60 * 60 * 1000;
+/** How long the previous webhook secret keeps verifying after a rotation, unless the rotation says otherwise. */
+export const SECRET_ROTATION_GRACE_SECONDS = 24 * 60 * 60;
+/** The longest grace a rotation may give the previous secret. */
+export const MAX_SECRET_ROTATION_GRACE_SECONDS = 7 * 24 * 60 * 60;
 
-function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  if (isIP(host) === 6) return host === '::1';
-  return false;
-}
-
-/** https only, except loopback hosts (local sandboxes and tests). No credentials in the URL. */
-export function validateBaseUrl(value: string, field = 'baseUrl'): string {
+/**
+ * A provider base URL: https (plain http only to loopback, and only where the outbound policy
+ * allows loopback), no credentials, query or fragment, and no host the policy refuses (a literal
+ * private, link-local, metadata or reserved address in any spelling, a loopback or metadata
+ * name). Hostnames are checked again when connecting (outbound-policy.ts).
+ */
+export function validateBaseUrl(value: string, policy: Pick<OutboundPolicy, 'allowLoopback'>, field = 'baseUrl'): string {
   let url: URL;
   try {
     url = new URL(value);
@@ -48,9 +54,12 @@ export function validateBaseUrl(value: string, field = 'baseUrl'): string {
   }
   if (url.username || url.password) throw badInput(field, `${field} must not carry credentials; use credentials instead`);
   if (url.search || url.hash) throw badInput(field, `${field} must not have a query or fragment`);
-  if (url.protocol === 'https:') return url.toString().replace(/\/$/, '');
-  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return url.toString().replace(/\/$/, '');
-  throw badInput(field, `${field} must use https:// (plain http:// is allowed only for loopback hosts)`);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && plainHttpAllowed(url, policy))) {
+    throw badInput(field, `${field} must use https://${policy.allowLoopback ? ' (plain http:// is allowed only for loopback hosts)' : ''}`);
+  }
+  const refused = refusedHost(url, policy);
+  if (refused) throw badInput(field, `${field} ${refused}`);
+  return url.toString().replace(/\/$/, '');
 }
 
 function validateCredentials(provider: Provider, raw: unknown): Record<string, unknown> {
@@ -88,10 +97,30 @@ function validateSecret(value: string, field = 'webhookSecret'): string {
   return secret;
 }
 
+/**
+ * What the audit trail keeps of an integration: never a secret, only whether one is set and a
+ * fingerprint-free marker that it changed (`credentialsVersion` moves with every new ciphertext).
+ */
+function audited(i: Integration): Record<string, unknown> {
+  return {
+    name: i.name,
+    provider: i.provider,
+    status: i.status,
+    baseUrl: i.baseUrl,
+    settings: i.settings,
+    autoSync: i.autoSync,
+    hasCredentials: i.credentialsEncrypted !== null,
+    credentialsReplaced: false,
+    hasWebhookSecret: i.webhookSecretEncrypted !== null,
+    previousSecretExpiresAt: i.previousSecretExpiresAt,
+  };
+}
+
 export class IntegrationService {
   constructor(
     private readonly db: DataSource,
     private readonly cipher: CredentialCipher,
+    private readonly outboundPolicy: Pick<OutboundPolicy, 'allowLoopback'>,
   ) {}
 
   private seal(integrationId: string, field: string, plaintext: string): string {
@@ -135,7 +164,7 @@ export class IntegrationService {
       provider: input.provider,
       name: requiredText(input.name, 'name', 200),
       status: IntegrationStatus.ACTIVE,
-      baseUrl: validateBaseUrl(input.baseUrl),
+      baseUrl: validateBaseUrl(input.baseUrl, this.outboundPolicy),
       settings: parseSettings(input.settings),
       credentialsEncrypted:
         input.credentials == null ? null : this.seal(id, 'credentials', JSON.stringify(validateCredentials(input.provider, input.credentials))),
@@ -145,24 +174,51 @@ export class IntegrationService {
       autoSync: validateAutoSync(input.provider, input.autoSync),
       version: 1,
     });
-    return this.db.getRepository(Integration).save(integration);
+    return this.db.transaction(async (tx) => {
+      const saved = await tx.save(integration);
+      await recordAudit(tx, { action: 'createIntegration', targetType: 'Integration', targetId: saved.id, after: audited(saved) });
+      return saved;
+    });
   }
 
-  private async change(id: string, mutate: (i: Integration) => void): Promise<Integration> {
+  private async change(id: string, action: string, mutate: (i: Integration) => Record<string, unknown> | void): Promise<Integration> {
     return this.db.transaction(async (tx) => {
       const integration = await tx.findOne(Integration, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!integration) throw notFound('Integration');
-      mutate(integration);
+      const before = audited(integration);
+      const credentialsBefore = integration.credentialsEncrypted;
+      const details = mutate(integration) ?? undefined;
       integration.version += 1;
-      return tx.save(integration);
+      const saved = await tx.save(integration);
+      await recordAudit(tx, {
+        action,
+        targetType: 'Integration',
+        targetId: id,
+        before,
+        after: { ...audited(saved), credentialsReplaced: saved.credentialsEncrypted !== credentialsBefore },
+        details,
+      });
+      // Delivered with the commit: every API process drops its cached copy (secrets included).
+      await tx.query('SELECT pg_notify($1, $2)', [CACHE_INVALIDATION_CHANNEL, `integration:${id}`]);
+      return saved;
     });
   }
 
   async update(id: string, input: UpdateIntegrationInput): Promise<Integration> {
     const settings = input.settings === undefined ? undefined : parseSettings(input.settings);
-    return this.change(id, (integration) => {
+    return this.change(id, 'updateIntegration', (integration) => {
       if (input.name != null) integration.name = requiredText(input.name, 'name', 200);
-      if (input.baseUrl != null) integration.baseUrl = validateBaseUrl(input.baseUrl);
+      if (input.baseUrl != null) {
+        const baseUrl = validateBaseUrl(input.baseUrl, this.outboundPolicy);
+        // Credentials were entered for one host: they never follow the integration to another.
+        if (new URL(baseUrl).origin !== new URL(integration.baseUrl).origin && integration.credentialsEncrypted !== null && input.credentials === undefined) {
+          throw badInput(
+            'credentials',
+            'a change of baseUrl to another host needs the credentials again in the same call (or credentials: null to drop them); stored credentials never go to a new host',
+          );
+        }
+        integration.baseUrl = baseUrl;
+      }
       if (settings !== undefined) integration.settings = settings;
       if (input.autoSync != null) integration.autoSync = validateAutoSync(integration.provider, input.autoSync);
       if (input.credentials !== undefined) {
@@ -174,18 +230,26 @@ export class IntegrationService {
     });
   }
 
-  /** New webhook secret; the old one keeps verifying for SECRET_ROTATION_GRACE_MS. */
-  async rotateSecret(id: string, webhookSecret: string, graceMs = SECRET_ROTATION_GRACE_MS): Promise<Integration> {
+  /**
+   * New webhook secret; the old one keeps verifying for `graceSeconds` (default a day; 0 cuts a
+   * leaked secret off at once, in every process: the change is announced with its commit).
+   */
+  async rotateSecret(id: string, webhookSecret: string, graceSeconds: number | null = SECRET_ROTATION_GRACE_SECONDS): Promise<Integration> {
     const secret = validateSecret(webhookSecret);
-    return this.change(id, (integration) => {
-      integration.previousWebhookSecretEncrypted = integration.webhookSecretEncrypted;
-      integration.previousSecretExpiresAt = integration.webhookSecretEncrypted ? new Date(Date.now() + graceMs) : null;
+    const grace = graceSeconds ?? SECRET_ROTATION_GRACE_SECONDS;
+    if (!Number.isInteger(grace) || grace < 0 || grace > MAX_SECRET_ROTATION_GRACE_SECONDS) {
+      throw badInput('graceSeconds', `graceSeconds must be a whole number from 0 to ${MAX_SECRET_ROTATION_GRACE_SECONDS} (7 days)`);
+    }
+    return this.change(id, 'rotateIntegrationSecret', (integration) => {
+      integration.previousWebhookSecretEncrypted = grace > 0 ? integration.webhookSecretEncrypted : null;
+      integration.previousSecretExpiresAt = grace > 0 && integration.webhookSecretEncrypted ? new Date(Date.now() + grace * 1000) : null;
       integration.webhookSecretEncrypted = this.seal(id, 'webhookSecret', secret);
+      return { graceSeconds: grace };
     });
   }
 
   async setStatus(id: string, status: IntegrationStatus.ACTIVE | IntegrationStatus.PAUSED): Promise<Integration> {
-    return this.change(id, (integration) => {
+    return this.change(id, status === IntegrationStatus.PAUSED ? 'pauseIntegration' : 'resumeIntegration', (integration) => {
       if (integration.status === IntegrationStatus.DISABLED) throw conflict('A disabled integration cannot be paused or resumed');
       integration.status = status;
     });

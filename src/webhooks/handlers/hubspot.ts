@@ -33,7 +33,7 @@ async function fetchObject(services: Services, integration: Integration, kind: '
   if (!credentials) throw new ProviderError('auth', 'the HubSpot integration has no access token to read the changed record', false);
   const settings = effectiveSettings(integration.settings, 10);
   const res = await send(
-    { baseUrl: integration.baseUrl, credentials, timeoutMs: settings.timeoutMs, refs: async () => null },
+    { baseUrl: integration.baseUrl, credentials, timeoutMs: settings.timeoutMs, refs: async () => null, outbound: services.outbound },
     { method: 'GET', path: `/crm/v3/objects/${kind}/${encodeURIComponent(id)}?${query}`, headers: { authorization: `Bearer ${String(credentials.accessToken)}` } },
   );
   if (res.status === 404) return null;
