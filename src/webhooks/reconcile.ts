@@ -10,6 +10,7 @@ import { isUuid, newId } from '../domain/shared/ids.js';
 import { insertLogSql, logParams, logService } from '../jobs/log-row.js';
 import type { WebhookEvent } from '../domain/webhook/webhook-event.entity.js';
 import type { OwnedField, Ownership } from './ownership.js';
+import { maskPersonal } from '../observability/masking.js';
 
 /** What one event changed, published on the internal topics once its transaction commits. */
 export interface Published {
@@ -130,7 +131,7 @@ export class ReconcileContext {
             eventType: `conflict.${field}`,
             status: LogStatus.FAILED,
             errorMsg: `${field} is owned by ${owner}: the change from ${sender} was not applied`,
-            response: { entity, field, owner, sender, incoming: value ?? null, kept: current[field] ?? null },
+            response: { entity, field, owner, sender, incoming: shown(field, value), kept: shown(field, current[field]) },
           });
           this.notes.push(`conflict on ${field} (owned by ${owner})`);
         }
@@ -148,6 +149,13 @@ export class ReconcileContext {
     }
     return out;
   }
+}
+
+/** Personal fields are logged masked (first character, length, fingerprint); the others as they are. */
+const PERSONAL_FIELDS = new Set<string>(['customer.name', 'customer.email', 'customer.phone', 'customer.taxId']);
+function shown(field: string, value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  return PERSONAL_FIELDS.has(field) ? maskPersonal(value) : value;
 }
 
 function normalise(v: unknown): string {
@@ -175,8 +183,9 @@ const CUSTOMER_FIELDS: Record<string, keyof Customer> = { 'customer.name': 'name
 
 /**
  * Identity: the provider record's ExternalRef first, then a gateway id the provider echoes back
- * (metadata we sent), then the normalised email; else a new canonical customer. Returns the
- * customer (locked), its link, and whether it was created.
+ * (metadata we sent), then, only where the integration's `matchCustomersByEmail` setting allows
+ * it, the normalised email (each such match is logged); else a new canonical customer. Returns
+ * the customer (locked), its link, and whether it was created.
  */
 export async function resolveCustomer(
   ctx: ReconcileContext,
@@ -195,7 +204,8 @@ export async function resolveCustomer(
     customer = await ctx.tx.findOne(Customer, { where: { id: gatewayId }, lock: { mode: 'pessimistic_write' } });
   }
   const email = normaliseEmail(facts.email);
-  if (!customer && email) {
+  const byEmail = ctx.integration.settings.matchCustomersByEmail === true;
+  if (!customer && email && byEmail) {
     // Concurrent creations of the same person through two providers meet at the email lock.
     await ctx.tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`customer-email:${email}`]);
     customer = await ctx.tx
@@ -206,10 +216,20 @@ export async function resolveCustomer(
   }
   let created = false;
   if (!customer) {
+    // Not matched by email: the address stays with the customer who has it (emails are unique).
+    const taken = email !== null && !byEmail && (await emailHolder(ctx, email, null)) !== null;
+    if (taken) {
+      ctx.addLog({
+        eventType: 'identity.email_not_matched',
+        status: LogStatus.SUCCESS,
+        response: { externalId, email: maskPersonal(email), reason: 'another customer has this email; matchCustomersByEmail is off for this integration' },
+      });
+      ctx.notes.push('email left unset: another customer has it and this integration does not match by email');
+    }
     customer = ctx.tx.create(Customer, {
       id: newId(),
-      name: (nonEmpty(facts.name) ?? email ?? externalId).slice(0, 500),
-      email,
+      name: (nonEmpty(facts.name) ?? (taken ? null : email) ?? externalId).slice(0, 500),
+      email: taken ? null : email,
       phone: nonEmpty(facts.phone),
       taxId: null,
       currency: facts.currency ? facts.currency.toUpperCase().slice(0, 3) : null,
@@ -219,8 +239,15 @@ export async function resolveCustomer(
     created = true;
     ctx.published.customers.push(customer);
     ctx.notes.push(`customer ${customer.id} created`);
+  } else if (gatewayId === customer.id) {
+    ctx.notes.push(`customer ${customer.id} matched by gateway id`);
   } else {
-    ctx.notes.push(`customer ${customer.id} matched by ${gatewayId === customer.id ? 'gateway id' : 'email'}`);
+    ctx.notes.push(`customer ${customer.id} matched by email`);
+    ctx.addLog({
+      eventType: 'identity.matched_by_email',
+      status: LogStatus.SUCCESS,
+      response: { customerId: customer.id, externalId, email: maskPersonal(email) },
+    });
   }
   const linked = await ctx.link('Customer', customer.id, externalId, null);
   if (created) {
@@ -229,6 +256,12 @@ export async function resolveCustomer(
     await ctx.tx.save(linked);
   }
   return { customer, ref: linked, created };
+}
+
+/** The id of the customer holding this email (case-insensitive), other than `exceptId`. */
+async function emailHolder(ctx: ReconcileContext, email: string, exceptId: string | null): Promise<string | null> {
+  const [row] = (await ctx.tx.query(`SELECT id FROM customer WHERE lower(email) = $1 AND ($2::uuid IS NULL OR id <> $2) LIMIT 1`, [email.toLowerCase(), exceptId])) as Array<{ id: string }>;
+  return row?.id ?? null;
 }
 
 /** Applies owned customer facts to a resolved customer (conflicts logged, order kept). */
@@ -240,6 +273,17 @@ export async function updateCustomer(ctx: ReconcileContext, customer: Customer, 
   if (facts.phone !== undefined) incoming['customer.phone'] = nonEmpty(facts.phone);
   if (facts.currency) incoming['customer.currency'] = facts.currency.toUpperCase();
   const changes = ctx.applyOwned('Customer', current, incoming, ordered ? ref.fieldClock : null);
+  const email = changes['customer.email'];
+  if (typeof email === 'string' && (await emailHolder(ctx, email, customer.id)) !== null) {
+    // Another customer has the address: it is not moved (nor merged) by an inbound event.
+    delete changes['customer.email'];
+    ctx.addLog({
+      eventType: 'conflict.customer.email',
+      status: LogStatus.FAILED,
+      errorMsg: 'customer.email was not changed: another customer has this email',
+      response: { entity: 'Customer', field: 'customer.email', incoming: maskPersonal(email), kept: maskPersonal(customer.email) },
+    });
+  }
   await ctx.tx.save(ref);
   if (Object.keys(changes).length === 0) return;
   for (const [field, value] of Object.entries(changes)) (customer as unknown as Record<string, unknown>)[CUSTOMER_FIELDS[field]] = value;
