@@ -13,12 +13,14 @@ import { createHttpApp } from './http/app.js';
 import { OutboundWorker } from './jobs/outbound-worker.js';
 import { adoptLegacyOutboundQueue, queueReady, startQueue } from './jobs/queue.js';
 import { redactUrl } from './observability/logger.js';
+import { configureMasking } from './observability/masking.js';
 import { REVOCATION_CHANNEL } from './domain/auth/api-key.service.js';
 import { listen } from './pubsub/pg-listener.js';
 import { createServices, type Services } from './services.js';
-import { onScrape, webhookLag, webhookWaiting } from './observability/metrics.js';
+import { collectMetrics, onScrape, registry, webhookLag, webhookWaiting } from './observability/metrics.js';
 import { EventWriter } from './webhooks/event-writer.js';
-import { IntegrationCache, webhookRoute } from './webhooks/ingress.js';
+import { IntegrationCache, RejectionSampler, webhookRoute } from './webhooks/ingress.js';
+import { insertLogSql, logParams } from './jobs/log-row.js';
 import { ownership } from './webhooks/ownership.js';
 import { WebhookProcessor } from './webhooks/processor.js';
 import { scheduleOrphanSweep } from './jobs/orphans.js';
@@ -31,12 +33,34 @@ export interface Gateway {
   /** http://host:port of the HTTP server. */
   url: string;
   graphqlUrl: string;
+  /** The private metrics listener's URL, when METRICS_PORT is set. */
+  metricsUrl: string | null;
   /** Set on the first start against an empty database: the generated admin key, shown once. */
   generatedAdminKey: string | null;
   services: Services;
   db: DataSource;
   boss: PgBoss;
   stop(): Promise<void>;
+}
+
+/** GET /metrics without authentication, on its own listener (METRICS_HOST, private by default). */
+async function listenForMetrics(port: number, host: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    collectMetrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable'),
+    );
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
 }
 
 /**
@@ -69,6 +93,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
     log.info({ database: redactUrl(databaseUrl) }, 'connecting to PostgreSQL');
 
     const encryptionKey = await loadEncryptionKey(env.ENCRYPTION_KEY, dataDir, log);
+    configureMasking(encryptionKey);
     const db = createDataSource(databaseUrl, log, env.DB_POOL_SIZE);
     const applied = await initialiseDatabase(db);
     onStop('database pool', async () => {
@@ -88,7 +113,13 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
     // Entries an earlier version left in its outbound queue move to the current one (ADR 0005).
     await adoptLegacyOutboundQueue(db, boss, log);
 
-    const services = createServices(db, encryptionKey, boss, { retryLimit: env.WEBHOOK_RETRY_LIMIT, retryDelay: env.WEBHOOK_RETRY_DELAY_SECONDS });
+    const services = createServices(
+      db,
+      encryptionKey,
+      boss,
+      { retryLimit: env.WEBHOOK_RETRY_LIMIT, retryDelay: env.WEBHOOK_RETRY_DELAY_SECONDS },
+      { allowLoopback: env.OUTBOUND_ALLOW_LOOPBACK, maxResponseBytes: env.OUTBOUND_MAX_RESPONSE_BYTES },
+    );
     const generatedAdminKey = await services.apiKeys.ensureAdminKey(env.ADMIN_API_KEY);
 
     // Every process forwards its committed changes to the others; API processes listen.
@@ -98,19 +129,33 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
     if (env.ROLE !== 'worker') await relay.listen(databaseUrl);
     let subscriptions: ReturnType<typeof attachSubscriptions> | null = null;
 
+    const integrationCache = new IntegrationCache(services.integrations);
     if (env.ROLE !== 'worker') {
-      // API keys are cached only while revocations can reach this process.
+      // API keys are cached only while revocations can reach this process; integration changes
+      // (a secret rotated with no grace) drop the ingress's copy at once.
       const revocations = await listen(
         databaseUrl,
         REVOCATION_CHANNEL,
-        (keyId) => {
-          services.apiKeys.cache.forgetKey(keyId);
-          subscriptions?.closeKey(keyId);
+        (payload) => {
+          if (payload.startsWith('integration:')) {
+            integrationCache.forget(payload.slice('integration:'.length));
+            return;
+          }
+          services.apiKeys.cache.forgetKey(payload);
+          subscriptions?.closeKey(payload);
         },
         (up) => services.apiKeys.cache.setEnabled(up),
         log,
       );
       onStop('revocation listener', () => revocations.close());
+      // Keys' lastUsedAt: one statement a period for every key used, never one per request.
+      const flushUsage = () => services.apiKeys.flushUsage().catch((err) => log.warn({ err }, 'could not record API key use'));
+      const usageTimer = setInterval(flushUsage, env.API_KEY_USAGE_FLUSH_SECONDS * 1000);
+      usageTimer.unref();
+      onStop('API key use', async () => {
+        clearInterval(usageTimer);
+        await flushUsage();
+      });
     }
 
     if (runsWorkers) {
@@ -133,7 +178,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
       await processor.start();
       onStop('webhook processor', () => processor.stop());
 
-      const stopRetention = await scheduleRetention(db, boss, log, env.RETENTION_DAYS);
+      const stopRetention = await scheduleRetention(db, boss, log, { operational: env.RETENTION_DAYS, audit: env.AUDIT_RETENTION_DAYS });
       onStop('retention sweep', stopRetention);
       const stopOrphanSweep = await scheduleOrphanSweep(services.jobs, services.webhooks, boss, log);
       onStop('orphan sweep', stopOrphanSweep);
@@ -158,6 +203,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
       publicUrl: () => publicUrl,
       maxDepth: env.GRAPHQL_MAX_DEPTH,
       maxCost: env.GRAPHQL_MAX_COST,
+      maxMutationFields: env.GRAPHQL_MAX_MUTATION_FIELDS,
       graphql: env.ROLE !== 'worker',
       ready: async () => {
         await db.query('SELECT 1');
@@ -166,7 +212,17 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
     });
     // The webhook ingress answers POST /webhooks/:id ahead of Express (API roles only).
     const webhooks = webhookWriter
-      ? webhookRoute({ writer: webhookWriter, events: services.events, cache: new IntegrationCache(services.integrations), log, publicUrl: () => publicUrl })
+      ? webhookRoute({
+          writer: webhookWriter,
+          events: services.events,
+          cache: integrationCache,
+          rejections: new RejectionSampler(),
+          recordRejection: async (row) => {
+            await db.query(insertLogSql(1), logParams(row));
+          },
+          log,
+          publicUrl: () => publicUrl,
+        })
       : () => false;
     httpServer.on('request', (req, res) => {
       if (!webhooks(req, res)) app(req, res);
@@ -178,6 +234,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
         relay,
         log,
         publicUrl: () => publicUrl,
+        guard: { maxDepth: env.GRAPHQL_MAX_DEPTH, maxCost: env.GRAPHQL_MAX_COST, maxMutationFields: env.GRAPHQL_MAX_MUTATION_FIELDS },
         limits: {
           maxConnectionsPerKey: env.WS_MAX_CONNECTIONS_PER_KEY,
           maxSubscriptionsPerKey: env.WS_MAX_SUBSCRIPTIONS_PER_KEY,
@@ -199,6 +256,13 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
       await webhookWriter?.idle();
       await webhookWriter?.close();
     });
+    let metricsUrl: string | null = null;
+    if (env.METRICS_PORT !== undefined) {
+      const metricsServer = await listenForMetrics(env.METRICS_PORT, env.METRICS_HOST);
+      onStop('metrics listener', () => new Promise<void>((resolve) => metricsServer.close(() => resolve())));
+      metricsUrl = `http://${env.METRICS_HOST.includes(':') ? `[${env.METRICS_HOST}]` : env.METRICS_HOST}:${(metricsServer.address() as AddressInfo).port}/metrics`;
+      log.info({ metricsUrl }, 'metrics listener up (unauthenticated: keep it private)');
+    }
     const { port } = httpServer.address() as AddressInfo;
     const host = env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST;
     const url = `http://${host}:${port}`;
@@ -207,6 +271,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
     return {
       url,
       graphqlUrl: `${url}/graphql`,
+      metricsUrl,
       generatedAdminKey,
       services,
       db,

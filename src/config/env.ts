@@ -3,6 +3,13 @@ import { ownershipOverrides } from '../webhooks/ownership.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 
+/** "true"/"false" (also 1/0, yes/no), so a typo is an error rather than a silent false. */
+const flag = z
+  .string()
+  .transform((v) => v.trim().toLowerCase())
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']))
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
 const encryptionKey = z
   .string()
   .refine((v) => Buffer.from(v, 'base64').length === 32, {
@@ -20,8 +27,8 @@ const origins = z
     ),
   );
 
-/** The environment schema: every variable Switchboard reads, with its default. */
-export const envSchema = z.object({
+/** Every variable Switchboard reads, with its default. */
+const baseSchema = z.object({
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// connection string')
@@ -41,7 +48,14 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(50).default(10),
-  GRAPHQL_MAX_COST: z.coerce.number().int().min(10).default(20000),
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(10).default(50_000),
+  GRAPHQL_MAX_MUTATION_FIELDS: z.coerce.number().int().min(1).max(1000).default(20),
+  /** Unset: /metrics only on PORT, for a key with metrics:read. Set: also unauthenticated on this port of METRICS_HOST. */
+  METRICS_PORT: port.optional(),
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  OUTBOUND_ALLOW_LOOPBACK: flag.default(false),
+  API_KEY_USAGE_FLUSH_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  OUTBOUND_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(20),
   CIRCUIT_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
   CIRCUIT_COOLDOWN_MS: z.coerce.number().int().min(100).default(30_000),
@@ -50,6 +64,8 @@ export const envSchema = z.object({
   QUEUE_MONITOR_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(2),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(15000),
   RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
+  /** The audit trail is kept at least as long as operational rows (checked below); 0 keeps it forever. */
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36500).default(365),
   FIELD_OWNERSHIP: ownershipOverrides.optional(),
   WEBHOOK_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(6),
   WEBHOOK_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(2),
@@ -60,6 +76,17 @@ export const envSchema = z.object({
   WS_MAX_QUEUED_EVENTS: z.coerce.number().int().min(1).default(1000),
   WS_KEEPALIVE_MS: z.coerce.number().int().min(1000).default(12_000),
   WEBHOOK_COMMIT_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(1),
+});
+
+/** The environment schema: every variable Switchboard reads, with its default, and the rules between them. */
+export const envSchema = baseSchema.superRefine((env, ctx) => {
+  if (env.AUDIT_RETENTION_DAYS > 0 && (env.RETENTION_DAYS === 0 || env.AUDIT_RETENTION_DAYS < env.RETENTION_DAYS)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['AUDIT_RETENTION_DAYS'],
+      message: 'the audit trail must be kept at least as long as RETENTION_DAYS keeps logs (0 keeps it forever)',
+    });
+  }
 });
 
 export type Env = z.infer<typeof envSchema>;

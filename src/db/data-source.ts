@@ -1,3 +1,4 @@
+import { AuditLog } from '../domain/audit/audit-log.entity.js';
 import { DataSource, type Logger as TypeOrmLogger } from 'typeorm';
 import type { Logger } from 'pino';
 import { migrations } from '../../migrations/index.js';
@@ -12,7 +13,7 @@ import { Invoice, InvoiceLineItem } from '../domain/invoice/invoice.entity.js';
 import { WebhookEvent } from '../domain/webhook/webhook-event.entity.js';
 import { dbStatements } from '../observability/metrics.js';
 
-export const entities = [Customer, Contract, Invoice, InvoiceLineItem, ExternalRef, Integration, ApiKey, IntegrationJob, IntegrationLog, WebhookEvent];
+export const entities = [Customer, Contract, Invoice, InvoiceLineItem, ExternalRef, Integration, ApiKey, IntegrationJob, IntegrationLog, WebhookEvent, AuditLog];
 
 /** Counts every statement (the N+1 guard reads it) and logs failures without their parameters. */
 class CountingLogger implements TypeOrmLogger {

@@ -3,6 +3,8 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema } from 'type-graphql';
 import { authChecker } from './auth-checker.js';
 import { ApiKeyResolver } from './resolvers/api-key.resolver.js';
+import { AuditLogResolver } from './resolvers/audit.resolver.js';
+import { AuditLogType } from './types/audit.types.js';
 import { ContractResolver } from './resolvers/contract.resolver.js';
 import { CustomerResolver } from './resolvers/customer.resolver.js';
 import { IntegrationResolver } from './resolvers/integration.resolver.js';
@@ -28,6 +30,7 @@ export const resolvers = [
   IntegrationLogResolver,
   WebhookEventResolver,
   SubscriptionResolver,
+  AuditLogResolver,
 ] as const;
 
 let cached: Promise<GraphQLSchema> | undefined;
@@ -36,7 +39,7 @@ let cached: Promise<GraphQLSchema> | undefined;
 export function getSchema(): Promise<GraphQLSchema> {
   return (cached ??= buildSchema({
     resolvers,
-    orphanedTypes: [CustomerType, ContractType, InvoiceType, IntegrationType, ApiKeyType, IntegrationJobType, IntegrationLogType, WebhookEventType],
+    orphanedTypes: [CustomerType, ContractType, InvoiceType, IntegrationType, ApiKeyType, IntegrationJobType, IntegrationLogType, WebhookEventType, AuditLogType],
     authChecker,
     validate: false,
     // type-graphql insists on a PubSub once a schema has subscriptions. Ours all use `subscribe`

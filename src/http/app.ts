@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
@@ -10,11 +10,14 @@ import type { Logger } from 'pino';
 import { ErrorCode } from '../domain/shared/errors.js';
 import { operationContext, type GraphQLContext } from '../graphql/context.js';
 import { errorLoggingPlugin, formatError } from '../graphql/errors.js';
-import { costLimitPlugin, depthLimitRule } from '../graphql/limits.js';
+import { depthLimitRule, operationGuardPlugin, statusByMediaTypePlugin } from '../graphql/limits.js';
+import { hasScopes, Scope } from '../domain/auth/roles.js';
 import { getSchema } from '../graphql/schema.js';
 import { correlationIdFrom } from '../observability/context.js';
 import { collectMetrics, httpRequestDuration, httpRequests, registry } from '../observability/metrics.js';
 import type { Services } from '../services.js';
+import type { Principal } from '../domain/auth/api-key.service.js';
+import { setActor, withRequestScope } from '../observability/audit.js';
 
 export const BODY_LIMIT = '1mb';
 
@@ -25,6 +28,7 @@ export interface HttpOptions {
   publicUrl: () => string;
   maxDepth: number;
   maxCost: number;
+  maxMutationFields: number;
   graphql: boolean;
   ready: () => Promise<boolean>;
 }
@@ -52,13 +56,31 @@ function unauthenticated(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
 }
 
-/** Bearer key -> principal; no key or an unknown/revoked one is UNAUTHENTICATED with HTTP 401. */
-async function authenticate(services: Services, header: string | undefined) {
+/** Bearer key -> principal; no key or an unknown, revoked or expired one is UNAUTHENTICATED with HTTP 401. */
+async function authenticate(services: Services, header: string | undefined): Promise<Principal> {
   const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   if (!match) throw unauthenticated('Send an API key: Authorization: Bearer <key>');
-  const principal = await services.apiKeys.authenticate(match[1]);
-  if (!principal) throw unauthenticated('The API key is unknown or revoked');
+  const { principal, refusal } = await services.apiKeys.check(match[1]);
+  if (!principal) throw unauthenticated(refusal === 'expired' ? 'The API key has expired' : 'The API key is unknown or revoked');
   return principal;
+}
+
+/** A key over its requestsPerMinute: RATE_LIMITED, HTTP 429 with Retry-After. */
+export function rateLimited(retryAfterSeconds: number): GraphQLError {
+  return new GraphQLError(`This API key is over its rate limit; retry in ${retryAfterSeconds} s`, {
+    extensions: {
+      code: ErrorCode.RATE_LIMITED,
+      retryAfterSeconds,
+      http: { status: 429, headers: new HeaderMap([['retry-after', String(retryAfterSeconds)]]) },
+    },
+  });
+}
+
+/** Counts the request against the key's requestsPerMinute (shared by every API process). */
+export async function admit(services: Services, principal: Principal): Promise<void> {
+  if (principal.requestsPerMinute === null) return;
+  const wait = await services.keyRateLimiter.take(principal.keyId, principal.requestsPerMinute);
+  if (wait !== null) throw rateLimited(wait);
 }
 
 /** Counts GraphQL operations still running, so shutdown waits for them even after their client left. */
@@ -74,6 +96,12 @@ class InFlight {
   idle(): Promise<void> {
     return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
   }
+}
+
+/** Prometheus text of this process's registry. */
+export async function sendMetrics(res: express.Response): Promise<void> {
+  res.setHeader('Content-Type', registry.contentType);
+  res.send(await collectMetrics());
 }
 
 export interface HttpApp {
@@ -96,9 +124,22 @@ export async function createHttpApp(httpServer: Server, options: HttpOptions): P
     const ok = await options.ready().catch(() => false);
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable' });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', registry.contentType);
-    res.send(await collectMetrics());
+  // Metrics name every integration: on this port only for a key with metrics:read (Prometheus
+  // sends it as a bearer token); METRICS_PORT serves them unauthenticated on a private listener.
+  app.get('/metrics', async (req, res) => {
+    let principal;
+    try {
+      principal = await authenticate(services, req.headers.authorization);
+    } catch (err) {
+      if (!(err instanceof GraphQLError)) throw err;
+      res.status(401).setHeader('WWW-Authenticate', 'Bearer').json({ error: 'unauthenticated', message: err.message });
+      return;
+    }
+    if (!hasScopes(principal.scopes, [Scope.METRICS_READ])) {
+      res.status(403).json({ error: 'forbidden', message: `This API key lacks the scope ${Scope.METRICS_READ}` });
+      return;
+    }
+    await sendMetrics(res);
   });
 
   let apollo: ApolloServer<GraphQLContext> | null = null;
@@ -128,19 +169,27 @@ export async function createHttpApp(httpServer: Server, options: HttpOptions): P
             };
           },
         },
-        costLimitPlugin(schema, options.maxCost),
+        operationGuardPlugin(schema, { maxCost: options.maxCost, maxMutationFields: options.maxMutationFields }),
+        statusByMediaTypePlugin(),
       ],
     });
     await apollo.start();
     const graphqlHandler = expressMiddleware(apollo, {
       context: async ({ req, res }) => {
-        const principal = await authenticate(services, req.headers.authorization).catch((err: unknown) => {
-          if (err instanceof GraphQLError) throw err;
-          log.error({ err, correlationId: res.locals.correlationId }, 'authentication failed unexpectedly');
-          throw new GraphQLError(`Internal server error (correlation id ${res.locals.correlationId})`, {
-            extensions: { code: 'INTERNAL_SERVER_ERROR', http: { status: 500 } },
+        const principal = await authenticate(services, req.headers.authorization)
+          .then(async (p) => {
+            await admit(services, p);
+            return p;
+          })
+          .catch((err: unknown) => {
+            if (err instanceof GraphQLError) throw err;
+            log.error({ err, correlationId: res.locals.correlationId }, 'authentication failed unexpectedly');
+            throw new GraphQLError(`Internal server error (correlation id ${res.locals.correlationId})`, {
+              extensions: { code: 'INTERNAL_SERVER_ERROR', http: { status: 500 } },
+            });
           });
-        });
+        // Every change this request makes is audited as this key's.
+        setActor({ keyId: principal.keyId, name: principal.name, correlationId: String(res.locals.correlationId) });
         const context = operationContext(principal, services, String(res.locals.correlationId), options.publicUrl());
         // The HTTP metrics read the operation name the request ran.
         res.locals.observed = context.observed;
@@ -157,7 +206,8 @@ export async function createHttpApp(httpServer: Server, options: HttpOptions): P
       '/graphql',
       ...(options.corsOrigins.length ? [corsMiddleware] : []),
       express.json({ limit: BODY_LIMIT }),
-      (req: express.Request, res: express.Response, next: express.NextFunction) => inFlight.track(Promise.resolve(graphqlHandler(req, res, next))),
+      (req: express.Request, res: express.Response, next: express.NextFunction) =>
+        withRequestScope(() => inFlight.track(Promise.resolve(graphqlHandler(req, res, next)))),
     );
   }
 

@@ -1,3 +1,4 @@
+import { recordAudit } from '../observability/audit.js';
 import type { PgBoss } from 'pg-boss';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { PROVIDERS } from '../connectors/registry.js';
@@ -7,7 +8,7 @@ import { Integration, IntegrationStatus } from '../domain/integration/integratio
 import { effectiveSettings } from '../domain/integration/integration-settings.js';
 import { Invoice, InvoiceLineItem, InvoiceStatus } from '../domain/invoice/invoice.entity.js';
 import { IntegrationJob, JobStatus } from '../domain/job/integration-job.entity.js';
-import { IntegrationLog } from '../domain/job/integration-log.entity.js';
+import { IntegrationLog, JOB_LOGS_SHOWN } from '../domain/job/integration-log.entity.js';
 import { badInput, conflict, notFound } from '../domain/shared/errors.js';
 import { newId, toGlobalId } from '../domain/shared/ids.js';
 import { fromMinorUnits } from '../domain/shared/money.js';
@@ -256,8 +257,23 @@ export class JobService {
     return jobs;
   }
 
+  /**
+   * The audit row of a mutation that started jobs: one row for the request, naming the jobs it
+   * created (an idempotent repeat that created none writes none). In the jobs' transaction.
+   */
+  private async auditStarted(tx: EntityManager, action: string, integrationId: string, jobs: IntegrationJob[]): Promise<void> {
+    const fresh = jobs.filter((j) => this.changed.has(j));
+    if (fresh.length === 0) return;
+    await recordAudit(tx, {
+      action,
+      targetType: fresh.length === 1 ? 'IntegrationJob' : 'Integration',
+      targetId: fresh.length === 1 ? fresh[0].id : integrationId,
+      after: { operation: fresh[0].operation, integrationId, jobs: fresh.length, status: JobStatus.PENDING },
+    });
+  }
+
   async pushCustomer(customerId: string, integrationId: string, idempotencyKey: string | null | undefined, correlationId: string): Promise<IntegrationJob> {
-    const [job] = await this.pushCustomersOf([customerId], integrationId, idempotencyKey, correlationId, () => 'customerId', (key) => key);
+    const [job] = await this.pushCustomersOf([customerId], integrationId, idempotencyKey, correlationId, () => 'customerId', (key) => key, 'pushCustomer');
     return job;
   }
 
@@ -272,7 +288,7 @@ export class JobService {
     const twice = customerIds.findIndex((id) => seen.size === seen.add(id).size);
     if (twice >= 0) throw badInput(`customerIds[${twice}]`, `customerIds[${twice}] names a customer already in the list`);
     if (idempotencyKey != null && idempotencyKey.length > 139) throw badInput('idempotencyKey', 'the idempotencyKey of pushCustomers must be at most 139 characters');
-    return this.pushCustomersOf(customerIds, integrationId, idempotencyKey, correlationId, (i) => `customerIds[${i}]`, (key, id) => `${key}:${toGlobalId('Customer', id)}`);
+    return this.pushCustomersOf(customerIds, integrationId, idempotencyKey, correlationId, (i) => `customerIds[${i}]`, (key, id) => `${key}:${toGlobalId('Customer', id)}`, 'pushCustomers');
   }
 
   private async pushCustomersOf(
@@ -282,13 +298,14 @@ export class JobService {
     correlationId: string,
     field: (index: number) => string,
     jobKey: (key: string, customerId: string) => string,
+    action: string,
   ): Promise<IntegrationJob[]> {
     const jobs = await this.db.transaction(async (tx) => {
       const customers = new Map((await tx.findBy(Customer, { id: In(customerIds) })).map((c) => [c.id, c]));
       const missing = customerIds.findIndex((id) => !customers.has(id));
       if (missing >= 0) throw badInput(field(missing), `${field(missing)} names no customer`);
       const integration = await this.integration(tx, integrationId);
-      return this.enqueueMany(
+      const started = await this.enqueueMany(
         tx,
         customerIds.map((id) => ({
           integration,
@@ -300,6 +317,8 @@ export class JobService {
           correlationId,
         })),
       );
+      await this.auditStarted(tx, action, integrationId, started);
+      return started;
     });
     this.announce(jobs);
     return jobs;
@@ -315,7 +334,7 @@ export class JobService {
       const customer = (await tx.findOneBy(Customer, { id: invoice.customerId }))!;
       const lines = await tx.find(InvoiceLineItem, { where: { invoiceId }, order: { position: 'ASC' } });
       const integration = await this.integration(tx, integrationId);
-      return this.enqueue(tx, {
+      const started = await this.enqueue(tx, {
         integration,
         operation: 'invoice.send',
         entityType: 'Invoice',
@@ -335,6 +354,8 @@ export class JobService {
           lineItems: lines.map((l) => ({ description: l.description, quantity: l.quantity, amountMinor: l.amountMinor })),
         },
       });
+      await this.auditStarted(tx, 'sendInvoice', integrationId, [started]);
+      return started;
     });
     this.announce([job]);
     return job;
@@ -350,7 +371,7 @@ export class JobService {
     if (input.data != null && (typeof input.data !== 'object' || Array.isArray(input.data))) throw badInput('input.data', 'input.data must be an object');
     const job = await this.db.transaction(async (tx) => {
       const integration = await this.integration(tx, integrationId);
-      return this.enqueue(tx, {
+      const started = await this.enqueue(tx, {
         integration,
         operation: 'notification.send',
         entityType: input.invoiceId ? 'Invoice' : input.customerId ? 'Customer' : null,
@@ -359,13 +380,15 @@ export class JobService {
         correlationId,
         payload: { to, from, templateId, kind: input.kind ?? 'notification', data: input.data ?? {}, customerId: input.customerId ?? null, invoiceId: input.invoiceId ?? null },
       });
+      await this.auditStarted(tx, 'sendNotification', integrationId, [started]);
+      return started;
     });
     this.announce([job]);
     return job;
   }
 
   /** FAILED or CANCELLED -> PENDING, with a fresh round of attempts and the same provider key. */
-  async retry(jobId: string): Promise<IntegrationJob> {
+  async retry(jobId: string, action = 'retryIntegrationJob'): Promise<IntegrationJob> {
     const job = await this.db.transaction(async (tx) => {
       const job = await tx.findOne(IntegrationJob, { where: { id: jobId }, lock: { mode: 'pessimistic_write' } });
       if (!job) throw notFound('IntegrationJob');
@@ -379,6 +402,7 @@ export class JobService {
       await this.queue(tx, job);
       const retried = (await tx.findOneBy(IntegrationJob, { id: job.id }))!;
       await this.changedIn(tx, [retried]);
+      await recordAudit(tx, { action, targetType: 'IntegrationJob', targetId: job.id, before: { status: job.status }, after: { status: retried.status } });
       return retried;
     });
     this.announce([job]);
@@ -402,6 +426,7 @@ export class JobService {
       if (updated.queue_job_id) await this.boss.cancel(OUTBOUND_QUEUE, updated.queue_job_id, { db: queueDb(tx) });
       const cancelled = (await tx.findOneBy(IntegrationJob, { id: jobId }))!;
       await this.changedIn(tx, [cancelled]);
+      await recordAudit(tx, { action: 'cancelIntegrationJob', targetType: 'IntegrationJob', targetId: jobId, after: { status: cancelled.status } });
       return cancelled;
     });
     this.announce([job]);
@@ -420,7 +445,7 @@ export class JobService {
       select: { id: true },
     });
     const replayed: IntegrationJob[] = [];
-    for (const { id } of failed) replayed.push(await this.retry(id));
+    for (const { id } of failed) replayed.push(await this.retry(id, 'replayFailedIntegrationJobs'));
     return replayed;
   }
 
@@ -550,8 +575,17 @@ export class JobService {
     return this.db.getRepository(IntegrationLog).findOneBy({ id });
   }
 
+  /** Each job's latest JOB_LOGS_SHOWN log rows, oldest first. */
   async logsFor(jobIds: readonly string[]): Promise<IntegrationLog[]> {
-    return this.db.getRepository(IntegrationLog).find({ where: { jobId: In([...jobIds]) }, order: { id: 'ASC' } });
+    return this.db
+      .getRepository(IntegrationLog)
+      .createQueryBuilder('l')
+      .where(
+        `l.id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY job_id ORDER BY id DESC) AS n FROM integration_log WHERE job_id = ANY(:ids)) latest WHERE n <= :shown)`,
+        { ids: [...jobIds], shown: JOB_LOGS_SHOWN },
+      )
+      .orderBy('l.id', 'ASC')
+      .getMany();
   }
 
   async listLogs(filter: LogFilter, page: PageArgs): Promise<Connection<IntegrationLog>> {

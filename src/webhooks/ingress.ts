@@ -32,16 +32,27 @@ export class IntegrationCache {
     private readonly ttlMs = 1_000,
   ) {}
 
+  /** A change committed elsewhere (secret rotation, pause): the next request loads it again. */
+  forget(id: string): void {
+    this.generation++;
+    this.entries.delete(id);
+  }
+
+  /** Bumped by every forget: a load that overlapped one is used once, never kept. */
+  private generation = 0;
+
   async get(id: string): Promise<CachedIntegration | null> {
     const hit = this.entries.get(id);
     if (hit && (hit instanceof Promise || hit.expires > Date.now())) return hit;
+    const generation = this.generation;
     const load = this.integrations.findByIds([id]).then(([integration]) => {
       if (!integration) {
         this.entries.delete(id);
         return null;
       }
       const entry = { integration, secrets: this.integrations.webhookSecretsOf(integration), expires: Date.now() + this.ttlMs };
-      this.entries.set(id, entry);
+      if (generation === this.generation) this.entries.set(id, entry);
+      else this.entries.delete(id);
       return entry;
     });
     this.entries.set(id, load);
@@ -53,8 +64,41 @@ export class IntegrationCache {
   }
 }
 
+/** How often an integration's rejected requests leave a log row: at most one per window. */
+export const REJECTION_SAMPLE_MS = 60_000;
+
+/**
+ * Rejected requests (bad signature, unparseable body) cost no write each: they are counted in
+ * metrics, and per integration at most one sampled FAILED log row is kept per
+ * REJECTION_SAMPLE_MS, carrying how many were rejected since the previous one. The row is
+ * written on its own, outside the group commit that stores genuine events, so a flood of
+ * unsigned requests neither fills the database nor delays real events. (The window is per API
+ * process: N processes keep at most N rows a window.)
+ */
+export class RejectionSampler {
+  private readonly windows = new Map<string, { until: number; suppressed: number }>();
+
+  constructor(private readonly windowMs = REJECTION_SAMPLE_MS, private readonly now: () => number = Date.now) {}
+
+  /** The number of rejections this row stands for, or null when this one is only counted. */
+  sample(integrationId: string): number | null {
+    const now = this.now();
+    const window = this.windows.get(integrationId);
+    if (window && window.until > now) {
+      window.suppressed++;
+      return null;
+    }
+    if (this.windows.size > 10_000) this.windows.clear();
+    this.windows.set(integrationId, { until: now + this.windowMs, suppressed: 0 });
+    return 1 + (window?.suppressed ?? 0);
+  }
+}
+
 export interface IngressDeps {
   cache: IntegrationCache;
+  /** Keeps the sampled rejection rows (see RejectionSampler); never awaited by the answer. */
+  recordRejection: (log: IntegrationLog) => Promise<void>;
+  rejections: RejectionSampler;
   writer: EventWriter;
   /** Each request's log row is published (integrationLogAdded) once its commit is done. */
   events: EventBus;
@@ -104,15 +148,28 @@ async function receive(deps: IngressDeps, req: InboundRequest): Promise<Answer> 
   const reject = async (status: 400 | 401, reason: RejectReason | 'bad_payload', message: string): Promise<Answer> => {
     webhookRequests.inc({ ...labels, outcome: 'rejected' });
     webhookRejected.inc({ ...labels, reason });
-    await write([], {
-      ...logBase,
-      eventType: 'webhook.rejected',
-      status: 'FAILED',
-      errorMsg: message,
-      httpStatus: status,
-      durationMs: elapsed(),
-      request: { reason, bytes: req.body.length, contentType: req.headers['content-type'] ?? null },
-    });
+    const count = deps.rejections.sample(integration.id);
+    if (count !== null) {
+      const log = publishedLog(
+        {
+          ...logBase,
+          id: newId(),
+          eventType: 'webhook.rejected',
+          status: 'FAILED',
+          errorMsg: count > 1 ? `${message} (and ${count - 1} more rejected requests since the last record)` : message,
+          httpStatus: status,
+          durationMs: elapsed(),
+          request: { reason, bytes: req.body.length, contentType: req.headers['content-type'] ?? null, rejected: count },
+        },
+        null,
+      );
+      // At most one write a window per integration, so the answer may wait for it: the row is
+      // there when the 401 is. A failure to write it does not change the answer.
+      await deps.recordRejection(log).then(
+        () => deps.events.publish('log.added', log),
+        (err: unknown) => deps.log.warn({ err, integrationId: integration.id }, 'could not record a sampled webhook rejection'),
+      );
+    }
     return { status, body: { error: status === 401 ? 'invalid_signature' : 'bad_request', reason, message } };
   };
 

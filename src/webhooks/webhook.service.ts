@@ -1,3 +1,4 @@
+import { recordAudit } from '../observability/audit.js';
 import type { PgBoss } from 'pg-boss';
 import { In, type DataSource } from 'typeorm';
 import { notFound } from '../domain/shared/errors.js';
@@ -73,6 +74,7 @@ export class WebhookService {
       )) as [Array<{ id: string }>, number];
       if (rows[0].length === 0) throw notFound('WebhookEvent');
       await this.boss.insert(INBOUND_QUEUE, this.jobsFor([id]), { db: queueDb(tx) });
+      await recordAudit(tx, { action: 'replayWebhookEvent', targetType: 'WebhookEvent', targetId: id, after: { status: 'RECEIVED' } });
       return (await tx.findOneBy(WebhookEvent, { id }))!;
     });
   }

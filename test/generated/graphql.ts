@@ -27,7 +27,11 @@ export type ContractStatus =
 export type CreateApiKeyInput = {
   /** A PARTNER key's grants: the customers it may read. */
   customerIds?: Array<string | number> | null | undefined;
+  /** After this instant the key is refused (UNAUTHENTICATED). Unset: it does not expire. */
+  expiresAt?: string | null | undefined;
   name: string;
+  /** Requests per minute this key may make across every API process (1 to 1,000,000); over it: RATE_LIMITED, HTTP 429. Unset: no limit. */
+  requestsPerMinute?: number | null | undefined;
   role: Role;
   /** Narrows the key to these of its role's scopes; for a PARTNER key, grants pii:read (email, phone, tax id). */
   scopes?: Array<string> | null | undefined;
@@ -54,7 +58,7 @@ export type CreateCustomerInput = {
 export type CreateIntegrationInput = {
   /** Canonical entities whose create/update enqueue a sync job for this integration. */
   autoSync?: Array<AutoSyncEntity> | null | undefined;
-  /** https:// (http:// only for loopback sandboxes) */
+  /** https:// to a public address; http:// and loopback only where OUTBOUND_ALLOW_LOOPBACK allows them. Private, link-local, metadata and reserved addresses are refused. */
   baseUrl: string;
   /** STRIPE { apiKey }, HUBSPOT { accessToken }, SENDGRID { apiKey }, GENERIC { headers }. Write-only. */
   credentials?: unknown;
@@ -206,8 +210,9 @@ export type UpdateCustomerInput = {
 
 export type UpdateIntegrationInput = {
   autoSync?: Array<AutoSyncEntity> | null | undefined;
+  /** A new host needs credentials in the same call: stored credentials never follow the integration to another host. */
   baseUrl?: string | null | undefined;
-  /** Replaces the credentials (rotation). Write-only. */
+  /** Replaces the credentials (rotation); null drops them. Write-only. */
   credentials?: unknown;
   name?: string | null | undefined;
   /** Replaces the settings. */
@@ -429,6 +434,7 @@ export type NodeQueryVariables = Exact<{
 
 export type NodeQuery = { node:
     | { __typename: 'ApiKey', name: string, role: Role, scopes: Array<string>, id: string }
+    | { __typename: 'AuditLog', id: string }
     | { __typename: 'Contract', title: string, id: string }
     | { __typename: 'Customer', name: string, id: string }
     | { __typename: 'Integration', name: string, id: string }

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { CreateApiKeyDocument, CustomersDocument, RevokeApiKeyDocument } from '../generated/graphql.js';
-import { startTestGateway, testEnv, type TestGateway } from '../support/gateway.js';
+import { startTestGateway, testEnv, type TestGateway, scrapeMetrics } from '../support/gateway.js';
 import { until } from '../support/processes.js';
 
 /** Two API processes' worth of gateway on one database: A (the test gateway) and B. */
@@ -36,7 +36,7 @@ async function onB(key: string): Promise<number> {
 }
 
 async function statements(): Promise<number> {
-  const text = await (await fetch(`${b.url}/metrics`)).text();
+  const text = await scrapeMetrics(b.url, a.adminKey);
   return Number(text.split('\n').find((l) => l.startsWith('switchboard_db_statements_total '))!.split(' ')[1]);
 }
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import type { StripeState } from '../../src/sandbox/stripe.fake.js';
 import { CreateIntegrationDocument, IntegrationDocument, JobDocument, PushCustomerDocument, UpdateIntegrationDocument } from '../generated/graphql.js';
-import { codes, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { codes, startTestGateway, type TestGateway, scrapeMetrics } from '../support/gateway.js';
 import { rowId, STRIPE_KEY, waitForJobs } from '../support/outbound.js';
 import { until } from '../support/processes.js';
 
@@ -69,7 +69,7 @@ describe('fault matrix', () => {
     // Every completed job is linked to exactly one provider object.
     const refs = await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM external_ref WHERE integration_id = $1`, [rowId(integrationId)]);
     expect(refs[0].n).toBe(completed);
-    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    const metrics = await scrapeMetrics(t.url, t.adminKey);
     for (const kind of ['timeout', 'server', 'rate_limited']) {
       expect(metrics).toMatch(new RegExp(`switchboard_provider_errors_total\\{integration="${rowId(integrationId)}",provider="STRIPE",operation="customer.upsert",kind="${kind}"\\} [1-9]`));
     }
@@ -129,7 +129,7 @@ describe('secrets', () => {
 
     const tables = ['integration', 'integration_job', 'integration_log', 'external_ref', 'customer', 'gateway_setting'];
     const dump = (await Promise.all(tables.map((table) => t.sql(`SELECT row_to_json(x)::text AS row FROM ${table} x`)))).flat().map((r) => String(r.row)).join('\n');
-    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    const metrics = await scrapeMetrics(t.url, t.adminKey);
     for (const value of [secret, rotated, 'whsec_SECRETWEBHOOK_123456', 'SECRETVALUE', 'ROTATEDSECRET']) {
       expect(logLines.join('\n')).not.toContain(value);
       expect(responses.join('\n')).not.toContain(value);

@@ -49,14 +49,25 @@ describe('retention sweep', () => {
     await job('COMPLETED', 1);
     await log(40);
     await log(1);
+    // The audit trail outlives operational logs (AUDIT_RETENTION_DAYS); keys' minute counters go after 10 minutes.
+    for (const daysAgo of [40, 400]) {
+      await t.sql(`INSERT INTO audit_log (id, action, "timestamp") VALUES (gen_random_uuid(), 'x', now() - make_interval(days => $1))`, [daysAgo]);
+    }
+    const [{ id: keyId }] = await t.sql<{ id: string }>(`SELECT id FROM api_key LIMIT 1`);
+    for (const minutesAgo of [1, 30]) {
+      await t.sql(`INSERT INTO api_key_usage (key_id, minute, requests) VALUES ($1, date_trunc('minute', now()) - make_interval(mins => $2), 1)`, [keyId, minutesAgo]);
+    }
 
-    const deleted = await sweepRetention(t.gateway.db, 30);
-    expect(deleted).toEqual({ webhook_event: 2, integration_log: 1, integration_job: 2 });
+    const deleted = await sweepRetention(t.gateway.db, { operational: 30, audit: 365 });
+    expect(deleted).toEqual({ webhook_event: 2, integration_log: 1, integration_job: 2, audit_log: 1, api_key_usage: 1 });
+    expect(await t.sql(`SELECT 1 FROM audit_log WHERE "timestamp" < now() - interval '30 days'`)).toHaveLength(1);
     const events = (await t.sql<{ external_event_id: string }>('SELECT external_event_id FROM webhook_event WHERE integration_id = $1 ORDER BY 1', [integration])).map((r) => r.external_event_id);
     expect(events).toEqual(['new-processed', 'old-failed', 'old-waiting']);
     expect((await t.sql<{ status: string }>('SELECT status FROM integration_job WHERE integration_id = $1 ORDER BY 1', [integration])).map((r) => r.status)).toEqual(['COMPLETED', 'FAILED']);
     // A second sweep finds nothing more.
-    expect(await sweepRetention(t.gateway.db, 30)).toEqual({ webhook_event: 0, integration_log: 0, integration_job: 0 });
+    expect(await sweepRetention(t.gateway.db, { operational: 30, audit: 365 })).toEqual({ webhook_event: 0, integration_log: 0, integration_job: 0, audit_log: 0, api_key_usage: 0 });
+    // RETENTION_DAYS 0 and AUDIT_RETENTION_DAYS 0 keep everything but the minute counters.
+    expect(await sweepRetention(t.gateway.db, { operational: 0, audit: 0 })).toEqual({ api_key_usage: 0 });
     // The sweep is scheduled through pg-boss's cron on worker roles.
     const schedules = await t.sql<{ name: string; cron: string }>(`SELECT name, cron FROM pgboss.schedule WHERE name = 'maintenance-retention'`);
     expect(schedules).toEqual([{ name: 'maintenance-retention', cron: '*/15 * * * *' }]);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Customer } from '../../src/domain/customer/customer.entity.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { CreateApiKeyDocument, CreateCustomerDocument, CreateIntegrationDocument, PushCustomerDocument, RevokeApiKeyDocument } from '../generated/graphql.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { startTestGateway, type TestGateway, scrapeMetrics } from '../support/gateway.js';
 import { rowId, STRIPE_KEY } from '../support/outbound.js';
 import { spawnGateway, until, type GatewayProcess, stopSpawned } from '../support/processes.js';
 import { rawConnect, subscribe } from '../support/subscriptions.js';
@@ -256,7 +256,7 @@ describe('back-pressure', () => {
       const total = 8_000;
       for (let i = 0; i < total; i++) t.gateway.services.events.publish('customer.updated', customer);
       // The server gives up on the stalled client (its metric says so) ...
-      await until(async () => /switchboard_ws_closed_by_server_total\{reason="slow_consumer"\} 1/.test(await (await fetch(`${url}/metrics`)).text()), 60_000, 100);
+      await until(async () => /switchboard_ws_closed_by_server_total\{reason="slow_consumer"\} 1/.test(await scrapeMetrics(url, t.adminKey)), 60_000, 100);
       // ... and reading again, the client finds the close frame after what fitted before it.
       slow.resume();
       expect(await slow.closed).toMatchObject({ code: 4413 });

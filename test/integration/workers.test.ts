@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import type { StripeState } from '../../src/sandbox/stripe.fake.js';
 import { CreateIntegrationDocument, JobDocument, PushCustomerDocument } from '../generated/graphql.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { startTestGateway, type TestGateway, scrapeMetrics } from '../support/gateway.js';
 import { STRIPE_KEY, waitForJobs } from '../support/outbound.js';
 import { spawnGateway, until, type GatewayProcess, stopSpawned } from '../support/processes.js';
 
@@ -104,7 +104,7 @@ describe('worker processes', () => {
     const calls = await Promise.all(
       pair.map(async (w) => {
         const url = /GraphQL: (http:\/\/\S+)\/graphql/.exec(w.output())![1];
-        const text = await (await fetch(`${url}/metrics`)).text();
+        const text = await scrapeMetrics(url, t.adminKey);
         return text
           .split('\n')
           .filter((l) => l.startsWith('switchboard_provider_calls_total{'))

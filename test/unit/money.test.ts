@@ -14,7 +14,10 @@ describe('money in minor units', () => {
     expect(toMinorUnits('12.3', 'USD', 'x')).toBe(1230n);
     expect(toMinorUnits('500', 'JPY', 'x')).toBe(500n);
     expect(toMinorUnits('1.234', 'BHD', 'x')).toBe(1234n);
-    expect(toMinorUnits('92233720368547758.07', 'USD', 'x')).toBe(9223372036854775807n);
+    // Up to MAX_MINOR_UNITS (10^15 minor units); past it, refused, so no stored sum can overflow.
+    expect(toMinorUnits('10000000000000.00', 'USD', 'x')).toBe(10n ** 15n);
+    expect(() => toMinorUnits('10000000000000.01', 'USD', 'x')).toThrow(/too large/);
+    expect(() => toMinorUnits('99999999999999999999', 'USD', 'x')).toThrow(/too large/);
     expect(fromMinorUnits(1230n, 'USD')).toBe('12.30');
     expect(fromMinorUnits(5n, 'USD')).toBe('0.05');
     expect(fromMinorUnits(500n, 'JPY')).toBe('500');

@@ -38,4 +38,16 @@ export class ApiKey {
 
   @Column('timestamptz', { name: 'revoked_at', nullable: true })
   revokedAt: Date | null;
+
+  /** After this instant the key is refused as UNAUTHENTICATED; null: it does not expire. */
+  @Column('timestamptz', { name: 'expires_at', nullable: true })
+  expiresAt: Date | null;
+
+  /** Last request, to the minute: recorded in memory and written once a minute, not per request. */
+  @Column('timestamptz', { name: 'last_used_at', nullable: true })
+  lastUsedAt: Date | null;
+
+  /** Requests this key may make per minute across every API process; null: no limit. */
+  @Column('integer', { name: 'requests_per_minute', nullable: true })
+  requestsPerMinute: number | null;
 }

@@ -1,3 +1,4 @@
+import { recordAudit } from '../../observability/audit.js';
 import { In, type DataSource } from 'typeorm';
 import { Customer } from '../customer/customer.entity.js';
 import type { AfterWrite } from '../shared/after-write.js';
@@ -28,6 +29,9 @@ export interface ContractFilter {
   customerId?: string | null;
   status?: ContractStatus | null;
 }
+
+/** Contract fields the audit trail keeps. */
+const audited = (k: Contract) => ({ title: k.title, status: k.status, startDate: k.startDate, endDate: k.endDate, valueMinor: k.valueMinor, valueCurrency: k.valueCurrency });
 
 export class ContractService {
   constructor(private readonly db: DataSource) {}
@@ -70,6 +74,7 @@ export class ContractService {
       const customer = await tx.findOne(Customer, { where: { id: input.customerId }, lock: { mode: 'pessimistic_read' } });
       if (!customer) throw badInput('customerId', 'customerId names no customer');
       const saved = await tx.save(contract);
+      await recordAudit(tx, { action: 'createContract', targetType: 'Contract', targetId: saved.id, after: { ...audited(saved), customerId: saved.customerId } });
       return { contract: saved, extra: await afterWrite?.(tx, saved) };
     });
   }
@@ -88,9 +93,11 @@ export class ContractService {
           currentVersion: current.version,
         });
       }
+      const before = audited(current);
       this.apply(current, input, false);
       current.version += 1;
       const saved = await tx.save(current);
+      await recordAudit(tx, { action: 'updateContract', targetType: 'Contract', targetId: saved.id, before, after: audited(saved) });
       return { contract: saved, extra: await afterWrite?.(tx, saved) };
     });
   }

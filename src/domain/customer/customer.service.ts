@@ -7,6 +7,11 @@ import { normalizeCurrency } from '../shared/money.js';
 import { paginate, type Connection, type PageArgs } from '../shared/pagination.js';
 import { isUniqueViolation, optionalEmail, optionalPhone, optionalText, requiredText } from '../shared/validation.js';
 import { Customer } from './customer.entity.js';
+import { recordAudit } from '../../observability/audit.js';
+
+/** Customer fields the audit trail keeps; all but currency are personal, so stored masked. */
+const audited = (c: Customer) => ({ name: c.name, email: c.email, phone: c.phone, taxId: c.taxId, currency: c.currency });
+const PERSONAL = ['name', 'email', 'phone', 'taxId'] as const;
 
 export interface CustomerInput {
   name?: string | null;
@@ -52,6 +57,7 @@ export class CustomerService {
     try {
       return await this.db.transaction(async (tx) => {
         const saved = await tx.save(customer);
+        await recordAudit(tx, { action: 'createCustomer', targetType: 'Customer', targetId: saved.id, after: audited(saved), personal: PERSONAL });
         return { customer: saved, extra: await afterWrite?.(tx, saved) };
       });
     } catch (err) {
@@ -77,9 +83,11 @@ export class CustomerService {
             currentVersion: current.version,
           });
         }
+        const before = audited(current);
         this.apply(current, input, false);
         current.version += 1;
         const saved = await tx.save(current);
+        await recordAudit(tx, { action: 'updateCustomer', targetType: 'Customer', targetId: saved.id, before, after: audited(saved), personal: PERSONAL });
         return { customer: saved, extra: await afterWrite?.(tx, saved) };
       });
     } catch (err) {

@@ -4,7 +4,8 @@ import { Customer } from '../customer/customer.entity.js';
 import { canSeeCustomer, type AccessScope } from '../shared/access.js';
 import { badInput, conflict, notFound } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
-import { normalizeCurrency, toMinorUnits } from '../shared/money.js';
+import { normalizeCurrency, toMinorUnits, withinMoneyRange } from '../shared/money.js';
+import { recordAudit } from '../../observability/audit.js';
 import { paginate, paginateByParent, type Connection, type PageArgs } from '../shared/pagination.js';
 import { requiredText, validDate } from '../shared/validation.js';
 import { Invoice, InvoiceLineItem, InvoiceStatus } from './invoice.entity.js';
@@ -76,7 +77,7 @@ function buildLineItems(invoiceId: string, items: LineItemInput[], currency: str
     line.description = requiredText(item.description, `${field}.description`, 1000);
     line.quantity = item.quantity;
     line.unitAmountMinor = unit.toString();
-    line.amountMinor = (unit * BigInt(item.quantity)).toString();
+    line.amountMinor = withinMoneyRange(unit * BigInt(item.quantity), `${field}.amount`).toString();
     return line;
   });
 }
@@ -88,7 +89,24 @@ function parseTax(tax: string | null | undefined, currency: string): string {
   return minor.toString();
 }
 
-const sum = (lines: InvoiceLineItem[]) => lines.reduce((acc, l) => acc + BigInt(l.amountMinor), 0n).toString();
+const sum = (lines: InvoiceLineItem[]) => withinMoneyRange(lines.reduce((acc, l) => acc + BigInt(l.amountMinor), 0n), 'lineItems').toString();
+
+/** subtotal + tax must fit too. */
+function checkTotal(subtotalMinor: string, taxMinor: string): void {
+  withinMoneyRange(BigInt(subtotalMinor) + BigInt(taxMinor), 'tax');
+}
+
+/** What the audit trail keeps of an invoice (no personal data on it). */
+function auditedInvoice(invoice: Invoice, lines?: InvoiceLineItem[]): Record<string, unknown> {
+  return {
+    status: invoice.status,
+    currency: invoice.currency,
+    subtotalMinor: invoice.subtotalMinor,
+    taxMinor: invoice.taxMinor,
+    dueAt: invoice.dueAt,
+    ...(lines ? { lineItems: lines.length } : {}),
+  };
+}
 
 export class InvoiceService {
   constructor(private readonly db: DataSource) {}
@@ -98,6 +116,7 @@ export class InvoiceService {
     const id = newId();
     const lines = buildLineItems(id, input.lineItems, currency);
     const taxMinor = parseTax(input.tax, currency);
+    checkTotal(sum(lines), taxMinor);
     const dueAt = validDate(input.dueAt, 'dueAt');
     return this.db.transaction(async (tx) => {
       const customer = await tx.findOne(Customer, { where: { id: input.customerId }, lock: { mode: 'pessimistic_read' } });
@@ -126,6 +145,7 @@ export class InvoiceService {
       });
       await tx.save(invoice);
       await tx.insert(InvoiceLineItem, lines);
+      await recordAudit(tx, { action: 'createInvoice', targetType: 'Invoice', targetId: invoice.id, after: { ...auditedInvoice(invoice, lines), customerId: customer.id } });
       return invoice;
     });
   }
@@ -139,6 +159,7 @@ export class InvoiceService {
           currentVersion: invoice.version,
         });
       }
+      const before = auditedInvoice(invoice);
       if (input.lineItems != null || input.tax !== undefined) {
         if (invoice.status !== InvoiceStatus.DRAFT) {
           throw badInput(input.lineItems != null ? 'lineItems' : 'tax', 'only a DRAFT invoice can change its amounts');
@@ -152,9 +173,12 @@ export class InvoiceService {
         await tx.insert(InvoiceLineItem, lines);
         invoice.subtotalMinor = sum(lines);
       }
+      checkTotal(invoice.subtotalMinor, invoice.taxMinor);
       if (input.status != null && input.status !== invoice.status) this.transition(invoice, input.status);
       invoice.version += 1;
-      return tx.save(invoice);
+      const saved = await tx.save(invoice);
+      await recordAudit(tx, { action: 'updateInvoice', targetType: 'Invoice', targetId: invoice.id, before, after: { ...auditedInvoice(saved), ...(input.lineItems != null ? { lineItemsReplaced: input.lineItems.length } : {}) } });
+      return saved;
     });
   }
 

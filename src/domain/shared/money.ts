@@ -22,6 +22,19 @@ export function normalizeCurrency(currency: string, field = 'currency'): string 
 
 const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
 
+/**
+ * The largest amount the gateway stores, in minor units (10^15: ten trillion dollars). Money
+ * columns hold 64-bit integers; with this cap, sums of a whole invoice (250 lines) stay far
+ * inside them, so no total overflows.
+ */
+export const MAX_MINOR_UNITS = 10n ** 15n;
+
+/** Refuses an amount (or a product or sum of amounts) past MAX_MINOR_UNITS, naming the field. */
+export function withinMoneyRange(minor: bigint, field: string): bigint {
+  if (minor > MAX_MINOR_UNITS || minor < -MAX_MINOR_UNITS) throw badInput(field, `${field} is too large (at most ${MAX_MINOR_UNITS} minor units)`);
+  return minor;
+}
+
 /** "12.30" in USD -> 1230n. More fractional digits than the currency has is an error, never rounded. */
 export function toMinorUnits(amount: string, currency: string, field: string): bigint {
   const match = DECIMAL.exec(amount.trim());
@@ -32,8 +45,9 @@ export function toMinorUnits(amount: string, currency: string, field: string): b
   if (significant.length > exponent) {
     throw badInput(field, `${field} has more decimal places than ${currency} allows (${exponent})`);
   }
+  if (whole.replace(/^0+/, '').length > 20) throw badInput(field, `${field} is too large (at most ${MAX_MINOR_UNITS} minor units)`);
   const minor = BigInt(whole + fraction.padEnd(exponent, '0').slice(0, exponent));
-  return sign === '-' ? -minor : minor;
+  return withinMoneyRange(sign === '-' ? -minor : minor, field);
 }
 
 /** 1230n in USD -> "12.30"; 500n in JPY -> "500"; 1234n in BHD -> "1.234". */

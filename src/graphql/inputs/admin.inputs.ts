@@ -1,5 +1,5 @@
-import { Field, ID, InputType } from 'type-graphql';
-import { JSONScalar } from '../scalars.js';
+import { Field, ID, InputType, Int } from 'type-graphql';
+import { DateTimeScalar, JSONScalar } from '../scalars.js';
 import { AutoSyncEntity } from '../types/admin.types.js';
 import { IntegrationStatus, Provider, Role } from '../types/enums.js';
 
@@ -11,7 +11,10 @@ export class CreateIntegrationInput {
   @Field()
   name: string;
 
-  @Field({ description: 'https:// (http:// only for loopback sandboxes)' })
+  @Field({
+    description:
+      'https:// to a public address; http:// and loopback only where OUTBOUND_ALLOW_LOOPBACK allows them. Private, link-local, metadata and reserved addresses are refused.',
+  })
   baseUrl: string;
 
   @Field(() => JSONScalar, {
@@ -38,10 +41,10 @@ export class UpdateIntegrationInput {
   @Field(() => String, { nullable: true })
   name?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'A new host needs credentials in the same call: stored credentials never follow the integration to another host.' })
   baseUrl?: string | null;
 
-  @Field(() => JSONScalar, { nullable: true, description: 'Replaces the credentials (rotation). Write-only.' })
+  @Field(() => JSONScalar, { nullable: true, description: 'Replaces the credentials (rotation); null drops them. Write-only.' })
   credentials?: unknown;
 
   @Field(() => JSONScalar, { nullable: true, description: 'Replaces the settings.' })
@@ -76,4 +79,10 @@ export class CreateApiKeyInput {
     description: "Narrows the key to these of its role's scopes; for a PARTNER key, grants pii:read (email, phone, tax id).",
   })
   scopes?: string[] | null;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'After this instant the key is refused (UNAUTHENTICATED). Unset: it does not expire.' })
+  expiresAt?: Date | null;
+
+  @Field(() => Int, { nullable: true, description: 'Requests per minute this key may make across every API process (1 to 1,000,000); over it: RATE_LIMITED, HTTP 429. Unset: no limit.' })
+  requestsPerMinute?: number | null;
 }

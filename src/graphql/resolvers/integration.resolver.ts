@@ -1,4 +1,4 @@
-import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Scope } from '../../domain/auth/roles.js';
 import { IntegrationStatus, type Integration } from '../../domain/integration/integration.entity.js';
 import { parseId } from '../../domain/shared/ids.js';
@@ -70,13 +70,16 @@ export class IntegrationResolver {
   }
 
   @Authorized(Scope.INTEGRATIONS_MANAGE)
-  @Mutation(() => IntegrationPayload, { description: 'New webhook secret; the previous one keeps verifying for 24 hours.' })
+  @Mutation(() => IntegrationPayload, {
+    description: 'New webhook secret; the previous one keeps verifying for graceSeconds (default 86400, at most 604800; 0: it stops at once).',
+  })
   async rotateIntegrationSecret(
     @Arg('id', () => ID) id: string,
     @Arg('webhookSecret') webhookSecret: string,
+    @Arg('graceSeconds', () => Int, { nullable: true }) graceSeconds: number | null,
     @Ctx() ctx: GraphQLContext,
   ) {
-    return { integration: await ctx.services.integrations.rotateSecret(parseId('Integration', id, 'id'), webhookSecret) };
+    return { integration: await ctx.services.integrations.rotateSecret(parseId('Integration', id, 'id'), webhookSecret, graceSeconds) };
   }
 
   @Authorized(Scope.INTEGRATIONS_MANAGE)

@@ -19,6 +19,7 @@ const NODE_READERS: Record<string, { scope: Scope; load: (ctx: GraphQLContext, i
   IntegrationJob: { scope: Scope.JOBS_READ, load: (ctx, id) => ctx.loaders.job.load(id) },
   IntegrationLog: { scope: Scope.LOGS_READ, load: (ctx, id) => ctx.services.jobs.findLog(id) },
   WebhookEvent: { scope: Scope.LOGS_READ, load: async (ctx, id) => (await ctx.services.webhooks.findByIds([id]))[0] ?? null },
+  AuditLog: { scope: Scope.AUDIT_READ, load: (ctx, id) => ctx.services.audit.get(id) },
 };
 
 @Resolver()

@@ -1,4 +1,4 @@
-import { Field, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { DateTimeScalar } from '../scalars.js';
 import { ConnectionType } from './connection.js';
 import { CircuitState, IntegrationStatus, Provider, Role } from './enums.js';
@@ -56,6 +56,15 @@ export class ApiKeyType extends NodeInterface {
 
   @Field(() => DateTimeScalar, { nullable: true })
   revokedAt: Date | null;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'After this instant the key is refused.' })
+  expiresAt: Date | null;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'The last request made with the key, recorded within a minute.' })
+  lastUsedAt: Date | null;
+
+  @Field(() => Int, { nullable: true, description: 'Requests per minute across every API process; null: no limit.' })
+  requestsPerMinute: number | null;
 }
 
 @ObjectType('CreateApiKeyPayload')

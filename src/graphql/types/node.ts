@@ -1,5 +1,6 @@
 import { Field, ID, InterfaceType } from 'type-graphql';
 import { ApiKey } from '../../domain/auth/api-key.entity.js';
+import { AuditLog } from '../../domain/audit/audit-log.entity.js';
 import { Contract } from '../../domain/contract/contract.entity.js';
 import { Customer } from '../../domain/customer/customer.entity.js';
 import { Integration } from '../../domain/integration/integration.entity.js';
@@ -19,6 +20,7 @@ export const NODE_TYPES = new Map<Function, string>([
   [IntegrationJob, 'IntegrationJob'],
   [IntegrationLog, 'IntegrationLog'],
   [WebhookEvent, 'WebhookEvent'],
+  [AuditLog, 'AuditLog'],
 ]);
 
 export function typeNameOf(value: object): string | undefined {
