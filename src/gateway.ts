@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
-import { loadEncryptionKey, verifyEncryptionKey } from './config/encryption-key.js';
+import { loadEncryptionKey, parsePreviousKeys, verifyEncryptionKey } from './config/encryption-key.js';
 import type { Env } from './config/env.js';
 import { createDataSource, initialiseDatabase } from './db/data-source.js';
 import { closePrepared } from './db/prepared.js';
@@ -101,7 +101,8 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
       await db.destroy();
     });
     if (applied.length) log.info({ applied }, 'migrations applied');
-    await verifyEncryptionKey(db, encryptionKey);
+    const previousKeys = parsePreviousKeys(env.ENCRYPTION_KEY_PREVIOUS);
+    await verifyEncryptionKey(db, encryptionKey, previousKeys);
 
     const runsWorkers = env.ROLE !== 'api';
     const boss = await startQueue(databaseUrl, log, {
@@ -119,6 +120,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
       boss,
       { retryLimit: env.WEBHOOK_RETRY_LIMIT, retryDelay: env.WEBHOOK_RETRY_DELAY_SECONDS },
       { allowLoopback: env.OUTBOUND_ALLOW_LOOPBACK, maxResponseBytes: env.OUTBOUND_MAX_RESPONSE_BYTES },
+      previousKeys,
     );
     const generatedAdminKey = await services.apiKeys.ensureAdminKey(env.ADMIN_API_KEY);
 

@@ -39,6 +39,7 @@ export function createServices(
   boss: PgBoss,
   webhookRetry: { retryLimit: number; retryDelay: number },
   outboundPolicy: OutboundPolicy = DEFAULT_OUTBOUND_POLICY,
+  previousKeys: readonly Buffer[] = [],
   events = new EventBus(),
 ): Services {
   return {
@@ -51,7 +52,7 @@ export function createServices(
     contracts: new ContractService(db),
     invoices: new InvoiceService(db),
     externalRefs: new ExternalRefService(db),
-    integrations: new IntegrationService(db, new CredentialCipher(encryptionKey), outboundPolicy),
+    integrations: new IntegrationService(db, new CredentialCipher(encryptionKey, previousKeys), outboundPolicy),
     apiKeys: new ApiKeyService(db),
     keyRateLimiter: new KeyRateLimiter(db),
     audit: new AuditService(db),

@@ -42,6 +42,13 @@ const baseSchema = z.object({
     .optional(),
   CORS_ORIGINS: origins.default([]),
   ENCRYPTION_KEY: encryptionKey.optional(),
+  /** During a rotation: the keys values may still be sealed with (read only), comma-separated. */
+  ENCRYPTION_KEY_PREVIOUS: z
+    .string()
+    .refine((v) => v.split(',').map((k) => k.trim()).filter(Boolean).every((k) => Buffer.from(k, 'base64').length === 32), {
+      message: 'expected comma-separated base64 strings that each decode to exactly 32 bytes',
+    })
+    .optional(),
   PUBLIC_URL: z.url({ message: 'expected the URL providers reach this gateway at, such as https://switchboard.example.com' }).optional(),
   /** Unset: ./.data, or a folder under /var/tmp when the postgres user cannot reach the checkout (see resolveDataDir). */
   DATA_DIR: z.string().optional(),

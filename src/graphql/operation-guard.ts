@@ -115,9 +115,17 @@ function coerceVariables(schema: GraphQLSchema, operation: OperationDefinitionNo
   return requestError(error.message, 'BAD_USER_INPUT', field ? { field } : {});
 }
 
-/** PostgreSQL text and jsonb hold no NUL character: refuse it where it enters, naming where. */
+/**
+ * Text the database can hold: no NUL character (PostgreSQL text and jsonb refuse it) and well-formed
+ * Unicode (a lone surrogate cannot be encoded in UTF-8). Refused where it enters, naming where.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+function badText(value: string): boolean {
+  return value.includes('\u0000') || LONE_SURROGATE.test(value);
+}
+
 function findNul(value: unknown, path: string, depth = 0): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (typeof value === 'string') return badText(value) ? path : null;
   if (depth > 50 || value === null || typeof value !== 'object') return null;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -127,7 +135,7 @@ function findNul(value: unknown, path: string, depth = 0): string | null {
     return null;
   }
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-    if (key.includes('\u0000')) return `${path}.${key.replace(/\u0000/g, '\\u0000')}`;
+    if (badText(key)) return `${path}.${key.replace(/\u0000/g, '\\u0000').replace(new RegExp(LONE_SURROGATE, 'g'), '\uFFFD')}`;
     const found = findNul(v, `${path}.${key}`, depth + 1);
     if (found) return found;
   }
@@ -138,7 +146,7 @@ function nulCharacter(document: DocumentNode, variables: Record<string, unknown>
   const inVariable = findNul(variables, '$');
   if (inVariable) {
     const field = inVariable.replace(/^\$\.?/, '');
-    return requestError(`Variable "$${field}" holds a NUL character (\\u0000), which no text field accepts`, 'BAD_USER_INPUT', { field });
+    return requestError(`Variable "$${field}" holds a NUL character (\\u0000) or a lone surrogate, which no text field accepts`, 'BAD_USER_INPUT', { field });
   }
   let literal: string | null = null;
   const stack: string[] = [];
@@ -146,11 +154,11 @@ function nulCharacter(document: DocumentNode, variables: Record<string, unknown>
     Argument: { enter: (node) => void stack.push(node.name.value), leave: () => void stack.pop() },
     ObjectField: { enter: (node) => void stack.push(node.name.value), leave: () => void stack.pop() },
     StringValue(node) {
-      if (literal === null && node.value.includes('\u0000')) literal = stack.join('.') || 'argument';
+      if (literal === null && badText(node.value)) literal = stack.join('.') || 'argument';
     },
   });
   if (literal === null) return null;
-  return requestError(`${literal} holds a NUL character (\\u0000), which no text field accepts`, 'BAD_USER_INPUT', { field: literal });
+  return requestError(`${literal} holds a NUL character (\\u0000) or a lone surrogate, which no text field accepts`, 'BAD_USER_INPUT', { field: literal });
 }
 
 /** Root fields of a selection, through fragments (aliases each count). */

@@ -71,9 +71,12 @@ export function auditChanges(entry: AuditEntry): Record<string, unknown> {
  * actor is the request's (see withRequestScope); changes made by the gateway itself carry none.
  */
 export async function recordAudit(tx: EntityManager, entry: AuditEntry): Promise<void> {
+  const changes = auditChanges(entry);
+  // An update that changed no field changed nothing worth a row.
+  if (entry.before && entry.after && Object.keys(changes).length === 0) return;
   const actor = currentActor();
   await tx.query(
     `INSERT INTO audit_log (id, action, actor_key_id, actor_name, target_type, target_id, changes, correlation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [newId(), entry.action, actor?.keyId ?? null, actor?.name ?? null, entry.targetType ?? null, entry.targetId ?? null, JSON.stringify(auditChanges(entry)), actor?.correlationId ?? null],
+    [newId(), entry.action, actor?.keyId ?? null, actor?.name ?? null, entry.targetType ?? null, entry.targetId ?? null, JSON.stringify(changes), actor?.correlationId ?? null],
   );
 }
