@@ -5,7 +5,7 @@ import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { loadEncryptionKey, parsePreviousKeys, verifyEncryptionKey } from './config/encryption-key.js';
-import type { Env } from './config/env.js';
+import { auditRetentionDays, type Env } from './config/env.js';
 import { createDataSource, initialiseDatabase } from './db/data-source.js';
 import { closePrepared } from './db/prepared.js';
 import { resolveDataDir, startEmbeddedPostgres, type EmbeddedServer } from './db/embedded-postgres.js';
@@ -180,7 +180,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
       await processor.start();
       onStop('webhook processor', () => processor.stop());
 
-      const stopRetention = await scheduleRetention(db, boss, log, { operational: env.RETENTION_DAYS, audit: env.AUDIT_RETENTION_DAYS });
+      const stopRetention = await scheduleRetention(db, boss, log, { operational: env.RETENTION_DAYS, audit: auditRetentionDays(env) });
       onStop('retention sweep', stopRetention);
       const stopOrphanSweep = await scheduleOrphanSweep(services.jobs, services.webhooks, boss, log);
       onStop('orphan sweep', stopOrphanSweep);

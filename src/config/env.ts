@@ -71,7 +71,7 @@ const baseSchema = z.object({
   QUEUE_MONITOR_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(2),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(15000),
   RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
-  /** The audit trail is kept at least as long as operational rows (checked below); 0 keeps it forever. */
+  /** The audit trail; never kept shorter than RETENTION_DAYS keeps logs (see auditRetentionDays); 0 keeps it forever. */
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36500).default(365),
   FIELD_OWNERSHIP: ownershipOverrides.optional(),
   WEBHOOK_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(6),
@@ -85,18 +85,16 @@ const baseSchema = z.object({
   WEBHOOK_COMMIT_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(1),
 });
 
-/** The environment schema: every variable Switchboard reads, with its default, and the rules between them. */
-export const envSchema = baseSchema.superRefine((env, ctx) => {
-  if (env.AUDIT_RETENTION_DAYS > 0 && (env.RETENTION_DAYS === 0 || env.AUDIT_RETENTION_DAYS < env.RETENTION_DAYS)) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['AUDIT_RETENTION_DAYS'],
-      message: 'the audit trail must be kept at least as long as RETENTION_DAYS keeps logs (0 keeps it forever)',
-    });
-  }
-});
+/** The environment schema: every variable Switchboard reads, with its default. */
+export const envSchema = baseSchema;
 
 export type Env = z.infer<typeof envSchema>;
+
+/** Days the audit trail is kept: AUDIT_RETENTION_DAYS, but never less than the logs (0: forever). */
+export function auditRetentionDays(env: Pick<Env, 'RETENTION_DAYS' | 'AUDIT_RETENTION_DAYS'>): number {
+  if (env.RETENTION_DAYS === 0 || env.AUDIT_RETENTION_DAYS === 0) return 0;
+  return Math.max(env.AUDIT_RETENTION_DAYS, env.RETENTION_DAYS);
+}
 
 export class ConfigError extends Error {
   constructor(readonly issues: string[]) {

@@ -43,3 +43,13 @@ describe('environment schema', () => {
     expect((error as Error).message).toMatch(message);
   });
 });
+
+describe('audit retention', () => {
+  it('is never shorter than the logs it audits', async () => {
+    const { auditRetentionDays } = await import('../../src/config/env.js');
+    expect(auditRetentionDays(parseEnv({}))).toBe(365);
+    expect(auditRetentionDays(parseEnv({ RETENTION_DAYS: '400' }))).toBe(400);
+    expect(auditRetentionDays(parseEnv({ RETENTION_DAYS: '0' }))).toBe(0);
+    expect(auditRetentionDays(parseEnv({ AUDIT_RETENTION_DAYS: '0' }))).toBe(0);
+  });
+});
