@@ -203,7 +203,7 @@ export class JobService {
     for (const job of jobs) this.changed.add(job);
   }
 
-  /** Queue entries for jobs, in one statement (pg-boss insert) in `tx`. */
+  /** Queue entries for jobs, in one statement (pg-boss insert) in `tx`, each in its integration's group. */
   private async send(tx: EntityManager, entries: QueueEntry[]): Promise<void> {
     if (entries.length === 0) return;
     await this.boss.insert(
@@ -211,6 +211,8 @@ export class JobService {
       entries.map((e) => ({
         id: e.queueJobId,
         data: { jobId: e.jobId, integrationId: e.integrationId } satisfies OutboundQueueData,
+        // The fair fetch shares worker places out by integration (src/jobs/fair-fetch.ts).
+        group: { id: e.integrationId },
       })),
       { db: queueDb(tx), returnId: false },
     );

@@ -8,6 +8,16 @@ export interface IntegrationSettings {
   retryMaxDelayMs: number;
   requestsPerSecond: number;
   concurrency: number;
+  /**
+   * The most worker time this integration's calls in flight may hold at once in one worker
+   * process (ms): each call counts what it is expected to take (the integration's recent
+   * average, or `timeoutMs` before any call of it has finished in this process), or the time it
+   * has run if that is longer. A provider that slows down gets fewer calls in flight, so it loses
+   * throughput itself instead of taking worker places from the others (docs/adr/0011).
+   */
+  inFlightBudgetMs: number;
+  /** This integration's share of a worker's places, against the others' (fair share when places are contended). */
+  weight: number;
 }
 
 const BOUNDS: Record<keyof IntegrationSettings, { min: number; max: number; integer: boolean }> = {
@@ -17,10 +27,28 @@ const BOUNDS: Record<keyof IntegrationSettings, { min: number; max: number; inte
   retryMaxDelayMs: { min: 0, max: 86_400_000, integer: true },
   requestsPerSecond: { min: 0.01, max: 10_000, integer: false },
   concurrency: { min: 1, max: 1_000, integer: true },
+  inFlightBudgetMs: { min: 100, max: 3_600_000, integer: true },
+  weight: { min: 1, max: 100, integer: true },
 };
 
+/**
+ * The in-flight budget's default: 30 s of worker time at once. At the other defaults that is the
+ * whole concurrency cap (10) of calls up to 3 s, and 3 calls of a provider that hangs until the
+ * 10 s timeout (or of one not yet seen to answer), out of a worker's 20 places.
+ */
+export const DEFAULT_IN_FLIGHT_BUDGET_MS = 30_000;
+
 export function defaultSettings(requestsPerSecond: number): IntegrationSettings {
-  return { timeoutMs: 10_000, maxAttempts: 8, retryBaseDelayMs: 1_000, retryMaxDelayMs: 3_600_000, requestsPerSecond, concurrency: 10 };
+  return {
+    timeoutMs: 10_000,
+    maxAttempts: 8,
+    retryBaseDelayMs: 1_000,
+    retryMaxDelayMs: 3_600_000,
+    requestsPerSecond,
+    concurrency: 10,
+    inFlightBudgetMs: DEFAULT_IN_FLIGHT_BUDGET_MS,
+    weight: 1,
+  };
 }
 
 /** Validates a settings object: unknown keys and out-of-range values are BAD_USER_INPUT naming the key. */
