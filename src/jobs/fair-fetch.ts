@@ -148,8 +148,8 @@ const setting = (key: string, cast: 'int' | 'float8', defaults: string) => `COAL
 /**
  * The outbound fair fetch. Parameters: $1 queue, $2 the most entries to return (this process's
  * free places), $3 integrations this process holds entries of or has timed calls for, with, per
- * integration, $4 the entries its in-flight budget lets this process take more (null: not yet
- * known here), $5 the entries this process holds, $6 of those, the ones that have not yet started
+ * integration, $4 the entries its in-flight budget lets this process take more (null: its
+ * settings are not loaded here yet, so the fetch counts each entry held as its timeout), $5 the entries this process holds, $6 of those, the ones that have not yet started
  * a call; $7 the queue entries this process holds or is completing (pg-boss still counts them
  * active; they are counted in $5 instead), $8 CIRCUIT_COOLDOWN_MS, $9 the rate look-ahead (ms),
  * $10 each provider's default requestsPerSecond (JSON), $11 the other settings' defaults (JSON).
@@ -170,7 +170,9 @@ export const outboundFetchSql = (table: string) => `
                                                   AND a.id <> ALL($7::uuid[]))::int,
         s.concurrency - (SELECT count(*) FROM integration_slot sl
                           WHERE sl.integration_id = i.id AND sl.slot < s.concurrency AND sl.lease_until > clock_timestamp())::int,
-        COALESCE(l.room, GREATEST(1, s.budget / s.timeout)),
+        -- Not yet timed here: each call counts its timeout against the budget; one at least when none is held.
+        COALESCE(l.room, CASE WHEN COALESCE(l.held, 0) = 0 THEN GREATEST(1, s.budget / s.timeout)
+                              ELSE GREATEST(0, (s.budget - l.held * s.timeout) / s.timeout) END),
         CASE WHEN i.circuit = 'CLOSED' THEN NULL
              WHEN (i.circuit = 'OPEN' AND i.circuit_opened_at <= now() - $8::int * interval '1 ms')
                OR (i.circuit = 'HALF_OPEN' AND i.circuit_probe_until < now()) THEN 1
@@ -184,7 +186,8 @@ export const outboundFetchSql = (table: string) => `
     JOIN integration i ON ${INTEGRATION_OF_GROUP}
     CROSS JOIN LATERAL (SELECT ${setting('concurrency', 'int', '$11::jsonb')} AS concurrency,
                                ${setting('weight', 'int', '$11::jsonb')} AS weight,
-                               ${setting('inFlightBudgetMs', 'int', '$11::jsonb')} AS budget,
+                               COALESCE((i.settings->>'inFlightBudgetMs')::int,
+                                        LEAST(3600000, ($11::jsonb->>'budgetTimeouts')::int * ${setting('timeoutMs', 'int', '$11::jsonb')})) AS budget,
                                ${setting('timeoutMs', 'int', '$11::jsonb')} AS timeout,
                                COALESCE((i.settings->>'requestsPerSecond')::float8, ($10::jsonb->>i.provider)::float8) AS rps) s
     LEFT JOIN local l ON l.id = i.id

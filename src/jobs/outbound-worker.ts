@@ -8,7 +8,7 @@ import { ProviderError, type CallContext, type HttpExchange, type OperationResul
 import { PROVIDERS } from '../connectors/registry.js';
 import type { CanonicalEntityType } from '../domain/external-ref/external-ref.entity.js';
 import { CircuitState, Integration, IntegrationStatus } from '../domain/integration/integration.entity.js';
-import { defaultSettings, effectiveSettings, type IntegrationSettings } from '../domain/integration/integration-settings.js';
+import { defaultSettings, effectiveSettings, IN_FLIGHT_BUDGET_TIMEOUTS, type IntegrationSettings } from '../domain/integration/integration-settings.js';
 import { IntegrationJob, JobStatus } from '../domain/job/integration-job.entity.js';
 import { Direction, IntegrationLog, LogStatus } from '../domain/job/integration-log.entity.js';
 import { isUuid, newId, UUID_PATTERN } from '../domain/shared/ids.js';
@@ -260,7 +260,7 @@ const START_SQL = `
   ORDER BY req.ord`;
 
 /** The reasons of switchboard_integration_jobs_waiting. */
-const WAIT_REASONS = ['ready', 'concurrency_cap', 'rate_limit', 'retry_backoff', 'entity_order', 'paused', 'circuit_open'] as const;
+const WAIT_REASONS = ['worker', 'concurrency_cap', 'rate_limit', 'retry_backoff', 'entity_order', 'paused', 'circuit_open'] as const;
 
 /** Settings of an integration this process has not loaded yet (its first entries; the fetch itself read the real ones). */
 const DEFAULT_SETTINGS = defaultSettings(0);
@@ -270,8 +270,8 @@ const PROVIDER_RPS = JSON.stringify(Object.fromEntries(Object.entries(PROVIDERS)
 const FETCH_DEFAULTS = JSON.stringify({
   concurrency: DEFAULT_SETTINGS.concurrency,
   weight: DEFAULT_SETTINGS.weight,
-  inFlightBudgetMs: DEFAULT_SETTINGS.inFlightBudgetMs,
   timeoutMs: DEFAULT_SETTINGS.timeoutMs,
+  budgetTimeouts: IN_FLIGHT_BUDGET_TIMEOUTS,
 });
 
 /** The integration a queue entry is for (its group; entries of an earlier version may only name it in their data). */
@@ -1107,7 +1107,7 @@ export class OutboundWorker {
                      WHEN o.behind THEN 'entity_order'
                      WHEN COALESCE(s.n, 0) >= c.concurrency THEN 'concurrency_cap'
                      WHEN t.tat > clock_timestamp() + $2::int * interval '1 ms' THEN 'rate_limit'
-                     ELSE 'ready' END AS reason,
+                     ELSE 'worker' END AS reason,
                 count(*)::int AS n, min(o.created_at) AS oldest
          FROM open o JOIN integration i ON i.id = o.integration_id JOIN settings c ON c.id = i.id
          LEFT JOIN slots s ON s.integration_id = i.id LEFT JOIN integration_throttle t ON t.integration_id = i.id
@@ -1158,15 +1158,15 @@ export class OutboundWorker {
   private async fetchFair(limit: number): Promise<BossJob[]> {
     const now = performance.now();
     const ids: string[] = [];
-    const rooms: number[] = [];
+    const rooms: Array<number | null> = [];
     const held: number[] = [];
     const unstarted: number[] = [];
     for (const [id, lane] of this.lanes.entries()) {
       // An integration this process holds nothing of and has not timed is left to the fetch's default.
       if (!isUuid(id) || (lane.entries.size === 0 && lane.expectedMs === null)) continue;
-      const settings = this.settingsOf(id);
+      const settings = this.known.get(id)?.settings;
       ids.push(id);
-      rooms.push(lane.room(now, settings.inFlightBudgetMs, settings.timeoutMs));
+      rooms.push(settings ? lane.room(now, settings.inFlightBudgetMs, settings.timeoutMs) : null);
       held.push(lane.entries.size);
       unstarted.push(lane.unstarted);
     }

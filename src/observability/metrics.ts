@@ -77,15 +77,16 @@ export const circuitState = new Gauge({
 });
 
 /**
- * Why outbound jobs wait, per integration (filled at scrape time from the database): `ready`
- * (nothing holds it back but a free worker place), `concurrency_cap` (every slot of the
+ * Why outbound jobs wait, per integration (filled at scrape time from the database): `worker`
+ * (nothing shared holds it back: it waits for a worker, a free place or room in its in-flight
+ * budget; see switchboard_worker_places and switchboard_integration_in_flight_seconds), `concurrency_cap` (every slot of the
  * integration is in use), `rate_limit` (its rate-limit schedule is booked ahead), `retry_backoff`
  * (a failed attempt's backoff or Retry-After), `entity_order` (an earlier job of the same record
  * is unfinished), `paused`, `circuit_open`.
  */
 export const integrationJobsWaiting = new Gauge({
   name: 'switchboard_integration_jobs_waiting',
-  help: 'Outbound jobs waiting per integration, by what they wait for: ready (a worker place), concurrency_cap, rate_limit, retry_backoff, entity_order, paused, circuit_open',
+  help: 'Outbound jobs waiting per integration, by what they wait for: worker (a free place or room in its in-flight budget), concurrency_cap, rate_limit, retry_backoff, entity_order, paused, circuit_open',
   labelNames: ['integration', 'reason'] as const,
   registers: [registry],
 });

@@ -13,7 +13,8 @@ export interface IntegrationSettings {
    * process (ms): each call counts what it is expected to take (the integration's recent
    * average, or `timeoutMs` before any call of it has finished in this process), or the time it
    * has run if that is longer. A provider that slows down gets fewer calls in flight, so it loses
-   * throughput itself instead of taking worker places from the others (docs/adr/0011).
+   * throughput itself instead of taking worker places from the others (docs/adr/0011). Unset, it
+   * is IN_FLIGHT_BUDGET_TIMEOUTS x `timeoutMs`.
    */
   inFlightBudgetMs: number;
   /** This integration's share of a worker's places, against the others' (fair share when places are contended). */
@@ -32,11 +33,13 @@ const BOUNDS: Record<keyof IntegrationSettings, { min: number; max: number; inte
 };
 
 /**
- * The in-flight budget's default: 30 s of worker time at once. At the other defaults that is the
- * whole concurrency cap (10) of calls up to 3 s, and 3 calls of a provider that hangs until the
- * 10 s timeout (or of one not yet seen to answer), out of a worker's 20 places.
+ * The in-flight budget when none is set, in timeouts: 4 x `timeoutMs`, 40 s at the default 10 s.
+ * That is 4 calls of a provider that hangs until its timeout (or of one not yet seen to answer),
+ * out of a worker's 20 places by default, and the whole concurrency cap (10) of calls that take
+ * up to 4 s; calls that take 5 s get 8. Relative to the timeout, because an operator who gives a
+ * provider a long timeout says its calls are long.
  */
-export const DEFAULT_IN_FLIGHT_BUDGET_MS = 30_000;
+export const IN_FLIGHT_BUDGET_TIMEOUTS = 4;
 
 export function defaultSettings(requestsPerSecond: number): IntegrationSettings {
   return {
@@ -46,7 +49,7 @@ export function defaultSettings(requestsPerSecond: number): IntegrationSettings 
     retryMaxDelayMs: 3_600_000,
     requestsPerSecond,
     concurrency: 10,
-    inFlightBudgetMs: DEFAULT_IN_FLIGHT_BUDGET_MS,
+    inFlightBudgetMs: IN_FLIGHT_BUDGET_TIMEOUTS * 10_000,
     weight: 1,
   };
 }
@@ -73,5 +76,7 @@ export function parseSettings(raw: unknown): Partial<IntegrationSettings> {
 }
 
 export function effectiveSettings(stored: Partial<IntegrationSettings>, providerRps: number): IntegrationSettings {
-  return { ...defaultSettings(providerRps), ...stored };
+  const defaults = defaultSettings(providerRps);
+  const timeoutMs = stored.timeoutMs ?? defaults.timeoutMs;
+  return { ...defaults, inFlightBudgetMs: Math.min(BOUNDS.inFlightBudgetMs.max, IN_FLIGHT_BUDGET_TIMEOUTS * timeoutMs), ...stored };
 }
