@@ -148,11 +148,13 @@ const setting = (key: string, cast: 'int' | 'float8', defaults: string) => `COAL
 /**
  * The outbound fair fetch. Parameters: $1 queue, $2 the most entries to return (this process's
  * free places), $3 integrations this process holds entries of or has timed calls for, with, per
- * integration, $4 the entries its in-flight budget lets this process take more (null: its
- * settings are not loaded here yet, so the fetch counts each entry held as its timeout), $5 the entries this process holds, $6 of those, the ones that have not yet started
- * a call; $7 the queue entries this process holds or is completing (pg-boss still counts them
- * active; they are counted in $5 instead), $8 CIRCUIT_COOLDOWN_MS, $9 the rate look-ahead (ms),
- * $10 each provider's default requestsPerSecond (JSON), $11 the other settings' defaults (JSON).
+ * integration: $4 the entries its in-flight budget lets this process take more (null: its
+ * settings are not loaded here yet, so the fetch counts each entry held as its timeout), $5 the
+ * entries this process holds, $6 of those, the ones whose call has not yet reserved a rate-limit
+ * instant (they will, so they count against the rate's room); then $7 the queue entries this
+ * process holds or is completing (pg-boss still counts them active; they are counted in $5
+ * instead), $8 CIRCUIT_COOLDOWN_MS, $9 the rate look-ahead (ms), $10 each provider's default
+ * requestsPerSecond (JSON), $11 the defaults of the other settings it reads (JSON).
  *
  * Concurrency: an integration's entries held anywhere (active in pg-boss, by any worker process)
  * and its slots leased (a worker that died keeps its lease until it expires) both count against
@@ -161,7 +163,7 @@ const setting = (key: string, cast: 'int' | 'float8', defaults: string) => `COAL
 export const outboundFetchSql = (table: string) => `
   WITH RECURSIVE ${waitingGroups(table)},
   local AS (
-    SELECT * FROM unnest($3::uuid[], $4::int[], $5::int[], $6::int[]) AS l(id, room, held, unstarted)
+    SELECT * FROM unnest($3::uuid[], $4::int[], $5::int[], $6::int[]) AS l(id, room, held, unpaced)
   ), lane AS MATERIALIZED (
     SELECT w.g, COALESCE(l.held, 0) AS held, s.weight,
       LEAST(
@@ -179,7 +181,7 @@ export const outboundFetchSql = (table: string) => `
              ELSE 0 END,
         CASE WHEN t.tat IS NULL OR t.tat <= clock_timestamp() + $9::int * interval '1 ms'
              THEN floor(($9::int - GREATEST(0, EXTRACT(EPOCH FROM (t.tat - clock_timestamp())) * 1000)) / (1000 / (0.95 * s.rps)))::int + 1
-                  - COALESCE(l.unstarted, 0)
+                  - COALESCE(l.unpaced, 0)
              ELSE 0 END
       ) AS quota
     FROM waiting w

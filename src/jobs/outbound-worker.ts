@@ -301,6 +301,8 @@ export class OutboundWorker {
   /** How long the last fetch took (ms). */
   private lastFetchMs = 0;
   private readonly toComplete: BossJob[] = [];
+  /** Entries whose completion statement is running. */
+  private readonly completing = new Set<string>();
   private completion: Promise<void> | null = null;
   private loop: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -477,10 +479,15 @@ export class OutboundWorker {
       setTimeout(() => {
         const batch = this.toComplete.splice(0);
         this.completion = null;
+        // Active in pg-boss until this commits: the fair fetch must not count them as another process's.
+        for (const entry of batch) this.completing.add(entry.id);
         this.boss
           .complete(OUTBOUND_QUEUE, batch)
           .catch((err) => this.log.warn({ err, count: batch.length }, 'completing queue entries failed'))
-          .then(() => resolve());
+          .then(() => {
+            for (const entry of batch) this.completing.delete(entry.id);
+            resolve();
+          });
       }, 5);
     });
     return this.completion;
@@ -834,7 +841,7 @@ export class OutboundWorker {
    * (1/rate apart, across all processes) and waits until it. Instants are reserved in blocks
    * (RateLease), so one statement serves the requests of a busy process for a while.
    */
-  private pacer(integrationId: string, requestsPerSecond: number) {
+  private pacer(integrationId: string, requestsPerSecond: number, reserved: () => void) {
     const intervalMs = paceIntervalMs(requestsPerSecond);
     const key = `${integrationId}:${intervalMs}`;
     let lease = this.leases.get(key);
@@ -848,6 +855,7 @@ export class OutboundWorker {
     const taken = lease;
     return async () => {
       const wait = await taken.take();
+      reserved();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     };
   }
@@ -874,7 +882,8 @@ export class OutboundWorker {
             ?.external_id ?? null
         );
       }),
-      pace: ownStep('rate-limit reservation', this.log, this.pacer(integration.id, settings.requestsPerSecond)),
+      // Once the call has its first instant, the fair fetch no longer counts it against the rate's room.
+      pace: ownStep('rate-limit reservation', this.log, this.pacer(integration.id, settings.requestsPerSecond, () => this.lanes.paced(integration.id, bossJob.id))),
     };
     const callStarted = performance.now();
     let outcome: OperationResult | ProviderError;
@@ -1137,7 +1146,7 @@ export class OutboundWorker {
     for (const [id, lane] of this.lanes.entries()) {
       const settings = this.settingsOf(id);
       workerPlaces.set({ integration: id, state: 'running' }, lane.running);
-      workerPlaces.set({ integration: id, state: 'ready' }, lane.unstarted);
+      workerPlaces.set({ integration: id, state: 'ready' }, lane.ready);
       inFlightSeconds.set({ integration: id }, lane.charge(now, settings.timeoutMs) / 1000);
       inFlightBudget.set({ integration: id }, settings.inFlightBudgetMs / 1000);
       if (lane.expectedMs !== null) expectedCallSeconds.set({ integration: id }, lane.expectedMs / 1000);
@@ -1160,7 +1169,7 @@ export class OutboundWorker {
     const ids: string[] = [];
     const rooms: Array<number | null> = [];
     const held: number[] = [];
-    const unstarted: number[] = [];
+    const unpaced: number[] = [];
     for (const [id, lane] of this.lanes.entries()) {
       // An integration this process holds nothing of and has not timed is left to the fetch's default.
       if (!isUuid(id) || (lane.entries.size === 0 && lane.expectedMs === null)) continue;
@@ -1168,9 +1177,9 @@ export class OutboundWorker {
       ids.push(id);
       rooms.push(settings ? lane.room(now, settings.inFlightBudgetMs, settings.timeoutMs) : null);
       held.push(lane.entries.size);
-      unstarted.push(lane.unstarted);
+      unpaced.push(lane.unpaced);
     }
-    const mine = [...this.running.keys(), ...this.toComplete.map((j) => j.id)];
+    const mine = [...this.running.keys(), ...this.toComplete.map((j) => j.id), ...this.completing];
     this.fetchSql ??= outboundFetchSql(this.table);
     return prepared<BossJob>(this.db, `switchboard_outbound_fetch_${this.table}`, this.fetchSql, [
       OUTBOUND_QUEUE,
@@ -1178,7 +1187,7 @@ export class OutboundWorker {
       ids,
       rooms,
       held,
-      unstarted,
+      unpaced,
       mine,
       this.options.circuitCooldownMs,
       RATE_LOOKAHEAD_MS,

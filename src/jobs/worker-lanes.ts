@@ -12,6 +12,8 @@ export const SHARE_SAMPLE_MS = 1_000;
 export class Lane {
   /** Queue entry id -> since when it holds a worker place (performance.now()), null while it waits for one. */
   readonly entries = new Map<string, number | null>();
+  /** Entries whose call has reserved its first rate-limit instant. */
+  readonly paced = new Set<string>();
   /** Exponential average of this integration's call durations in this process (null: none finished yet). */
   expectedMs: number | null = null;
   /** Place time of the entries that released their place (ms). */
@@ -23,8 +25,14 @@ export class Lane {
     return n;
   }
 
-  get unstarted(): number {
+  /** Entries waiting for a worker place. */
+  get ready(): number {
     return this.entries.size - this.running;
+  }
+
+  /** Entries that have not yet reserved a rate-limit instant (the fetch counts them against the rate's room). */
+  get unpaced(): number {
+    return this.entries.size - this.paced.size;
   }
 
   /** A call took `ms`: the expected duration moves towards it. */
@@ -96,10 +104,17 @@ export class Lanes {
     const lane = this.lanes.get(integrationId);
     const since = lane?.entries.get(entryId);
     lane?.entries.delete(entryId);
+    lane?.paced.delete(entryId);
     if (!lane || since == null) return 0;
     const ms = this.now() - since;
     lane.releasedMs += ms;
     return ms;
+  }
+
+  /** The entry's call reserved its first rate-limit instant. */
+  paced(integrationId: string, entryId: string): void {
+    const lane = this.lanes.get(integrationId);
+    if (lane?.entries.has(entryId)) lane.paced.add(entryId);
   }
 
   /** Records every integration's busy time so far (run every SHARE_SAMPLE_MS). */

@@ -163,7 +163,7 @@ export class WebhookProcessor {
     this.gauge(integration);
     const started = performance.now();
     try {
-      const failure = await this.processAll(job.data?.eventIds ?? [], job.retryCount >= this.options.retryLimit);
+      const failure = await this.processAll(job.data?.eventIds ?? [], job.retryCount >= this.options.retryLimit, integration);
       if (failure === null) await this.boss.complete(INBOUND_QUEUE, job);
       else await this.boss.fail(INBOUND_QUEUE, job, { message: failure });
     } catch (err) {
@@ -183,19 +183,47 @@ export class WebhookProcessor {
     webhookJobsHeld.set({ integration }, n);
   }
 
+  /** Per integration: its events being applied in this process, and the lanes waiting for one of its places. */
+  private readonly applying = new Map<string, { running: number; waiters: Array<() => void> }>();
+
   /**
-   * The events of one job, `concurrency` at a time. Resolves null when all settled, or the
-   * first error message (the job is retried; events already settled are skipped then).
+   * Until one of the integration's `concurrency` places for applying events is free in this
+   * process; returns its release. Per integration, not per job: a flood's several jobs share
+   * one integration's places, so it never holds more of the process's database connections
+   * and CPU than one integration's worth (WEBHOOK_CONCURRENCY), and other integrations' events
+   * do not wait behind its transactions.
    */
-  private async processAll(eventIds: string[], final: boolean): Promise<string | null> {
+  private async acquire(integration: string): Promise<() => void> {
+    let places = this.applying.get(integration);
+    if (!places) this.applying.set(integration, (places = { running: 0, waiters: [] }));
+    const own = places;
+    if (own.running < this.options.concurrency) own.running++;
+    // A release hands its place straight to the first waiter.
+    else await new Promise<void>((resolve) => own.waiters.push(resolve));
+    return () => {
+      const next = own.waiters.shift();
+      if (next) next();
+      else own.running--;
+    };
+  }
+
+  /**
+   * The events of one job, `concurrency` at a time at most (and no more than the integration's
+   * places allow). Resolves null when all settled, or the first error message (the job is
+   * retried; events already settled are skipped then).
+   */
+  private async processAll(eventIds: string[], final: boolean, integration: string): Promise<string | null> {
     let failure: string | null = null;
     let next = 0;
     const lane = async () => {
       while (next < eventIds.length) {
         const id = eventIds[next++];
-        await this.process(id, final).catch((err: unknown) => {
-          failure ??= err instanceof Error ? err.message : String(err);
-        });
+        const release = await this.acquire(integration);
+        await this.process(id, final)
+          .catch((err: unknown) => {
+            failure ??= err instanceof Error ? err.message : String(err);
+          })
+          .finally(release);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency, eventIds.length) }, lane));
