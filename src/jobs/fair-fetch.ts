@@ -38,8 +38,6 @@ const FAIR_INDEX = (table: string) => `switchboard_fair_${table}`;
 /** How far ahead of now an integration's rate-limit schedule may be booked for its entries still to be fetched. */
 export const RATE_LOOKAHEAD_MS = 250;
 
-/** At most this many entries without a group (queued by a version before the fair fetch) per fetch. */
-const UNGROUPED_PER_FETCH = 10;
 
 /** What the fair fetch returns: pg-boss's minimal job columns (what a settle is fenced on). */
 export type FetchedEntry<T> = Job<T> & { groupId: string | null };
@@ -56,8 +54,8 @@ async function queueTables(boss: PgBoss): Promise<Record<string, string>> {
 }
 
 /**
- * Creates the fair fetch's index on the queue tables and puts waiting outbound entries queued
- * before it into their integration's group. One process at a time (an advisory lock), once per
+ * Creates the fair fetch's index on the queue tables and puts entries queued before it into
+ * their integration's group (groupUngrouped). One process at a time (an advisory lock), once per
  * start; both are no-ops when already done. The index is partial (waiting entries only), so it
  * is small, and built in a moment even with a backlog; the build blocks writes to the table while
  * it runs. It lives in pg-boss's schema, created here rather than by a migration because
@@ -75,25 +73,70 @@ export async function prepareFairFetch(connectionString: string, boss: PgBoss, l
         `CREATE INDEX IF NOT EXISTS ${FAIR_INDEX(table)} ON ${QUEUE_SCHEMA}.${table} (name, group_id, start_after) WHERE state < 'active' AND NOT blocked`,
       );
     }
-    // Entries an earlier version queued carry no group: their integration is in their data (or,
-    // on the oldest ones, on their job's row). Inbound entries of that time can hold events of
-    // several integrations; they stay ungrouped and are fetched a few at a time (UNGROUPED_PER_FETCH).
-    const { rowCount } = await client.query(
-      `UPDATE ${QUEUE_SCHEMA}.${tables[OUTBOUND_QUEUE]} q
-          SET group_id = COALESCE(q.data->>'integrationId',
-                                  (SELECT j.integration_id::text FROM integration_job j
-                                    WHERE j.id = CASE WHEN q.data->>'jobId' ~* '${UUID_PATTERN}' THEN (q.data->>'jobId')::uuid END))
-        WHERE q.name = $1 AND q.group_id IS NULL AND q.state < 'completed'`,
-      [OUTBOUND_QUEUE],
-    );
+    const grouped = await groupUngrouped(client, boss, tables);
     await client.query('COMMIT');
-    if (rowCount) log.info({ entries: rowCount }, 'outbound queue entries of an earlier version were put in their integration group');
+    if (grouped) log.info({ entries: grouped }, 'queue entries of an earlier version were put in their integration group');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * Puts entries without a group into their integration's group, in the transaction of `client`;
+ * returns how many entries it changed. Only entries queued by a version before the fair fetch
+ * (or by a process of that version still running, which an upgrade should not have) lack one,
+ * and the fair fetch never takes an entry without a group: this runs at start (prepareFairFetch)
+ * and in every orphan sweep (src/jobs/orphans.ts).
+ *
+ * An outbound entry's integration is in its data or, on the oldest entries, on its job's row. An
+ * inbound entry of that time could name events of several integrations: a waiting one is replaced
+ * by one entry per integration, each naming that integration's events (a running one is left to
+ * finish; should it fail, the next sweep splits its retry).
+ */
+export async function groupUngrouped(client: pg.ClientBase, boss: PgBoss, tables?: Record<string, string>): Promise<number> {
+  const t = tables ?? (await queueTables(boss));
+  const { rowCount } = await client.query(
+    `UPDATE ${QUEUE_SCHEMA}.${t[OUTBOUND_QUEUE]} q
+        SET group_id = COALESCE(q.data->>'integrationId',
+                                (SELECT j.integration_id::text FROM integration_job j
+                                  WHERE j.id = CASE WHEN q.data->>'jobId' ~* '${UUID_PATTERN}' THEN (q.data->>'jobId')::uuid END))
+      WHERE q.name = $1 AND q.group_id IS NULL AND q.state < 'completed'`,
+    [OUTBOUND_QUEUE],
+  );
+  const { rows: old } = await client.query<{ id: string; events: string[]; retry_limit: number; retry_delay: number; retry_count: number }>(
+    `SELECT q.id, ARRAY(SELECT jsonb_array_elements_text(q.data->'eventIds')) AS events, q.retry_limit, q.retry_delay, q.retry_count
+       FROM ${QUEUE_SCHEMA}.${t[INBOUND_QUEUE]} q
+      WHERE q.name = $1 AND q.group_id IS NULL AND q.state IN ('created', 'retry') FOR UPDATE SKIP LOCKED`,
+    [INBOUND_QUEUE],
+  );
+  if (old.length === 0) return rowCount ?? 0;
+  const { rows: owners } = await client.query<{ id: string; integration_id: string }>(
+    `SELECT id::text, integration_id::text FROM webhook_event WHERE id::text = ANY($1::text[])`,
+    [old.flatMap((o) => o.events)],
+  );
+  const ownerOf = new Map(owners.map((o) => [o.id, o.integration_id]));
+  const jobs = old.flatMap((o) => {
+    const byIntegration = new Map<string, string[]>();
+    for (const e of o.events) {
+      const owner = ownerOf.get(e);
+      if (owner) byIntegration.set(owner, [...(byIntegration.get(owner) ?? []), e]);
+    }
+    // Its attempts so far stay counted: retryLimit less what it already spent.
+    return [...byIntegration].map(([integrationId, eventIds]) => ({
+      data: { eventIds },
+      group: { id: integrationId },
+      retryLimit: Math.max(0, o.retry_limit - o.retry_count),
+      retryDelay: o.retry_delay,
+      retryBackoff: true,
+    }));
+  });
+  const db = { executeSql: async (text: string, values?: unknown[]) => ({ rows: (await client.query(text, values as unknown[])).rows }) };
+  if (jobs.length > 0) await boss.insert(INBOUND_QUEUE, jobs, { db, returnId: false });
+  await client.query(`DELETE FROM ${QUEUE_SCHEMA}.${t[INBOUND_QUEUE]} WHERE name = $1 AND id = ANY($2::uuid[])`, [INBOUND_QUEUE, old.map((o) => o.id)]);
+  return (rowCount ?? 0) + old.length;
 }
 
 /** The integrations with waiting entries in queue $1: one index probe each (a skip scan over FAIR_INDEX). */
@@ -124,12 +167,6 @@ const pickAndClaim = (table: string) => `
       WHERE q.name = $1 AND q.group_id = lane.g AND q.state < 'active' AND NOT q.blocked AND q.start_after <= ${QUEUE_SCHEMA}.job_now()
       ORDER BY q.start_after LIMIT GREATEST(0, LEAST(lane.quota, $2))
       FOR UPDATE SKIP LOCKED) p
-    UNION ALL
-    SELECT u.id, 0, 1, row_number() OVER (ORDER BY u.start_after, u.id) FROM (
-      SELECT q.id, q.start_after FROM ${QUEUE_SCHEMA}.${table} q
-      WHERE q.name = $1 AND q.group_id IS NULL AND q.state < 'active' AND NOT q.blocked AND q.start_after <= ${QUEUE_SCHEMA}.job_now()
-      ORDER BY q.start_after LIMIT LEAST(${UNGROUPED_PER_FETCH}, $2)
-      FOR UPDATE SKIP LOCKED) u
   ), chosen AS MATERIALIZED (
     SELECT id FROM picked ORDER BY (held + rn)::float8 / weight, rn, id LIMIT $2
   )

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgBoss } from 'pg-boss';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import type { RecordedRequest } from '../../src/sandbox/fake-server.js';
-import { CreateIntegrationDocument, PauseIntegrationDocument, PushCustomersDocument } from '../generated/graphql.js';
+import { CreateIntegrationDocument, PauseIntegrationDocument, PushCustomersDocument, ResumeIntegrationDocument } from '../generated/graphql.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { rowId, waitForJobs } from '../support/outbound.js';
 import { until } from '../support/processes.js';
@@ -213,6 +213,45 @@ describe('isolation between integrations (webhook processing)', () => {
     const [{ n: left }] = await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM webhook_event WHERE integration_id = $1 AND status = 'RECEIVED'`, [flooded.id]);
     expect(left).toBeGreaterThan(2_000);
     await t.run(PauseIntegrationDocument, { id: toGlobalId('Integration', flooded.id) });
+  });
+});
+
+describe('entries queued by a version before the fair fetch (no integration group)', () => {
+  it('are put into their integration group by the sweep: an outbound entry from its data, an inbound entry naming two integrations split in two; then they run', async () => {
+    const integrationId = await stripe('Ungrouped outbound', 'sk_test_isolation_ungrouped');
+    const row = rowId(integrationId);
+    await t.run(PauseIntegrationDocument, { id: integrationId });
+    const [jobId] = await push(integrationId, await customers(1));
+    await t.sql(`UPDATE pgboss.job SET group_id = NULL WHERE id = (SELECT queue_job_id FROM integration_job WHERE id = $1)`, [rowId(jobId)]);
+
+    const make = async (name: string) => {
+      const { createIntegration } = await t.run(CreateIntegrationDocument, {
+        input: { provider: 'GENERIC', name, baseUrl: 'https://hooks.example.com', credentials: { headers: {} }, webhookSecret: newWhsec() },
+      });
+      return rowId(createIntegration.integration.id);
+    };
+    const [first, second] = [await make('Ungrouped one'), await make('Ungrouped two')];
+    const body = JSON.stringify(fixture('generic', 'invoice.paid'));
+    const events = await t.sql<{ id: string; integration_id: string }>(
+      `INSERT INTO webhook_event (id, integration_id, provider, external_event_id, event_type, body, correlation_id)
+       VALUES (gen_random_uuid(), $1, 'GENERIC', 'old_1', 'invoice.paid', $3, 'old'), (gen_random_uuid(), $2, 'GENERIC', 'old_2', 'invoice.paid', $3, 'old')
+       RETURNING id, integration_id`,
+      [first, second, body],
+    );
+    // An earlier version's processing job: both events, no group.
+    await t.gateway.boss.insert('inbound', [{ data: { eventIds: events.map((e) => e.id) } }]);
+
+    expect(await t.gateway.services.jobs.groupUngrouped()).toBeGreaterThanOrEqual(2);
+    expect(await t.sql(`SELECT group_id FROM pgboss.job WHERE id = (SELECT queue_job_id FROM integration_job WHERE id = $1)`, [rowId(jobId)])).toEqual([{ group_id: row }]);
+    const inbound = await t.sql<{ group_id: string; events: string[] }>(
+      `SELECT group_id, ARRAY(SELECT jsonb_array_elements_text(data->'eventIds')) AS events FROM pgboss.job WHERE name = 'inbound' AND data->'eventIds' ?| $1 ORDER BY group_id`,
+      [events.map((e) => e.id)],
+    );
+    expect(inbound).toEqual(events.map((e) => ({ group_id: e.integration_id, events: [e.id] })).sort((x, y) => x.group_id.localeCompare(y.group_id)));
+    await waitProcessed(t, first, ['old_1'], 10_000);
+    await waitProcessed(t, second, ['old_2'], 10_000);
+    await t.run(ResumeIntegrationDocument, { id: integrationId });
+    expect(await waitForJobs(t, [jobId], undefined, 10_000)).toEqual(new Map([[rowId(jobId), 'COMPLETED']]));
   });
 });
 
