@@ -327,8 +327,9 @@ export class OutboundWorker {
   ) {}
 
   /**
-   * Fetches as many queue entries as there are free places (WORKER_CONCURRENCY) and runs each
-   * on its own: a slow call holds one place, not a whole batch. Running entries are heartbeated,
+   * Fetches as many queue entries as there are free places (WORKER_CONCURRENCY), shared out
+   * fairly between integrations and none an integration cannot start now (the fair fetch,
+   * src/jobs/fair-fetch.ts), and runs each on its own: a slow call holds one place, not a whole batch. Running entries are heartbeated,
    * so if this process dies another worker picks them up after QUEUE_HEARTBEAT_SECONDS.
    */
   async start(): Promise<void> {
@@ -505,10 +506,6 @@ export class OutboundWorker {
 
   private nextFreePlace(): Promise<void> {
     return this.wait(null, true);
-  }
-
-  private pause(ms: number): Promise<void> {
-    return this.wait(ms, false);
   }
 
   /** Until `ms` pass (null: no limit), a place frees (if `onPlace`), or fetching stops. */
