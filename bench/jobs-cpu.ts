@@ -167,7 +167,8 @@ const until = (where: string) => untilJobs(sql, integrationId, JOBS, where);
 if (MODE === 'drain') {
   await graphql(`mutation($id: ID!) { pauseIntegration(id: $id) { integration { id } } }`, { id: integrationId });
   await enqueue(true);
-  await until('next_attempt_at IS NOT NULL');
+  // A paused integration's jobs are not fetched (ADR 0011): queued, they wait untouched.
+  await until(`status = 'PENDING' AND attempts = 0`);
 }
 if (STATEMENTS) {
   await sql.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');

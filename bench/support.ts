@@ -110,6 +110,8 @@ export async function benchGateway(databaseUrl: string, extraEnv: Record<string,
 export async function sandboxProcess(): Promise<{ url: (name: 'stripe' | 'hubspot' | 'sendgrid') => string; setFaults: (name: 'stripe' | 'hubspot' | 'sendgrid', faults: Record<string, unknown>) => Promise<void>; stop: () => Promise<void> }> {
   const main = new URL('../src/sandbox/main.js', import.meta.url).pathname;
   const child = spawn(process.execPath, [main], { env: { ...process.env, SANDBOX_PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  // A benchmark that fails does not leave its sandbox running.
+  process.once('exit', () => child.kill('SIGTERM'));
   const urls = await new Promise<Record<string, string>>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {

@@ -19,6 +19,8 @@ import { JOB_COLUMN_LIST, jobFromRow } from './job-row.js';
 import { LEGACY_OUTBOUND_QUEUE, OUTBOUND_QUEUE, QUEUE_SCHEMA, type OutboundQueueData } from './queue-names.js';
 import { outboundTable, queueDb } from './queue.js';
 import { prepared, preparedIn } from '../db/prepared.js';
+import type { Pool } from 'pg';
+import { groupUngrouped } from './fair-fetch.js';
 
 export interface EnqueueRequest {
   integration: Integration;
@@ -204,7 +206,7 @@ export class JobService {
     for (const job of jobs) this.changed.add(job);
   }
 
-  /** Queue entries for jobs, in one statement (pg-boss insert) in `tx`. */
+  /** Queue entries for jobs, in one statement (pg-boss insert) in `tx`, each in its integration's group. */
   private async send(tx: EntityManager, entries: QueueEntry[]): Promise<void> {
     if (entries.length === 0) return;
     await this.boss.insert(
@@ -212,6 +214,8 @@ export class JobService {
       entries.map((e) => ({
         id: e.queueJobId,
         data: { jobId: e.jobId, integrationId: e.integrationId } satisfies OutboundQueueData,
+        // The fair fetch shares worker places out by integration (src/jobs/fair-fetch.ts).
+        group: { id: e.integrationId },
       })),
       { db: queueDb(tx), returnId: false },
     );
@@ -482,16 +486,22 @@ export class JobService {
     const table = await this.outboundTable();
     const woken = (await prepared(
       this.db,
-      `switchboard_wake_next_${table}`,
-      `UPDATE ${QUEUE_SCHEMA}.${table} AS q SET start_after = ${QUEUE_SCHEMA}.job_now()
-         FROM (SELECT DISTINCT ON (n.integration_id, n.entity_type, n.entity_id) n.id, f.id AS asked, n.status, n.queue_job_id
-                 FROM integration_job f
-                 JOIN integration_job n ON n.entity_id = f.entity_id AND n.integration_id IS NOT DISTINCT FROM f.integration_id
-                                       AND n.entity_type IS NOT DISTINCT FROM f.entity_type
-                                       AND n.status IN ('PENDING', 'RETRYING', 'PROCESSING') AND n.entity_id IS NOT NULL
-                WHERE f.id = ANY($1::uuid[]) AND f.entity_id IS NOT NULL
-                ORDER BY n.integration_id, n.entity_type, n.entity_id, n.seq) AS head
-        WHERE head.status = 'PENDING' AND (NOT $3::boolean OR head.id = head.asked) AND q.name = $2 AND q.id = head.queue_job_id
+      `switchboard_wake_next_heads_${table}`,
+      // The heads first (a materialised CTE), then their entries by primary key (name, id) through
+      // an id array: joined to the entry table directly, a generic plan made while the queue
+      // looked empty drove from the table by its name alone and filtered every entry of the
+      // queue (finished ones included, kept an hour) on each call (docs/adr/0011).
+      `WITH head AS MATERIALIZED (
+         SELECT DISTINCT ON (n.integration_id, n.entity_type, n.entity_id) n.id, f.id AS asked, n.status, n.queue_job_id
+           FROM integration_job f
+           JOIN integration_job n ON n.entity_id = f.entity_id AND n.integration_id IS NOT DISTINCT FROM f.integration_id
+                                 AND n.entity_type IS NOT DISTINCT FROM f.entity_type
+                                 AND n.status IN ('PENDING', 'RETRYING', 'PROCESSING') AND n.entity_id IS NOT NULL
+          WHERE f.id = ANY($1::uuid[]) AND f.entity_id IS NOT NULL
+          ORDER BY n.integration_id, n.entity_type, n.entity_id, n.seq
+       )
+       UPDATE ${QUEUE_SCHEMA}.${table} AS q SET start_after = ${QUEUE_SCHEMA}.job_now()
+        WHERE q.name = $2 AND q.id = ANY (ARRAY(SELECT head.queue_job_id FROM head WHERE head.status = 'PENDING' AND (NOT $3::boolean OR head.id = head.asked)))
           AND q.state < 'active' AND q.start_after > ${QUEUE_SCHEMA}.job_now()
         RETURNING q.id`,
       [jobIds, OUTBOUND_QUEUE, onlyThemselves],
@@ -541,6 +551,26 @@ export class JobService {
     }
     this.announce(requeued);
     return requeued;
+  }
+
+  /**
+   * Queue entries without an integration group (queued by a version before the fair fetch) put
+   * into theirs, in one transaction (src/jobs/fair-fetch.ts groupUngrouped); how many changed.
+   */
+  async groupUngrouped(): Promise<number> {
+    const pool = (this.db.driver as unknown as { master: Pool }).master;
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const grouped = await groupUngrouped(client, this.boss);
+      await client.query('COMMIT');
+      return grouped;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   private table: string | null = null;

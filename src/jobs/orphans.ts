@@ -8,7 +8,7 @@ import type { JobService } from './job.service.js';
 export const ORPHAN_QUEUE = 'maintenance-orphans';
 
 /**
- * Worker roles: JobService.requeueOrphans and WebhookService.sweepWaiting soon after start
+ * Worker roles: JobService.requeueOrphans, JobService.groupUngrouped and WebhookService.sweepWaiting soon after start
  * (pg-boss may have dropped waiting entries of a gateway that was stopped for long) and then
  * every 5 minutes through pg-boss's cron; each sweep is a job of the singleton queue
  * ORPHAN_QUEUE, so one process runs it at a time. A failed sweep is retried by pg-boss and
@@ -22,6 +22,12 @@ export async function scheduleOrphanSweep(jobs: JobService, webhooks: WebhookSer
       orphansRequeued.inc({ kind: 'outbound_job' }, requeued.length);
       log.warn({ count: requeued.length, jobIds: requeued.slice(0, 20).map((j) => j.id) }, 'unfinished jobs without a queue entry were queued again');
       if (requeued.length < 1000) break;
+    }
+    // Entries an earlier version queued without their integration's group: the fair fetch takes none of those.
+    const grouped = await jobs.groupUngrouped();
+    if (grouped > 0) {
+      orphansRequeued.inc({ kind: 'ungrouped_entry' }, grouped);
+      log.warn({ count: grouped }, 'queue entries without an integration group were put into theirs');
     }
     const events = await webhooks.sweepWaiting();
     if (events.requeued > 0) {

@@ -1,19 +1,38 @@
 import { setMaxListeners } from 'node:events';
 import DataLoader from 'dataloader';
 import { randomUUID } from 'node:crypto';
-import type { Job, PgBoss } from 'pg-boss';
+import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { ProviderError, type CallContext, type HttpExchange, type OperationResult } from '../connectors/connector.js';
 import { PROVIDERS } from '../connectors/registry.js';
 import type { CanonicalEntityType } from '../domain/external-ref/external-ref.entity.js';
 import { CircuitState, Integration, IntegrationStatus } from '../domain/integration/integration.entity.js';
-import { effectiveSettings, type IntegrationSettings } from '../domain/integration/integration-settings.js';
+import { defaultSettings, effectiveSettings, IN_FLIGHT_BUDGET_TIMEOUTS, type IntegrationSettings } from '../domain/integration/integration-settings.js';
 import { IntegrationJob, JobStatus } from '../domain/job/integration-job.entity.js';
 import { Direction, IntegrationLog, LogStatus } from '../domain/job/integration-log.entity.js';
 import { isUuid, newId, UUID_PATTERN } from '../domain/shared/ids.js';
 import { prepared } from '../db/prepared.js';
-import { circuitState, providerCallDuration, providerCalls, providerErrors, queueDepth, queueOldestAge, onScrape } from '../observability/metrics.js';
+import {
+  circuitState,
+  expectedCallSeconds,
+  inFlightBudget,
+  inFlightSeconds,
+  integrationConcurrency,
+  integrationJobsWaiting,
+  integrationSlotsInUse,
+  onScrape,
+  providerCallDuration,
+  providerCalls,
+  providerErrors,
+  queueDepth,
+  queueOldestAge,
+  slotWait,
+  workerBusy,
+  workerPlaces,
+  workerPlacesTotal,
+  workerTimeShare,
+} from '../observability/metrics.js';
 import type { Services } from '../services.js';
 import { backoffWithFullJitter, FailureCounter } from './circuit-breaker.js';
 import { RateLease } from './rate-lease.js';
@@ -24,6 +43,8 @@ import { linkRecords, upsertLinksSql } from '../domain/external-ref/external-ref
 import { JOB_COLUMN_LIST, jobFromRow } from './job-row.js';
 import { OUTBOUND_QUEUE, QUEUE_SCHEMA, type OutboundQueueData } from './queue-names.js';
 import { outboundTable, queueDb } from './queue.js';
+import { outboundFetchSql, RATE_LOOKAHEAD_MS, type FetchedEntry } from './fair-fetch.js';
+import { Lanes, SHARE_SAMPLE_MS } from './worker-lanes.js';
 
 export interface OutboundWorkerOptions {
   concurrency: number;
@@ -54,7 +75,7 @@ const SLOT_WAIT_MS = 2_000;
 const SLOT_POLL_MS = 100;
 
 /** A fetched queue entry: its id, data and the attempt counter that fences complete/fail/touch to this delivery. */
-type BossJob = Job<OutboundQueueData>;
+type BossJob = FetchedEntry<OutboundQueueData>;
 
 interface Loaded {
   job: IntegrationJob;
@@ -92,7 +113,15 @@ interface SucceedRequest {
 /** The most attempts one cohort statement starts or completes. */
 const COHORT_MAX = 200;
 
-type StartRow = Record<string, unknown> & { behind: boolean; ready: boolean; slot: number | null; status: string | null; refs: Record<string, string> | null };
+type StartRow = Record<string, unknown> & {
+  behind: boolean;
+  ready: boolean;
+  slot: number | null;
+  status: string | null;
+  refs: Record<string, string> | null;
+  /** When the job was due: its retry time, or when it was enqueued (for switchboard_integration_slot_wait_seconds). */
+  due_at: Date | null;
+};
 
 /** The columns jobFromRow reads, of the table or CTE called `alias`. */
 const jobColumns = (alias: string) => JOB_COLUMN_LIST.split(', ').map((c) => `${alias}.${c}`).join(', ');
@@ -199,7 +228,7 @@ const START_SQL = `
   WITH req AS (
     SELECT r.id, r.ord FROM unnest($1::uuid[]) WITH ORDINALITY AS r(id, ord)
   ), cand AS (
-    SELECT j.id, req.ord, ${BEHIND} AS behind
+    SELECT j.id, req.ord, ${BEHIND} AS behind, COALESCE(j.next_attempt_at, j.created_at) AS due_at
     FROM req JOIN integration_job j ON j.id = req.id AND j.integration_id IS NOT DISTINCT FROM $2 AND ${STARTABLE}
     WHERE j.id = ANY($1::uuid[])
   ), ready AS (
@@ -222,13 +251,31 @@ const START_SQL = `
     FROM taken WHERE j.id = taken.job_id AND j.id = ANY($1::uuid[]) AND ${STARTABLE}
     RETURNING ${jobColumns('j')}
   )
-  SELECT req.id AS requested, COALESCE(cand.behind, false) AS behind, ready.id IS NOT NULL AS ready, taken.slot,
+  SELECT req.id AS requested, COALESCE(cand.behind, false) AS behind, ready.id IS NOT NULL AS ready, taken.slot, cand.due_at,
          (SELECT json_object_agg(r.entity_type || ':' || r.entity_id, r.external_id) FROM external_ref r
           WHERE started.id IS NOT NULL AND r.integration_id IS NOT DISTINCT FROM $2
             AND r.entity_id = ANY(ARRAY[started.entity_id, CASE WHEN started.payload->>'customerId' ~* '${UUID_PATTERN}' THEN (started.payload->>'customerId')::uuid END])) AS refs,
          ${jobColumns('started')}
   FROM req LEFT JOIN cand ON cand.id = req.id LEFT JOIN ready ON ready.id = req.id LEFT JOIN taken ON taken.job_id = req.id LEFT JOIN started ON started.id = req.id
   ORDER BY req.ord`;
+
+/** The reasons of switchboard_integration_jobs_waiting. */
+const WAIT_REASONS = ['worker', 'concurrency_cap', 'rate_limit', 'retry_backoff', 'entity_order', 'paused', 'circuit_open'] as const;
+
+/** Settings of an integration this process has not loaded yet (its first entries; the fetch itself read the real ones). */
+const DEFAULT_SETTINGS = defaultSettings(0);
+
+/** For the fair fetch: each provider's default requestsPerSecond, and the defaults of the settings it reads. */
+const PROVIDER_RPS = JSON.stringify(Object.fromEntries(Object.entries(PROVIDERS).map(([name, p]) => [name, p.defaultRequestsPerSecond])));
+const FETCH_DEFAULTS = JSON.stringify({
+  concurrency: DEFAULT_SETTINGS.concurrency,
+  weight: DEFAULT_SETTINGS.weight,
+  timeoutMs: DEFAULT_SETTINGS.timeoutMs,
+  budgetTimeouts: IN_FLIGHT_BUDGET_TIMEOUTS,
+});
+
+/** The integration a queue entry is for (its group; entries of an earlier version may only name it in their data). */
+const laneOf = (job: BossJob) => job.groupId ?? job.data?.integrationId ?? 'ungrouped';
 
 /**
  * Runs outbound jobs: PENDING -> PROCESSING -> COMPLETED, or -> RETRYING -> ... -> FAILED, with
@@ -246,9 +293,16 @@ export class OutboundWorker {
   private readonly running = new Map<string, BossJob>();
   private readonly ready: BossJob[] = [];
   private placeFreed: (() => void) | null = null;
+  /** What this process holds of each integration, and its in-flight time (the fair fetch's local half). */
+  private readonly lanes = new Lanes();
+  private sampler: NodeJS.Timeout | undefined;
+  /** The table pg-boss keeps the outbound queue in (for the fair fetch). */
+  private table = '';
   /** How long the last fetch took (ms). */
   private lastFetchMs = 0;
   private readonly toComplete: BossJob[] = [];
+  /** Entries whose completion statement is running. */
+  private readonly completing = new Set<string>();
   private completion: Promise<void> | null = null;
   private loop: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -273,13 +327,18 @@ export class OutboundWorker {
   ) {}
 
   /**
-   * Fetches as many queue entries as there are free places (WORKER_CONCURRENCY) and runs each
-   * on its own: a slow call holds one place, not a whole batch. Running entries are heartbeated,
+   * Fetches as many queue entries as there are free places (WORKER_CONCURRENCY), shared out
+   * fairly between integrations and none an integration cannot start now (the fair fetch,
+   * src/jobs/fair-fetch.ts), and runs each on its own: a slow call holds one place, not a whole batch. Running entries are heartbeated,
    * so if this process dies another worker picks them up after QUEUE_HEARTBEAT_SECONDS.
    */
   async start(): Promise<void> {
     // Every call in flight listens for the stop (WORKER_CONCURRENCY of them, not a leak).
     setMaxListeners(0, this.stopping.signal, this.fetching.signal);
+    this.table = await outboundTable(this.boss);
+    workerPlacesTotal.set(this.options.concurrency);
+    this.sampler = setInterval(() => this.lanes.sample(), SHARE_SAMPLE_MS);
+    this.sampler.unref();
     this.loop = this.fetchLoop().catch((err) => this.log.error({ err }, 'outbound fetch loop stopped'));
     const every = (this.options.heartbeatSeconds * 1000) / 2;
     this.heartbeat = setInterval(() => {
@@ -321,7 +380,7 @@ export class OutboundWorker {
       let jobs: BossJob[] = [];
       const fetchStarted = performance.now();
       try {
-        jobs = (await this.boss.fetch<OutboundQueueData>(OUTBOUND_QUEUE, { batchSize: capacity - this.held })) as BossJob[];
+        jobs = await this.fetchFair(capacity - this.held);
         this.lastFetchMs = performance.now() - fetchStarted;
         if (this.lastFetchMs > this.options.slowFetchMs) void this.refreshQueueStatistics(this.lastFetchMs);
       } catch (err) {
@@ -331,10 +390,13 @@ export class OutboundWorker {
       for (const job of jobs) {
         this.running.set(job.id, job);
         this.ready.push(job);
+        this.lanes.hold(laneOf(job), job.id);
       }
       this.dispatch();
-      // Nothing due: poll again shortly (a deferred retry falling due sends no notification).
-      if (jobs.length === 0) await this.pause(FETCH_IDLE_MS);
+      // Nothing due, or nothing any integration may take now: poll again shortly (a deferred
+      // retry falling due sends no notification), or as soon as a call ends (its integration may
+      // take another then).
+      if (jobs.length === 0) await this.wait(FETCH_IDLE_MS, true);
     }
   }
 
@@ -392,11 +454,14 @@ export class OutboundWorker {
   }
 
   private async run(job: BossJob): Promise<void> {
+    const lane = laneOf(job);
+    this.lanes.place(lane, job.id);
     try {
       await this.handle(job);
     } finally {
       // The place is free once the job's outcome is written; the queue entry completes in the
       // next group (stop() waits for it).
+      workerBusy.inc({ integration: lane }, this.lanes.release(lane, job.id) / 1000);
       this.running.delete(job.id);
       this.dispatch();
       this.placeFreed?.();
@@ -415,10 +480,15 @@ export class OutboundWorker {
       setTimeout(() => {
         const batch = this.toComplete.splice(0);
         this.completion = null;
+        // Active in pg-boss until this commits: the fair fetch must not count them as another process's.
+        for (const entry of batch) this.completing.add(entry.id);
         this.boss
           .complete(OUTBOUND_QUEUE, batch)
           .catch((err) => this.log.warn({ err, count: batch.length }, 'completing queue entries failed'))
-          .then(() => resolve());
+          .then(() => {
+            for (const entry of batch) this.completing.delete(entry.id);
+            resolve();
+          });
       }, 5);
     });
     return this.completion;
@@ -436,10 +506,6 @@ export class OutboundWorker {
 
   private nextFreePlace(): Promise<void> {
     return this.wait(null, true);
-  }
-
-  private pause(ms: number): Promise<void> {
-    return this.wait(ms, false);
   }
 
   /** Until `ms` pass (null: no limit), a place frees (if `onPlace`), or fetching stops. */
@@ -480,7 +546,10 @@ export class OutboundWorker {
     await this.loop;
     // Fetched entries that never started go back to the queue for another worker.
     const unstarted = this.ready.splice(0);
-    for (const job of unstarted) this.running.delete(job.id);
+    for (const job of unstarted) {
+      this.running.delete(job.id);
+      this.lanes.release(laneOf(job), job.id);
+    }
     if (unstarted.length > 0) {
       await this.boss.fail(OUTBOUND_QUEUE, unstarted, { reason: 'worker stopping; not started' }).catch((err) => this.log.warn({ err, count: unstarted.length }, 'could not hand back unstarted queue entries'));
     }
@@ -499,6 +568,7 @@ export class OutboundWorker {
     await drain(2_000);
     while (this.completion) await this.completion;
     clearInterval(this.heartbeat);
+    clearInterval(this.sampler);
   }
 
   private counter(integrationId: string): FailureCounter {
@@ -622,6 +692,7 @@ export class OutboundWorker {
       if (row.status !== null) {
         // A poll found a free slot (freed by another process, or a lease that ran out): maybe more.
         if (woken === 'poll') this.gate(integration.id).nudge();
+        if (row.due_at) slotWait.observe({ integration: integration.id }, Math.max(0, Date.now() - new Date(row.due_at).getTime()) / 1000);
         const job = jobFromRow(row);
         const refIds = [job.entityId, (job.payload as { customerId?: unknown }).customerId].filter((v): v is string => typeof v === 'string' && isUuid(v));
         return { job, slot: row.slot!, refs: row.refs ?? {}, refIds };
@@ -767,7 +838,7 @@ export class OutboundWorker {
    * (1/rate apart, across all processes) and waits until it. Instants are reserved in blocks
    * (RateLease), so one statement serves the requests of a busy process for a while.
    */
-  private pacer(integrationId: string, requestsPerSecond: number) {
+  private pacer(integrationId: string, requestsPerSecond: number, reserved: () => void) {
     const intervalMs = paceIntervalMs(requestsPerSecond);
     const key = `${integrationId}:${intervalMs}`;
     let lease = this.leases.get(key);
@@ -781,6 +852,7 @@ export class OutboundWorker {
     const taken = lease;
     return async () => {
       const wait = await taken.take();
+      reserved();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     };
   }
@@ -807,7 +879,8 @@ export class OutboundWorker {
             ?.external_id ?? null
         );
       }),
-      pace: ownStep('rate-limit reservation', this.log, this.pacer(integration.id, settings.requestsPerSecond)),
+      // Once the call has its first instant, the fair fetch no longer counts it against the rate's room.
+      pace: ownStep('rate-limit reservation', this.log, this.pacer(integration.id, settings.requestsPerSecond, () => this.lanes.paced(integration.id, bossJob.id))),
       outbound: this.services.outbound,
     };
     const callStarted = performance.now();
@@ -819,6 +892,7 @@ export class OutboundWorker {
     }
     const durationMs = Math.round(performance.now() - callStarted);
     providerCallDuration.observe(labels, durationMs / 1000);
+    this.lanes.get(integration.id).observe(durationMs);
 
     if (!(outcome instanceof ProviderError)) {
       providerCalls.inc({ ...labels, outcome: 'success' });
@@ -1017,18 +1091,108 @@ export class OutboundWorker {
     }
   }
 
-  /** Queue depth, oldest waiting job and circuit state per integration, read at scrape time. */
+  /**
+   * Shared state per integration, read from the database at scrape time: jobs waiting and why,
+   * the oldest waiting job, slots in use against the cap, the circuit. Then this process's own:
+   * worker places held, in-flight time against the budget, share of the worker's time.
+   */
   private async refreshGauges(): Promise<void> {
     const rows = (await this.db.query(
-      `SELECT i.id, i.provider, i.circuit, count(j.id)::int AS waiting,
-              COALESCE(EXTRACT(EPOCH FROM now() - min(j.created_at)), 0)::float8 AS oldest
-       FROM integration i LEFT JOIN integration_job j ON j.integration_id = i.id AND j.status IN ('PENDING', 'RETRYING')
-       GROUP BY i.id`,
-    )) as Array<{ id: string; provider: string; circuit: string; waiting: number; oldest: number }>;
+      `WITH open AS (
+         SELECT j.integration_id, j.status, j.next_attempt_at, j.created_at,
+                j.entity_id IS NOT NULL AND j.seq > min(j.seq) OVER (PARTITION BY j.integration_id, j.entity_type, j.entity_id) AS behind
+         FROM integration_job j WHERE j.status IN ('PENDING', 'RETRYING', 'PROCESSING')
+       ), slots AS (
+         SELECT integration_id, count(*)::int AS n FROM integration_slot WHERE lease_until > clock_timestamp() GROUP BY integration_id
+       ), settings AS (
+         SELECT i.id, COALESCE((i.settings->>'concurrency')::int, $1::int) AS concurrency FROM integration i
+       ), reasons AS (
+         SELECT o.integration_id,
+                CASE WHEN i.status <> 'ACTIVE' THEN 'paused'
+                     WHEN i.circuit <> 'CLOSED' THEN 'circuit_open'
+                     WHEN o.status = 'RETRYING' AND o.next_attempt_at > now() THEN 'retry_backoff'
+                     WHEN o.behind THEN 'entity_order'
+                     WHEN COALESCE(s.n, 0) >= c.concurrency THEN 'concurrency_cap'
+                     WHEN t.tat > clock_timestamp() + $2::int * interval '1 ms' THEN 'rate_limit'
+                     ELSE 'worker' END AS reason,
+                count(*)::int AS n, min(o.created_at) AS oldest
+         FROM open o JOIN integration i ON i.id = o.integration_id JOIN settings c ON c.id = i.id
+         LEFT JOIN slots s ON s.integration_id = i.id LEFT JOIN integration_throttle t ON t.integration_id = i.id
+         WHERE o.status <> 'PROCESSING'
+         GROUP BY 1, 2
+       )
+       SELECT i.id, i.provider, i.circuit, c.concurrency, COALESCE(s.n, 0) AS slots,
+              COALESCE((SELECT jsonb_object_agg(r.reason, r.n) FROM reasons r WHERE r.integration_id = i.id), '{}') AS reasons,
+              COALESCE((SELECT EXTRACT(EPOCH FROM now() - min(r.oldest)) FROM reasons r WHERE r.integration_id = i.id), 0)::float8 AS oldest
+       FROM integration i JOIN settings c ON c.id = i.id LEFT JOIN slots s ON s.integration_id = i.id`,
+      [defaultSettings(0).concurrency, RATE_LOOKAHEAD_MS],
+    )) as Array<{ id: string; provider: string; circuit: string; concurrency: number; slots: number; reasons: Record<string, number>; oldest: number }>;
     for (const r of rows) {
-      queueDepth.set({ integration: r.id }, r.waiting);
+      let waiting = 0;
+      for (const reason of WAIT_REASONS) {
+        integrationJobsWaiting.set({ integration: r.id, reason }, r.reasons[reason] ?? 0);
+        waiting += r.reasons[reason] ?? 0;
+      }
+      queueDepth.set({ integration: r.id }, waiting);
       queueOldestAge.set({ integration: r.id }, r.oldest);
+      integrationSlotsInUse.set({ integration: r.id }, r.slots);
+      integrationConcurrency.set({ integration: r.id }, r.concurrency);
       circuitState.set({ integration: r.id, provider: r.provider }, r.circuit === 'OPEN' ? 2 : r.circuit === 'HALF_OPEN' ? 1 : 0);
     }
+    const now = performance.now();
+    const shares = this.lanes.shares(this.options.concurrency);
+    for (const [id, lane] of this.lanes.entries()) {
+      const settings = this.settingsOf(id);
+      workerPlaces.set({ integration: id, state: 'running' }, lane.running);
+      workerPlaces.set({ integration: id, state: 'ready' }, lane.ready);
+      inFlightSeconds.set({ integration: id }, lane.charge(now, settings.timeoutMs) / 1000);
+      inFlightBudget.set({ integration: id }, settings.inFlightBudgetMs / 1000);
+      if (lane.expectedMs !== null) expectedCallSeconds.set({ integration: id }, lane.expectedMs / 1000);
+      workerTimeShare.set({ integration: id }, shares.get(id) ?? 0);
+    }
   }
+
+  /** An integration's settings as this process last loaded them, or the defaults before it has. */
+  private settingsOf(integrationId: string): IntegrationSettings {
+    return this.known.get(integrationId)?.settings ?? DEFAULT_SETTINGS;
+  }
+
+  /**
+   * The fair fetch (src/jobs/fair-fetch.ts): up to `limit` entries shared out between the
+   * integrations with waiting work, none beyond what an integration's concurrency cap, its
+   * in-flight budget in this process, its circuit and its rate limit let it start now.
+   */
+  private async fetchFair(limit: number): Promise<BossJob[]> {
+    const now = performance.now();
+    const ids: string[] = [];
+    const rooms: Array<number | null> = [];
+    const held: number[] = [];
+    const unpaced: number[] = [];
+    for (const [id, lane] of this.lanes.entries()) {
+      // An integration this process holds nothing of and has not timed is left to the fetch's default.
+      if (!isUuid(id) || (lane.entries.size === 0 && lane.expectedMs === null)) continue;
+      const settings = this.known.get(id)?.settings;
+      ids.push(id);
+      rooms.push(settings ? lane.room(now, settings.inFlightBudgetMs, settings.timeoutMs) : null);
+      held.push(lane.entries.size);
+      unpaced.push(lane.unpaced);
+    }
+    const mine = [...this.running.keys(), ...this.toComplete.map((j) => j.id), ...this.completing];
+    this.fetchSql ??= outboundFetchSql(this.table);
+    return prepared<BossJob>(this.db, `switchboard_outbound_fetch_${this.table}`, this.fetchSql, [
+      OUTBOUND_QUEUE,
+      limit,
+      ids,
+      rooms,
+      held,
+      unpaced,
+      mine,
+      this.options.circuitCooldownMs,
+      RATE_LOOKAHEAD_MS,
+      PROVIDER_RPS,
+      FETCH_DEFAULTS,
+    ]);
+  }
+
+  private fetchSql: string | null = null;
 }

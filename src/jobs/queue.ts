@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { nameForText, preparedIn } from '../db/prepared.js';
 import { newId } from '../domain/shared/ids.js';
+import { prepareFairFetch } from './fair-fetch.js';
 import { INBOUND_QUEUE, LEGACY_OUTBOUND_QUEUE, OUTBOUND_QUEUE, QUEUE_SCHEMA } from './queue-names.js';
 
 export interface QueueOptions {
@@ -67,6 +68,8 @@ export async function startQueue(connectionString: string, log: Logger, options:
     expireInSeconds: 600,
     notify: false,
   });
+  // Both queues are fetched fairly between integrations (ADR 0011).
+  await prepareFairFetch(connectionString, boss, log);
   return boss;
 }
 
@@ -118,7 +121,16 @@ export async function adoptLegacyOutboundQueue(db: DataSource, boss: PgBoss, log
       const graceUntil = new Date(Date.now() + LEGACY_ACTIVE_GRACE_MS);
       await boss.insert(
         OUTBOUND_QUEUE,
-        old.map((e, i) => ({ id: fresh[i], data: e.data as object, startAfter: e.state === 'active' ? graceUntil : e.start_after })),
+        old.map((e, i) => {
+          const integrationId = (e.data as { integrationId?: unknown } | null)?.integrationId;
+          return {
+            id: fresh[i],
+            data: e.data as object,
+            startAfter: e.state === 'active' ? graceUntil : e.start_after,
+            // Its integration's group, for the fair fetch (an entry too old to name it is fetched ungrouped).
+            ...(typeof integrationId === 'string' && integrationId ? { group: { id: integrationId } } : {}),
+          };
+        }),
         { db: queueDb(tx), returnId: false },
       );
       await tx.query(`UPDATE integration_job j SET queue_job_id = m.fresh FROM unnest($1::uuid[], $2::uuid[]) AS m(old, fresh) WHERE j.queue_job_id = m.old`, [

@@ -76,6 +76,91 @@ export const circuitState = new Gauge({
   registers: [registry],
 });
 
+/**
+ * Why outbound jobs wait, per integration (filled at scrape time from the database): `worker`
+ * (nothing shared holds it back: it waits for a worker, a free place or room in its in-flight
+ * budget; see switchboard_worker_places and switchboard_integration_in_flight_seconds), `concurrency_cap` (every slot of the
+ * integration is in use), `rate_limit` (its rate-limit schedule is booked ahead), `retry_backoff`
+ * (a failed attempt's backoff or Retry-After), `entity_order` (an earlier job of the same record
+ * is unfinished), `paused`, `circuit_open`.
+ */
+export const integrationJobsWaiting = new Gauge({
+  name: 'switchboard_integration_jobs_waiting',
+  help: 'Outbound jobs waiting per integration, by what they wait for: worker (a free place or room in its in-flight budget), concurrency_cap, rate_limit, retry_backoff, entity_order, paused, circuit_open',
+  labelNames: ['integration', 'reason'] as const,
+  registers: [registry],
+});
+
+export const integrationSlotsInUse = new Gauge({
+  name: 'switchboard_integration_slots_in_use',
+  help: 'Concurrency slots of the integration leased by calls in flight, across all worker processes (read at scrape time)',
+  labelNames: ['integration'] as const,
+  registers: [registry],
+});
+
+export const integrationConcurrency = new Gauge({
+  name: 'switchboard_integration_concurrency',
+  help: "The integration's concurrency cap: how many slots it has (read at scrape time)",
+  labelNames: ['integration'] as const,
+  registers: [registry],
+});
+
+export const workerPlaces = new Gauge({
+  name: 'switchboard_worker_places',
+  help: "This process's outbound worker places held by each integration's jobs: running (holding a place) or ready (fetched, waiting for a place)",
+  labelNames: ['integration', 'state'] as const,
+  registers: [registry],
+});
+
+export const workerPlacesTotal = new Gauge({
+  name: 'switchboard_worker_places_total',
+  help: 'Outbound worker places of this process (WORKER_CONCURRENCY)',
+  registers: [registry],
+});
+
+export const slotWait = new Histogram({
+  name: 'switchboard_integration_slot_wait_seconds',
+  help: 'Time from when an outbound job was due (enqueued, or its retry time) until its attempt started, holding a worker place and a concurrency slot',
+  labelNames: ['integration'] as const,
+  buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  registers: [registry],
+});
+
+export const workerBusy = new Counter({
+  name: 'switchboard_worker_busy_seconds_total',
+  help: "Worker place time held by each integration's outbound jobs in this process",
+  labelNames: ['integration'] as const,
+  registers: [registry],
+});
+
+export const workerTimeShare = new Gauge({
+  name: 'switchboard_worker_time_share',
+  help: "Each integration's share of this process's outbound worker time over the last minute: its place time / (WORKER_CONCURRENCY x the minute); the rest is idle",
+  labelNames: ['integration'] as const,
+  registers: [registry],
+});
+
+export const inFlightSeconds = new Gauge({
+  name: 'switchboard_integration_in_flight_seconds',
+  help: "Worker time the integration's jobs in this process hold, as its in-flight budget counts it (each its expected call duration, or its time so far if longer)",
+  labelNames: ['integration'] as const,
+  registers: [registry],
+});
+
+export const inFlightBudget = new Gauge({
+  name: 'switchboard_integration_in_flight_budget_seconds',
+  help: "The integration's in-flight budget (inFlightBudgetMs) in one worker process",
+  labelNames: ['integration'] as const,
+  registers: [registry],
+});
+
+export const expectedCallSeconds = new Gauge({
+  name: 'switchboard_integration_expected_call_seconds',
+  help: "How long the integration's calls take in this process (exponential average), as its in-flight budget counts them",
+  labelNames: ['integration'] as const,
+  registers: [registry],
+});
+
 export const webhookRequests = new Counter({
   name: 'switchboard_webhook_requests_total',
   help: 'Webhook requests by integration and outcome (accepted, duplicate, rejected)',
@@ -101,6 +186,20 @@ export const webhookProcessed = new Counter({
   name: 'switchboard_webhook_processed_total',
   help: 'Webhook events processed, by outcome (PROCESSED, IGNORED, FAILED, retry) and event type',
   labelNames: ['integration', 'provider', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const webhookProcessingSeconds = new Counter({
+  name: 'switchboard_webhook_processing_seconds_total',
+  help: "Time this process spent applying each integration's webhook events",
+  labelNames: ['integration'] as const,
+  registers: [registry],
+});
+
+export const webhookJobsHeld = new Gauge({
+  name: 'switchboard_webhook_jobs_held',
+  help: "Webhook processing jobs (each a group of one integration's events) this process holds, per integration",
+  labelNames: ['integration'] as const,
   registers: [registry],
 });
 

@@ -18,9 +18,18 @@ export interface Faults {
   retryAfterSeconds: number;
   /** Every request fails with 503. */
   outage: boolean;
+  /**
+   * Faults for the requests of one credential only (the `Authorization: Bearer` value), over the
+   * ones above: several integrations on one fake, each with a provider of its own behaviour
+   * (one slow, one hanging, one rate-limited).
+   */
+  byCredential: Record<string, Partial<CredentialFaults>>;
 }
 
-export const NO_FAULTS: Faults = { latencyMs: 0, errorRate: 0, hangRate: 0, rateLimitRate: 0, burst429: 0, retryAfterSeconds: 1, outage: false };
+/** The faults one credential can override. */
+export type CredentialFaults = Omit<Faults, 'byCredential'>;
+
+export const NO_FAULTS: Faults = { latencyMs: 0, errorRate: 0, hangRate: 0, rateLimitRate: 0, burst429: 0, retryAfterSeconds: 1, outage: false, byCredential: {} };
 
 export interface RecordedRequest {
   /** When the request arrived (ms since the epoch). */
@@ -66,7 +75,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
  */
 export class FakeServer<H extends ProviderHandler = ProviderHandler> {
   readonly requests: RecordedRequest[] = [];
-  faults: Faults = { ...NO_FAULTS };
+  faults: Faults = { ...NO_FAULTS, byCredential: {} };
   private server: Server | null = null;
   private readonly hanging = new Set<ServerResponse>();
   url = '';
@@ -77,13 +86,14 @@ export class FakeServer<H extends ProviderHandler = ProviderHandler> {
     private readonly random: () => number = Math.random,
   ) {}
 
+  /** Only the keys given change; `byCredential` changes only the credentials it names. */
   setFaults(faults: Partial<Faults>): void {
-    this.faults = { ...this.faults, ...faults };
+    this.faults = { ...this.faults, ...faults, byCredential: { ...this.faults.byCredential, ...faults.byCredential } };
   }
 
   reset(): void {
     this.requests.length = 0;
-    this.faults = { ...NO_FAULTS };
+    this.faults = { ...NO_FAULTS, byCredential: {} };
     this.handler.reset();
   }
 
@@ -137,11 +147,16 @@ export class FakeServer<H extends ProviderHandler = ProviderHandler> {
 
     const recorded: RecordedRequest = { at: Date.now(), answeredAt: null, method: req.method ?? 'GET', path, headers: req.headers, body, status: null };
     this.requests.push(recorded);
-    const f = this.faults;
+    const credential = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
+    const own = credential === undefined ? undefined : this.faults.byCredential[credential];
+    const f: CredentialFaults = own ? { ...this.faults, ...own } : this.faults;
     if (f.latencyMs > 0) await new Promise((r) => setTimeout(r, f.latencyMs));
     if (f.outage) return this.send(res, this.handler.errorReply(503, 'service unavailable (sandbox outage)'), recorded);
     if (f.burst429 > 0 || this.random() < f.rateLimitRate) {
-      if (f.burst429 > 0) f.burst429--;
+      if (f.burst429 > 0) {
+        if (own?.burst429 !== undefined) own.burst429--;
+        else this.faults.burst429--;
+      }
       const reply = this.handler.errorReply(429, 'too many requests (sandbox)');
       return this.send(res, { ...reply, headers: { ...reply.headers, 'retry-after': String(f.retryAfterSeconds) } }, recorded);
     }

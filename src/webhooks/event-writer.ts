@@ -291,15 +291,18 @@ const INGEST_SQL = `
 
 /**
  * In place of pg-boss's jobs parameter: $2 is the job pg-boss was given (a one-element array, its
- * event ids empty); the result is that job carrying those of the candidate ids $1 this
- * transaction stored, in arrival order, or no job at all when every event was a duplicate. A
- * candidate id is fresh (uuidv7, made for this request), so finding it in webhook_event means
- * this transaction wrote it.
+ * event ids empty); the result is one such job per integration, carrying those of the candidate
+ * ids $1 this transaction stored for it, in arrival order, in that integration's group (the
+ * processor's fair fetch shares out by it: ADR 0011), with an id pg-boss makes; or no job at all
+ * when every event was a duplicate. A candidate id is fresh (uuidv7, made for this request), so
+ * finding it in webhook_event means this transaction wrote it.
  */
-const JOB_JSON = `(SELECT CASE WHEN count(w.id) = 0 THEN '[]'::jsonb
-                   ELSE jsonb_build_array(jsonb_set($2 -> 0, '{data,${'eventIds' satisfies keyof InboundQueueData}}', jsonb_agg(w.id ORDER BY c.n))) END
-                   FROM unnest($1) WITH ORDINALITY AS c(id, n)
-                   JOIN webhook_event w ON w.id = c.id)`;
+const JOB_JSON = `(SELECT COALESCE(jsonb_agg(jsonb_set(jsonb_set(($2 -> 0) - 'id', '{data,${'eventIds' satisfies keyof InboundQueueData}}', g.ids),
+                                               '{groupId}', to_jsonb(g.integration_id::text)) ORDER BY g.first), '[]'::jsonb)
+                   FROM (SELECT w.integration_id, jsonb_agg(w.id ORDER BY c.n) AS ids, min(c.n) AS first
+                         FROM unnest($1) WITH ORDINALITY AS c(id, n)
+                         JOIN webhook_event w ON w.id = c.id
+                         GROUP BY w.integration_id) g)`;
 
 /**
  * A dollar-quoted literal: the text verbatim (no per-character escaping of a batch's JSON), under

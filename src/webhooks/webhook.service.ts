@@ -26,8 +26,12 @@ export class WebhookService {
     private readonly retry: { retryLimit: number; retryDelay: number },
   ) {}
 
-  /** The pg-boss job that processes these events (one job per ingress commit). */
-  jobsFor(eventIds: string[]) {
+  /**
+   * The pg-boss job that processes these events, all of one integration: in that integration's
+   * group, which the processor's fair fetch shares out by (src/jobs/fair-fetch.ts). The ingress
+   * makes one job per integration per commit from the template `jobsFor([])` (event-writer.ts).
+   */
+  jobsFor(eventIds: string[], integrationId?: string) {
     return [
       {
         id: newId(),
@@ -35,6 +39,7 @@ export class WebhookService {
         retryLimit: this.retry.retryLimit,
         retryDelay: this.retry.retryDelay,
         retryBackoff: true,
+        ...(integrationId ? { group: { id: integrationId } } : {}),
       },
     ];
   }
@@ -69,11 +74,11 @@ export class WebhookService {
   async replay(id: string): Promise<WebhookEvent> {
     return this.db.transaction(async (tx) => {
       const rows = (await tx.query(
-        `UPDATE webhook_event SET status = 'RECEIVED', error = NULL, processed_at = NULL WHERE id = $1 RETURNING id`,
+        `UPDATE webhook_event SET status = 'RECEIVED', error = NULL, processed_at = NULL WHERE id = $1 RETURNING id, integration_id`,
         [id],
-      )) as [Array<{ id: string }>, number];
+      )) as [Array<{ id: string; integration_id: string }>, number];
       if (rows[0].length === 0) throw notFound('WebhookEvent');
-      await this.boss.insert(INBOUND_QUEUE, this.jobsFor([id]), { db: queueDb(tx) });
+      await this.boss.insert(INBOUND_QUEUE, this.jobsFor([id], rows[0][0].integration_id), { db: queueDb(tx) });
       await recordAudit(tx, { action: 'replayWebhookEvent', targetType: 'WebhookEvent', targetId: id, after: { status: 'RECEIVED' } });
       return (await tx.findOneBy(WebhookEvent, { id }))!;
     });
@@ -84,7 +89,7 @@ export class WebhookService {
     return this.db.transaction(async (tx) => {
       const rows = (await tx.query(`SELECT id FROM webhook_event WHERE integration_id = $1 AND status = 'RECEIVED' ORDER BY id`, [integrationId])) as Array<{ id: string }>;
       for (let i = 0; i < rows.length; i += 100) {
-        await this.boss.insert(INBOUND_QUEUE, this.jobsFor(rows.slice(i, i + 100).map((r) => r.id)), { db: queueDb(tx) });
+        await this.boss.insert(INBOUND_QUEUE, this.jobsFor(rows.slice(i, i + 100).map((r) => r.id), integrationId), { db: queueDb(tx) });
       }
       return rows.length;
     });
@@ -127,19 +132,22 @@ export class WebhookService {
    */
   async sweepWaiting(limit = 5000): Promise<{ requeued: number; failed: number }> {
     const waiting = (await this.db.query(
-      `SELECT e.id, e.received_at FROM webhook_event e JOIN integration i ON i.id = e.integration_id AND i.status = 'ACTIVE'
+      `SELECT e.id, e.integration_id, e.received_at FROM webhook_event e JOIN integration i ON i.id = e.integration_id AND i.status = 'ACTIVE'
         WHERE e.status = 'RECEIVED' AND e.received_at < now() - interval '1 minute'
         ORDER BY e.received_at LIMIT $1`,
       [limit],
-    )) as Array<{ id: string; received_at: Date }>;
+    )) as Array<{ id: string; integration_id: string; received_at: Date }>;
     if (waiting.length === 0) return { requeued: 0, failed: 0 };
     const ids = waiting.map((w) => w.id);
     const since = waiting[0].received_at;
     const states = await this.entryStates(this.db, ids, since);
     const orphans = ids.filter((id) => !states.get(id)!.live && (states.get(id)!.newest ?? 'completed') === 'completed');
     const spent = ids.filter((id) => !states.get(id)!.live && ['failed', 'cancelled'].includes(states.get(id)!.newest ?? ''));
-    for (let i = 0; i < orphans.length; i += 100) {
-      await this.boss.insert(INBOUND_QUEUE, this.jobsFor(orphans.slice(i, i + 100)));
+    const integrationOf = new Map(waiting.map((w) => [w.id, w.integration_id]));
+    const byIntegration = new Map<string, string[]>();
+    for (const id of orphans) byIntegration.set(integrationOf.get(id)!, [...(byIntegration.get(integrationOf.get(id)!) ?? []), id]);
+    for (const [integrationId, ids] of byIntegration) {
+      for (let i = 0; i < ids.length; i += 100) await this.boss.insert(INBOUND_QUEUE, this.jobsFor(ids.slice(i, i + 100), integrationId));
     }
     let failed = 0;
     if (spent.length > 0) {

@@ -14,9 +14,11 @@ let b: Gateway;
 let dataDir: string;
 
 beforeAll(async () => {
-  a = await startTestGateway();
+  // API processes only: the statement counter is one per test process (A's and B's together), and
+  // a worker's fetch loop (prepared statements, counted) would land in the counts below.
+  a = await startTestGateway({ ROLE: 'api' });
   dataDir = await mkdtemp(join(tmpdir(), 'switchboard-keys-'));
-  b = await startGateway({ ...testEnv(a.databaseUrl, dataDir), ENCRYPTION_KEY: a.env.ENCRYPTION_KEY }, createLogger('silent'));
+  b = await startGateway({ ...testEnv(a.databaseUrl, dataDir, { ROLE: 'api' }), ENCRYPTION_KEY: a.env.ENCRYPTION_KEY }, createLogger('silent'));
   await until(() => b.services.apiKeys.cache.enabled);
 });
 afterAll(async () => {

@@ -165,6 +165,9 @@ describe('integration base URLs', () => {
     const unknown = await t.request(CreateIntegrationDocument, { input: { provider: 'STRIPE', name: 's', baseUrl: 'https://api.stripe.com', settings: { retries: 3 } } });
     expect(codes(unknown)).toEqual(['BAD_USER_INPUT']);
     expect(unknown.body.errors![0].extensions!.field).toBe('settings.retries');
+    const budget = await t.request(CreateIntegrationDocument, { input: { provider: 'STRIPE', name: 's', baseUrl: 'https://api.stripe.com', settings: { inFlightBudgetMs: 10 } } });
+    expect(codes(budget)).toEqual(['BAD_USER_INPUT']);
+    expect(budget.body.errors![0].extensions!.field).toBe('settings.inFlightBudgetMs');
     const creds = await t.request(CreateIntegrationDocument, { input: { provider: 'STRIPE', name: 's', baseUrl: 'https://api.stripe.com', credentials: { token: 'x' } } });
     expect(codes(creds)).toEqual(['BAD_USER_INPUT']);
     expect(await t.sql(`SELECT id FROM integration WHERE name = 's'`)).toHaveLength(0);

@@ -95,6 +95,19 @@ async function countStatements<K extends string>(patterns: Record<K, RegExp>, wo
   return counts;
 }
 
+/**
+ * Until the worker has fetched past every entry committed so far: a job of another integration
+ * (SendGrid), enqueued now, has completed. The fair fetch considers every integration's waiting
+ * entries in one statement, so a fetch that took this job also passed over the others'.
+ */
+async function untilFetchedPast() {
+  const { sendNotification } = await t.run(SendNotificationDocument, {
+    integrationId: integrations.sendgrid.id,
+    input: { to: 'marker@example.com', from: 'billing@example.com', templateId: 'd-0123456789abcdef0123456789abcdef' },
+  });
+  await waitForJobs(t, [sendNotification.job.id]);
+}
+
 describe('pushCustomer to Stripe', () => {
   it('enqueues a PENDING job at once, then creates the customer with the job key and links the ExternalRef', async () => {
     const customerId = await newCustomer('Ada Stripe');
@@ -610,9 +623,13 @@ describe('operators', () => {
     await t.run(PauseIntegrationDocument, { id: stripe.id });
     const a = await t.run(PushCustomerDocument, { customerId: await newCustomer('Paused One'), integrationId: stripe.id });
     const b = await t.run(PushCustomerDocument, { customerId: await newCustomer('Paused Two'), integrationId: stripe.id });
-    // Both are looked at and put off: no call is made while paused.
-    await expect.poll(async () => (await t.sql(`SELECT count(*)::int AS n FROM integration_job WHERE id = ANY($1) AND next_attempt_at IS NOT NULL`, [[rowId(a.pushCustomer.job.id), rowId(b.pushCustomer.job.id)]]))[0].n).toBe(2);
+    // The worker passes them over: they are not fetched (no worker place, no attempt), no call is made.
+    await untilFetchedPast();
     expect(sandbox.stripe.requests).toHaveLength(0);
+    const waiting = await t.sql(`SELECT q.state FROM pgboss.job q JOIN integration_job j ON q.id = j.queue_job_id WHERE j.id = ANY($1)`, [
+      [rowId(a.pushCustomer.job.id), rowId(b.pushCustomer.job.id)],
+    ]);
+    expect(waiting).toEqual([{ state: 'created' }, { state: 'created' }]);
     const cancelled = await t.run(CancelJobDocument, { id: b.pushCustomer.job.id });
     expect(cancelled.cancelIntegrationJob.job.status).toBe('CANCELLED');
     const resumed = await t.run(ResumeIntegrationDocument, { id: stripe.id });
@@ -629,7 +646,7 @@ describe('operators', () => {
     const customerId = await newCustomer('Orphan Entry');
     const first = rowId((await t.run(PushCustomerDocument, { customerId, integrationId: stripe.id })).pushCustomer.job.id);
     const second = rowId((await t.run(PushCustomerDocument, { customerId, integrationId: stripe.id, idempotencyKey: 'orphan-second' })).pushCustomer.job.id);
-    await expect.poll(async () => (await t.sql(`SELECT count(*)::int AS n FROM integration_job WHERE id = ANY($1) AND next_attempt_at IS NOT NULL`, [[first, second]]))[0].n).toBe(2);
+    await untilFetchedPast();
     const live = async (jobId: string) =>
       (await t.sql(`SELECT count(*)::int AS n FROM pgboss.job q JOIN integration_job j ON q.id = j.queue_job_id WHERE j.id = $1 AND q.state < 'completed'`, [jobId]))[0].n;
     // What pg-boss's maintenance does to an entry still waiting 14 days past its start time.
@@ -659,13 +676,13 @@ describe('operators', () => {
 
   it('jobs being put off while a resume runs are not left waiting for the 30 s re-check', async () => {
     const { stripe } = integrations;
-    // A race, so three rounds: each resumes while the worker is still fetching and putting off
-    // the round's jobs, some of them in flight.
+    // A race, so three rounds: each pauses while the worker is fetching and starting the round's
+    // jobs (entries fetched before the pause find it at their start and are put off), then
+    // resumes while those are being put off.
     for (let round = 0; round < 3; round++) {
       const customers = await Promise.all(Array.from({ length: 40 }, (_, i) => newCustomer(`Race ${round}.${i}`)));
-      await t.run(PauseIntegrationDocument, { id: stripe.id });
       const jobs = await Promise.all(customers.map(async (customerId) => (await t.run(PushCustomerDocument, { customerId, integrationId: stripe.id })).pushCustomer.job.id));
-      await expect.poll(async () => (await t.sql(`SELECT count(*)::int AS n FROM integration_job WHERE id = ANY($1) AND next_attempt_at IS NOT NULL`, [jobs.map(rowId)]))[0].n).toBeGreaterThan(0);
+      await t.run(PauseIntegrationDocument, { id: stripe.id });
       await t.run(ResumeIntegrationDocument, { id: stripe.id });
       const done = await waitForJobs(t, jobs, undefined, 10_000);
       expect(new Set(done.values())).toEqual(new Set(['COMPLETED']));
@@ -722,7 +739,7 @@ describe('operators', () => {
     }
   });
 
-  it('a circuit opened by another process holds jobs of an integration the worker already knows', async () => {
+  it('a circuit opened by another process holds jobs of an integration the worker already knows: they are not even fetched', async () => {
     const { stripe } = integrations;
     // The worker has run a job of this integration, so the next one takes the fast path.
     const first = await t.run(PushCustomerDocument, { customerId: await newCustomer('Before Outage'), integrationId: stripe.id });
@@ -733,8 +750,10 @@ describe('operators', () => {
     try {
       const held = await t.run(PushCustomerDocument, { customerId: await newCustomer('During Outage'), integrationId: stripe.id });
       const heldId = rowId(held.pushCustomer.job.id);
-      await expect.poll(async () => (await t.sql(`SELECT next_attempt_at FROM integration_job WHERE id = $1`, [heldId]))[0].next_attempt_at).not.toBeNull();
+      // The fetch passes over an integration whose circuit is open: the job takes no worker place.
+      await untilFetchedPast();
       expect((await t.run(JobDocument, { id: held.pushCustomer.job.id })).integrationJob).toMatchObject({ status: 'PENDING', attempts: 0 });
+      expect(await t.sql(`SELECT q.state FROM pgboss.job q JOIN integration_job j ON q.id = j.queue_job_id WHERE j.id = $1`, [heldId])).toEqual([{ state: 'created' }]);
       expect(sandbox.stripe.requests).toHaveLength(0);
       await t.run(CancelJobDocument, { id: held.pushCustomer.job.id });
     } finally {
@@ -785,7 +804,6 @@ describe('upgrade', () => {
       await g.run(PauseIntegrationDocument, { id: stripe.id });
       const jobId = (await g.run(PushCustomerDocument, { customerId, integrationId: stripe.id })).pushCustomer.job.id;
       const row = rowId(jobId);
-      await expect.poll(async () => (await g.sql(`SELECT next_attempt_at FROM integration_job WHERE id = $1`, [row]))[0].next_attempt_at).not.toBeNull();
       // What an earlier version left behind: the job's entry in its queue `outbound` (key_strict_fifo).
       await boss.start();
       await boss.createQueue('outbound', { policy: 'key_strict_fifo' });
@@ -804,7 +822,8 @@ describe('upgrade', () => {
       expect(await waitForJobs(g, [jobId])).toEqual(new Map([[row, 'COMPLETED']]));
       const [{ queue_job_id: entry }] = await g.sql<{ queue_job_id: string }>(`SELECT queue_job_id FROM integration_job WHERE id = $1`, [row]);
       expect(entry).not.toBe(legacy);
-      expect((await g.sql(`SELECT name FROM pgboss.job WHERE id = $1`, [entry]))[0]).toEqual({ name: 'provider-calls' });
+      // In the current queue, in its integration's group (the fair fetch's unit).
+      expect((await g.sql(`SELECT name, group_id FROM pgboss.job WHERE id = $1`, [entry]))[0]).toEqual({ name: 'provider-calls', group_id: rowId(stripe.id) });
       expect(sandbox.stripe.requests.filter((r) => r.headers['idempotency-key'] === `switchboard-${row}`)).toHaveLength(1);
     } finally {
       await boss.stop({ graceful: false, close: true }).catch(() => undefined);

@@ -15,6 +15,17 @@ export interface IntegrationSettings {
    * fields the provider owns. Turn it on for providers whose records only your own staff create.
    */
   matchCustomersByEmail: boolean;
+  /**
+   * The most worker time this integration's calls in flight may hold at once in one worker
+   * process (ms): each call counts what it is expected to take (the integration's recent
+   * average, or `timeoutMs` before any call of it has finished in this process), or the time it
+   * has run if that is longer. A provider that slows down gets fewer calls in flight, so it loses
+   * throughput itself instead of taking worker places from the others (docs/adr/0011). Unset, it
+   * is IN_FLIGHT_BUDGET_TIMEOUTS x `timeoutMs`.
+   */
+  inFlightBudgetMs: number;
+  /** This integration's share of a worker's places, against the others' (fair share when places are contended). */
+  weight: number;
 }
 
 /** Settings that are switches rather than numbers. */
@@ -28,10 +39,31 @@ const BOUNDS: Record<NumericSetting, { min: number; max: number; integer: boolea
   retryMaxDelayMs: { min: 0, max: 86_400_000, integer: true },
   requestsPerSecond: { min: 0.01, max: 10_000, integer: false },
   concurrency: { min: 1, max: 1_000, integer: true },
+  inFlightBudgetMs: { min: 100, max: 3_600_000, integer: true },
+  weight: { min: 1, max: 100, integer: true },
 };
 
+/**
+ * The in-flight budget when none is set, in timeouts: 4 x `timeoutMs`, 40 s at the default 10 s.
+ * That is 4 calls of a provider that hangs until its timeout (or of one not yet seen to answer),
+ * out of a worker's 20 places by default, and the whole concurrency cap (10) of calls that take
+ * up to 4 s; calls that take 5 s get 8. Relative to the timeout, because an operator who gives a
+ * provider a long timeout says its calls are long.
+ */
+export const IN_FLIGHT_BUDGET_TIMEOUTS = 4;
+
 export function defaultSettings(requestsPerSecond: number): IntegrationSettings {
-  return { timeoutMs: 10_000, maxAttempts: 8, retryBaseDelayMs: 1_000, retryMaxDelayMs: 3_600_000, requestsPerSecond, concurrency: 10, matchCustomersByEmail: false };
+  return {
+    timeoutMs: 10_000,
+    maxAttempts: 8,
+    retryBaseDelayMs: 1_000,
+    retryMaxDelayMs: 3_600_000,
+    requestsPerSecond,
+    concurrency: 10,
+    inFlightBudgetMs: IN_FLIGHT_BUDGET_TIMEOUTS * 10_000,
+    weight: 1,
+    matchCustomersByEmail: false,
+  };
 }
 
 /** Validates a settings object: unknown keys and out-of-range values are BAD_USER_INPUT naming the key. */
@@ -61,5 +93,7 @@ export function parseSettings(raw: unknown): Partial<IntegrationSettings> {
 }
 
 export function effectiveSettings(stored: Partial<IntegrationSettings>, providerRps: number): IntegrationSettings {
-  return { ...defaultSettings(providerRps), ...stored };
+  const defaults = defaultSettings(providerRps);
+  const timeoutMs = stored.timeoutMs ?? defaults.timeoutMs;
+  return { ...defaults, inFlightBudgetMs: Math.min(BOUNDS.inFlightBudgetMs.max, IN_FLIGHT_BUDGET_TIMEOUTS * timeoutMs), ...stored };
 }
