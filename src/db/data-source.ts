@@ -11,6 +11,16 @@ import { IntegrationLog } from '../domain/job/integration-log.entity.js';
 import { Invoice, InvoiceLineItem } from '../domain/invoice/invoice.entity.js';
 import { WebhookEvent } from '../domain/webhook/webhook-event.entity.js';
 import { dbStatements } from '../observability/metrics.js';
+import type { DatabaseAvailability } from './availability.js';
+import { withDbRole, type DbRole } from './db-context.js';
+import { DEFAULT_DB_TIMEOUTS, guardedOptions, guardedPg, type DbTimeouts } from './guarded-client.js';
+
+export interface DataSourceFaultOptions {
+  timeouts: DbTimeouts;
+  monitor: DatabaseAvailability | null;
+  /** The role of statements outside any request: 'api' for ROLE=api processes, else 'worker'. */
+  role: DbRole;
+}
 
 export const entities = [Customer, Contract, Invoice, InvoiceLineItem, ExternalRef, Integration, ApiKey, IntegrationJob, IntegrationLog, WebhookEvent];
 
@@ -35,7 +45,16 @@ class CountingLogger implements TypeOrmLogger {
   }
 }
 
-export function createDataSource(url: string, log: Logger, poolSize = 20): DataSource {
+/**
+ * The canonical data source. Its pool is guarded (src/db/guarded-client.ts): time limits per
+ * role, the request's deadline on every wait, keepalive, and reports to the availability monitor.
+ */
+export function createDataSource(
+  url: string,
+  log: Logger,
+  poolSize = 20,
+  faults: DataSourceFaultOptions = { timeouts: DEFAULT_DB_TIMEOUTS, monitor: null, role: 'worker' },
+): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
@@ -45,7 +64,8 @@ export function createDataSource(url: string, log: Logger, poolSize = 20): DataS
     synchronize: false,
     logger: new CountingLogger(log),
     maxQueryExecutionTime: 1000,
-    extra: { max: poolSize, application_name: 'switchboard' },
+    driver: guardedPg,
+    extra: { max: poolSize, application_name: 'switchboard', ...guardedOptions({ pool: 'data_source', role: faults.role, timeouts: faults.timeouts, monitor: faults.monitor }) },
   });
 }
 
@@ -55,6 +75,11 @@ export function createDataSource(url: string, log: Logger, poolSize = 20): DataS
  */
 export async function initialiseDatabase(dataSource: DataSource): Promise<string[]> {
   await dataSource.initialize();
+  // Migrations run with their own statement timeout (DB_MIGRATION_TIMEOUT_MS), not a worker's.
+  return withDbRole('migration', () => migrate(dataSource));
+}
+
+async function migrate(dataSource: DataSource): Promise<string[]> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {

@@ -5,8 +5,10 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal } from '../domain/auth/api-key.service.js';
 import { hasScopes, type Scope } from '../domain/auth/roles.js';
-import { forbidden } from '../domain/shared/errors.js';
-import type { Delivered, EventRelay, RelayTopic } from '../pubsub/event-relay.js';
+import { forbidden, serviceUnavailable } from '../domain/shared/errors.js';
+import { EventsInterrupted, type Delivered, type EventRelay, type RelayTopic } from '../pubsub/event-relay.js';
+import { withRequestDeadline } from '../db/db-context.js';
+import { isDatabaseUnavailable } from '../db/db-errors.js';
 import type { Services } from '../services.js';
 import { operationContext, type GraphQLContext } from './context.js';
 import { subscriptionEvents, wsClosed, wsConnections } from '../observability/metrics.js';
@@ -22,6 +24,8 @@ export const CLOSE = {
   /** The client did not read fast enough: its undelivered events passed the limit. */
   SLOW_CONSUMER: 4413,
   GOING_AWAY: 1001,
+  /** The database is unavailable: the key could not be checked; connect again shortly (RFC 6455 "Try Again Later"). */
+  TRY_AGAIN_LATER: 1013,
 } as const;
 
 export interface SubscriptionLimits {
@@ -61,6 +65,8 @@ class EventStream<T> implements AsyncIterableIterator<T> {
   ) {
     this.unsubscribe = subscribe((value) => {
       if (this.done) return;
+      // Not an event: the notice that events are interrupted (sharedSubscribe answers it with an error).
+      if (value instanceof EventsInterrupted) return this.push(value as T);
       // Fast path: nothing pending and a synchronous filter: no promise hop per delivery.
       if (this.busy === 0) {
         const out = this.safeAccept(value);
@@ -197,6 +203,7 @@ async function sharedSubscribe(args: ExecutionArgs): Promise<AsyncIterableIterat
   // promise hop; an asynchronous one is shared as its promise.
   const run = (payload: unknown): ExecutionResult | Promise<ExecutionResult> => {
     if (typeof payload !== 'object' || payload === null) return execute({ ...args, rootValue: payload }) as ExecutionResult | Promise<ExecutionResult>;
+    if (payload instanceof EventsInterrupted) return { data: null, errors: [new GraphQLError(payload.message, { originalError: serviceUnavailable(payload.message) })] };
     let byKey = sharedResults.get(payload);
     if (!byKey) sharedResults.set(payload, (byKey = new Map()));
     let result = byKey.get(key);
@@ -262,7 +269,7 @@ type ConnectionExtra = {
  */
 export function attachSubscriptions(
   httpServer: Server,
-  options: { schema: GraphQLSchema; services: Services; relay: EventRelay; log: Logger; limits: SubscriptionLimits; publicUrl: () => string },
+  options: { schema: GraphQLSchema; services: Services; relay: EventRelay; log: Logger; limits: SubscriptionLimits; publicUrl: () => string; requestTimeoutMs: number },
 ) {
   const { services, log, limits } = options;
   const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: 1024 * 1024 });
@@ -284,12 +291,18 @@ export function attachSubscriptions(
           socket.close(CLOSE.UNAUTHORIZED, 'Unauthorized: send connection_init with { "authorization": "Bearer <key>" }');
           return false;
         }
-        const principal = await services.apiKeys.authenticate(key).catch((err: unknown) => {
-          log.error({ err }, 'subscription authentication failed unexpectedly');
+        let unavailable = false;
+        const principal = await withRequestDeadline(options.requestTimeoutMs, () => services.apiKeys.authenticate(key)).catch((err: unknown) => {
+          unavailable = isDatabaseUnavailable(err);
+          if (!unavailable) log.error({ err }, 'subscription authentication failed unexpectedly');
           return null;
         });
         // The client may have gone while the key was checked: onClose has already run for it.
         if (socket.readyState !== socket.OPEN) return false;
+        if (unavailable) {
+          socket.close(CLOSE.TRY_AGAIN_LATER, 'Service unavailable: the database did not answer; connect again shortly');
+          return false;
+        }
         if (!principal) {
           wsClosed.inc({ reason: 'forbidden' });
           socket.close(CLOSE.FORBIDDEN, 'Forbidden: the API key is unknown or revoked');

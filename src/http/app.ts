@@ -9,7 +9,9 @@ import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../domain/shared/errors.js';
 import { operationContext, type GraphQLContext } from '../graphql/context.js';
-import { errorLoggingPlugin, formatError } from '../graphql/errors.js';
+import { errorLoggingPlugin, formatError, unavailableForAuthentication } from '../graphql/errors.js';
+import { withRequestDeadline } from '../db/db-context.js';
+import { isDatabaseUnavailable } from '../db/db-errors.js';
 import { costLimitPlugin, depthLimitRule } from '../graphql/limits.js';
 import { getSchema } from '../graphql/schema.js';
 import { correlationIdFrom } from '../observability/context.js';
@@ -26,7 +28,12 @@ export interface HttpOptions {
   maxDepth: number;
   maxCost: number;
   graphql: boolean;
+  /** Answers within a second, whatever the database does. */
   ready: () => Promise<boolean>;
+  /** Why this process cannot recover by itself (empty: it can); /healthz answers 503 when not empty. */
+  failing: () => string[];
+  /** A GraphQL request's database budget (DB_REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs: number;
 }
 
 const OPERATION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -90,7 +97,9 @@ export async function createHttpApp(httpServer: Server, options: HttpOptions): P
   app.use(observe);
 
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    const failing = options.failing();
+    if (failing.length) res.status(503).json({ status: 'failing', reasons: failing });
+    else res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
     const ok = await options.ready().catch(() => false);
@@ -136,6 +145,7 @@ export async function createHttpApp(httpServer: Server, options: HttpOptions): P
       context: async ({ req, res }) => {
         const principal = await authenticate(services, req.headers.authorization).catch((err: unknown) => {
           if (err instanceof GraphQLError) throw err;
+          if (isDatabaseUnavailable(err)) throw unavailableForAuthentication();
           log.error({ err, correlationId: res.locals.correlationId }, 'authentication failed unexpectedly');
           throw new GraphQLError(`Internal server error (correlation id ${res.locals.correlationId})`, {
             extensions: { code: 'INTERNAL_SERVER_ERROR', http: { status: 500 } },
@@ -157,7 +167,9 @@ export async function createHttpApp(httpServer: Server, options: HttpOptions): P
       '/graphql',
       ...(options.corsOrigins.length ? [corsMiddleware] : []),
       express.json({ limit: BODY_LIMIT }),
-      (req: express.Request, res: express.Response, next: express.NextFunction) => inFlight.track(Promise.resolve(graphqlHandler(req, res, next))),
+      // The request's database work (key check included) runs against one deadline (ADR 0010).
+      (req: express.Request, res: express.Response, next: express.NextFunction) =>
+        inFlight.track(Promise.resolve(withRequestDeadline(options.requestTimeoutMs, () => graphqlHandler(req, res, next)))),
     );
   }
 

@@ -8,8 +8,9 @@ import { IntegrationJob } from '../domain/job/integration-job.entity.js';
 import { IntegrationLog } from '../domain/job/integration-log.entity.js';
 import { newId } from '../domain/shared/ids.js';
 import type { EventBus, GatewayTopics } from '../jobs/job-events.js';
-import { listen, type PgListener } from './pg-listener.js';
+import { listen, type ListenOptions, type PgListener } from './pg-listener.js';
 import { preparedIn } from '../db/prepared.js';
+import { detached } from '../db/db-context.js';
 
 /** The channel every process NOTIFYs its committed changes on, and API processes LISTEN to. */
 export const EVENTS_CHANNEL = 'switchboard_events';
@@ -33,6 +34,22 @@ interface Envelope {
   t: RelayTopic;
   d: Record<string, unknown>;
 }
+
+/**
+ * Handed to every open subscription, in place of an event, once each time this process's LISTEN
+ * connection is lost or goes silent (the database restarted, stalled or is unreachable): events
+ * published meanwhile do not reach it. The subscription stays open and delivers again once the
+ * connection is back; the client is told, so it is never starved silently, and re-queries.
+ */
+export class EventsInterrupted {
+  readonly message =
+    'Live events are interrupted: this server lost its database connection. The subscription stays open and resumes by itself when the database is back; ' +
+    'events in between are not sent again, so re-query what you show once queries succeed again.';
+  readonly at = new Date();
+}
+
+/** The emitter event that carries EventsInterrupted to every subscription's listener. */
+const INTERRUPTED = 'interrupted';
 
 export type Delivered = {
   'job.updated': IntegrationJob;
@@ -158,7 +175,8 @@ export class EventRelay {
     const envelope = this.envelope(topic, value);
     if (envelope === null) return;
     this.pending.push(envelope);
-    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
+    // Not under the publishing request's deadline: the flush runs after it, maybe after its end.
+    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => detached(() => this.flush()));
   }
 
   /** The value's envelope as JSON, or null when even without its free texts it is too big for a NOTIFY. */
@@ -195,9 +213,27 @@ export class EventRelay {
     }
   }
 
-  /** Start delivering what any process publishes (API roles). `onState` follows the LISTEN connection. */
-  async listen(databaseUrl: string, onState: (up: boolean) => void = () => {}): Promise<void> {
-    this.listener = await listen(databaseUrl, EVENTS_CHANNEL, (payload) => this.receive(payload), onState, this.log);
+  /**
+   * Start delivering what any process publishes (API roles). `onState` follows the LISTEN
+   * connection; when it goes down, every open subscription is told once (EventsInterrupted).
+   */
+  async listen(databaseUrl: string, onState: (up: boolean) => void = () => {}, options: ListenOptions = {}): Promise<void> {
+    let wasUp = false;
+    this.listener = await listen(
+      databaseUrl,
+      EVENTS_CHANNEL,
+      (payload) => this.receive(payload),
+      (up) => {
+        if (wasUp && !up && this.subscribers > 0) {
+          this.log.warn({ subscriptions: this.subscribers }, 'event relay interrupted: subscriptions are told, and resume when the LISTEN connection is back');
+          this.emitter.emit(INTERRUPTED, new EventsInterrupted());
+        }
+        wasUp = up;
+        onState(up);
+      },
+      this.log,
+      options,
+    );
   }
 
   get listening(): boolean {
@@ -226,8 +262,10 @@ export class EventRelay {
     }
   }
 
-  subscribe<K extends RelayTopic>(topic: K, listener: (value: Delivered[K]) => void): () => void {
+  /** `listener` gets the topic's events, and an EventsInterrupted when the LISTEN connection is lost. */
+  subscribe<K extends RelayTopic>(topic: K, listener: (value: Delivered[K] | EventsInterrupted) => void): () => void {
     this.emitter.on(topic, listener);
+    this.emitter.on(INTERRUPTED, listener);
     this.subscribers++;
     let subscribed = true;
     return () => {
@@ -235,6 +273,7 @@ export class EventRelay {
       subscribed = false;
       this.subscribers--;
       this.emitter.off(topic, listener);
+      this.emitter.off(INTERRUPTED, listener);
     };
   }
 

@@ -1,7 +1,11 @@
 import type { JobInsert, PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
-import pg from 'pg';
+import type pg from 'pg';
 import { newId } from '../domain/shared/ids.js';
+import type { DatabaseAvailability } from '../db/availability.js';
+import { dbContext, withDeadlineAt } from '../db/db-context.js';
+import { DatabaseTimeoutError, isDatabaseUnavailable } from '../db/db-errors.js';
+import { DEFAULT_DB_TIMEOUTS, GuardedClient, type DbTimeouts } from '../db/guarded-client.js';
 import { INBOUND_QUEUE, type InboundQueueData } from '../jobs/queue-names.js';
 import type { ParsedEvent } from './parse.js';
 
@@ -34,8 +38,18 @@ export type WriteResult = Array<string | null>;
 interface Pending {
   write: IngressWrite;
   ids: string[];
+  /** performance.now() by which the request must be answered (its DB_REQUEST_TIMEOUT_MS). */
+  deadline: number;
+  settled: boolean;
   resolve: (result: WriteResult) => void;
   reject: (err: unknown) => void;
+}
+
+export interface EventWriterOptions {
+  maxBatch: number;
+  maxConcurrentCommits: number;
+  timeouts?: DbTimeouts;
+  monitor?: DatabaseAvailability | null;
 }
 
 /**
@@ -54,16 +68,45 @@ export class EventWriter {
     private readonly connectionString: string,
     private readonly boss: PgBoss,
     private readonly log: Logger,
-    private readonly options: { maxBatch: number; maxConcurrentCommits: number },
+    private readonly options: EventWriterOptions,
     /** The processing jobs for new events (WebhookService.jobsFor). */
     private readonly jobsFor: (eventIds: string[]) => JobInsert[],
   ) {}
 
+  private get timeouts(): DbTimeouts {
+    return this.options.timeouts ?? DEFAULT_DB_TIMEOUTS;
+  }
+
+  /**
+   * Stores the request's events. Rejects with DatabaseTimeoutError once the request's deadline
+   * (the caller's DB_REQUEST_TIMEOUT_MS, or that long from now) passes: the request is answered
+   * 503 then, even if a commit holding it is still under way. That commit may still store the
+   * events; the provider's retry is then answered as a duplicate, so nothing is lost or doubled.
+   */
   write(write: IngressWrite): Promise<WriteResult> {
+    const deadline = dbContext()?.deadline ?? performance.now() + this.timeouts.requestMs;
     return new Promise((resolve, reject) => {
-      this.queue.push({ write, ids: write.events.map(() => newId()), resolve, reject });
+      const pending: Pending = { write, ids: write.events.map(() => newId()), deadline, settled: false, resolve, reject };
+      const timer = setTimeout(() => this.fail(pending, new DatabaseTimeoutError('the webhook could not be stored within DB_REQUEST_TIMEOUT_MS')), Math.max(0, deadline - performance.now()));
+      pending.resolve = (result) => {
+        clearTimeout(timer);
+        if (!pending.settled) (pending.settled = true), resolve(result);
+      };
+      pending.reject = (err) => {
+        clearTimeout(timer);
+        if (!pending.settled) (pending.settled = true), reject(err);
+      };
+      this.queue.push(pending);
       this.pump();
     });
+  }
+
+  /** A request that timed out: answered now; if it still waits for a commit, it leaves the queue. */
+  private fail(pending: Pending, err: Error): void {
+    const at = this.queue.indexOf(pending);
+    if (at >= 0) this.queue.splice(at, 1);
+    pending.reject(err);
+    if (this.running === 0 && this.queue.length === 0) this.idleWaiters.splice(0).forEach((w) => w());
   }
 
   /** Resolves once every accepted write has been committed or failed. */
@@ -78,25 +121,32 @@ export class EventWriter {
       let events = 0;
       while (this.queue.length > 0 && (batch.length === 0 || events + this.queue[0].ids.length <= this.options.maxBatch)) {
         const next = this.queue.shift()!;
+        if (next.settled) continue;
         events += next.ids.length;
         batch.push(next);
       }
+      if (batch.length === 0) continue;
       this.running++;
-      this.commit(batch).then(
+      // The commit may take until the latest deadline of its requests; each is answered by its own.
+      const deadline = Math.max(...batch.map((p) => p.deadline));
+      withDeadlineAt(deadline, () => this.commit(batch)).then(
         (inserted) => {
           // The next commit goes to PostgreSQL first; these answers are written while it runs.
           this.settled();
           for (const p of batch) p.resolve(p.ids.map((id) => (inserted.has(id) ? id : null)));
         },
         async (err) => {
-          if (batch.length === 1) {
-            this.log.error({ err }, 'webhook request could not be stored');
-            batch[0].reject(err);
+          if (batch.length === 1 || isDatabaseUnavailable(err)) {
+            // One request, or the database is down or too slow: each request of the batch gets
+            // its 503 now (one by one, each would wait out its own time limit first).
+            this.log.error({ err, requests: batch.length }, 'webhook request could not be stored');
+            for (const p of batch) p.reject(err);
           } else {
             // One bad row must not fail its neighbours: each request again, on its own.
             this.log.warn({ err, requests: batch.length }, 'webhook batch could not be stored; storing its requests one by one');
             for (const p of batch) {
-              await this.commit([p]).then(
+              if (p.settled) continue;
+              await withDeadlineAt(p.deadline, () => this.commit([p])).then(
                 (inserted) => p.resolve(p.ids.map((id) => (inserted.has(id) ? id : null))),
                 (e: unknown) => {
                   this.log.error({ err: e }, 'webhook request could not be stored');
@@ -227,21 +277,39 @@ export class EventWriter {
   }
 
   private async connect(): Promise<Slot> {
-    const client = new pg.Client({ connectionString: this.connectionString, application_name: 'switchboard-ingress' });
-    client.on('error', (err) => this.log.warn({ err }, 'webhook writer connection error'));
+    const client = new GuardedClient({
+      connectionString: this.connectionString,
+      application_name: 'switchboard-ingress',
+      connectionTimeoutMillis: this.timeouts.requestMs,
+      guard: { pool: 'webhook_writer', role: 'api', timeouts: this.timeouts, monitor: this.options.monitor ?? null },
+    });
+    const slot: Slot = { client, broken: false, jobPrepared: false };
+    // A connection that breaks while idle (the server restarted) leaves the idle list at once,
+    // so the next commit does not find it dead.
+    const gone = (err?: Error) => {
+      if (err) this.log.warn({ err }, 'webhook writer connection error');
+      slot.broken = true;
+      const at = this.idleSlots.indexOf(slot);
+      if (at >= 0) this.idleSlots.splice(at, 1);
+    };
+    client.on('error', gone);
+    client.on('end', () => gone());
     await client.connect();
     try {
       await client.query(`PREPARE ${INGEST}(jsonb, jsonb) AS ${INGEST_SQL}`);
     } catch (err) {
-      await client.end().catch(() => undefined);
+      client.abandon();
       throw err;
     }
-    return { client, broken: false, jobPrepared: false };
+    return slot;
   }
 
   private release(slot: Slot): void {
-    if (slot.broken || this.closed) void slot.client.end().catch(() => undefined);
-    else this.idleSlots.push(slot);
+    if (slot.broken || this.closed) {
+      // A broken connection may not answer a goodbye: closed at once.
+      if (slot.broken) slot.client.abandon();
+      else void slot.client.end().catch(() => undefined);
+    } else this.idleSlots.push(slot);
   }
 
   private closed = false;
@@ -254,7 +322,7 @@ export class EventWriter {
 }
 
 interface Slot {
-  client: pg.Client;
+  client: GuardedClient;
   broken: boolean;
   /** JOB is prepared on this connection (once the queue's insert statement is known). */
   jobPrepared: boolean;

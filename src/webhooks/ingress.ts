@@ -10,6 +10,8 @@ import { correlationIdFrom } from '../observability/context.js';
 import { httpRequestDuration, httpRequests, webhookDuplicates, webhookRejected, webhookRequests } from '../observability/metrics.js';
 import type { EventWriter, IngressLog } from './event-writer.js';
 import { parseEvents, PayloadError, type ParsedEvent } from './parse.js';
+import { withRequestDeadline } from '../db/db-context.js';
+import { RETRY_AFTER_SECONDS } from '../domain/shared/errors.js';
 import { SignatureError, verifyWebhook, type RejectReason } from './signatures.js';
 
 
@@ -61,6 +63,8 @@ export interface IngressDeps {
   log: Logger;
   /** The gateway's public base URL (HubSpot signs the full URL it called). */
   publicUrl: () => string;
+  /** A request's database budget (DB_REQUEST_TIMEOUT_MS): past it, 503 with Retry-After. */
+  requestTimeoutMs: number;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -173,6 +177,7 @@ function reply(res: ServerResponse, answer: Answer, correlationId: string, start
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(json),
     'x-correlation-id': correlationId,
+    ...(answer.status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {}),
     ...(close ? { connection: 'close' } : {}),
   });
   res.end(json);
@@ -226,7 +231,8 @@ export function webhookRoute(deps: IngressDeps): (req: IncomingMessage, res: Ser
         correlationId,
         started,
       };
-      receive(deps, request).then(
+      // Every database step of the request (integration lookup, commit) shares one deadline.
+      withRequestDeadline(deps.requestTimeoutMs, () => receive(deps, request)).then(
         (answer) => reply(res, answer, correlationId, started),
         (err: unknown) => {
           // Not stored (the database is down, say): no 2xx, so the provider sends it again.
