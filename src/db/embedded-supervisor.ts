@@ -12,6 +12,13 @@ const RESTART_BUDGET_MS = 15_000;
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 2_000;
 /**
+ * Start failures that pass by themselves: the killed server's backends still hold its shared
+ * memory or lock file for a moment, or its port is not free yet. Any other (a damaged data
+ * folder, a permission) is final after a second try: retrying for the whole budget would only
+ * delay the exit a supervisor needs.
+ */
+const TRANSIENT_START_FAILURE = /shared memory block|lock file|another postmaster|already in use|could not bind|could not create any TCP|is the port taken/i;
+/**
  * The embedded server is running but has not answered for this long: something only a fresh
  * start fixes (a wedged server), and the gateway's liveness fails so a supervisor restarts it
  * (the next start stops the stale server first).
@@ -58,6 +65,7 @@ export function superviseEmbedded(server: EmbeddedServer, monitor: DatabaseAvail
       } catch (err) {
         lastError = err;
         log.warn({ err, attempt }, 'the embedded PostgreSQL did not start again yet');
+        if (attempt >= 1 && !TRANSIENT_START_FAILURE.test((err as Error)?.message ?? '')) break;
       }
       if (Date.now() - started + wait > RESTART_BUDGET_MS) break;
       await new Promise((r) => setTimeout(r, wait));

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { createSourceEventStream, execute, GraphQLError, print, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema } from 'graphql';
+import { createSourceEventStream, execute, getOperationAST, GraphQLError, Kind, print, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -199,11 +199,13 @@ async function sharedSubscribe(args: ExecutionArgs): Promise<AsyncIterableIterat
   if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
   const events = source as AsyncIterableIterator<unknown>;
   const key = sharingKey(args);
+  const root = getOperationAST(args.document, args.operationName)?.selectionSet.selections[0];
+  const rootField = root?.kind === Kind.FIELD ? (root.alias ?? root.name).value : 'subscription';
   // A synchronous execution (the usual case) is shared as a value, so a delivery costs no extra
   // promise hop; an asynchronous one is shared as its promise.
   const run = (payload: unknown): ExecutionResult | Promise<ExecutionResult> => {
     if (typeof payload !== 'object' || payload === null) return execute({ ...args, rootValue: payload }) as ExecutionResult | Promise<ExecutionResult>;
-    if (payload instanceof EventsInterrupted) return { data: null, errors: [new GraphQLError(payload.message, { originalError: serviceUnavailable(payload.message) })] };
+    if (payload instanceof EventsInterrupted) return { data: null, errors: [new GraphQLError(payload.message, { path: [rootField], originalError: serviceUnavailable(payload.message) })] };
     let byKey = sharedResults.get(payload);
     if (!byKey) sharedResults.set(payload, (byKey = new Map()));
     let result = byKey.get(key);
