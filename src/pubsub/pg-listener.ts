@@ -76,7 +76,8 @@ export async function listen(
     setState(false);
     if (!closed) {
       log.warn({ channel, why }, 'LISTEN connection lost; reconnecting');
-      reconnect();
+      // A server that just ended the session (a restart, a terminated backend) needs a moment.
+      void reconnect(RETRY_MS);
     }
   };
 
@@ -105,14 +106,15 @@ export async function listen(
   let firstAttempt: () => void = () => undefined;
   const firstDone = new Promise<void>((resolve) => (firstAttempt = resolve));
 
-  const reconnect = (): Promise<void> =>
+  const reconnect = (firstWaitMs = 0): Promise<void> =>
     (reconnecting ??= (async () => {
       try {
         for (let attempt = 0; !closed; attempt++) {
           if (attempt === 1) firstAttempt();
-          if (attempt > 0) {
+          const waitMs = attempt > 0 ? RETRY_MS : firstWaitMs;
+          if (waitMs > 0) {
             await new Promise<void>((resolve) => {
-              const timer = setTimeout(resolve, RETRY_MS);
+              const timer = setTimeout(resolve, waitMs);
               wake = () => (clearTimeout(timer), resolve());
             });
             wake = null;

@@ -48,6 +48,8 @@ async function freshFolder(prefix: string): Promise<string> {
 const postmasterPid = (pgDir: string) => Number(readFileSync(join(pgDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
 
 const SECRET = newWhsec();
+/** How long the restarted server stays down: long enough that a growing reconnect backoff would show. */
+const DOWN_FOR_MS = 4_000;
 
 function webhookSender(url: string) {
   let n = 0;
@@ -83,10 +85,14 @@ describe('an external PostgreSQL restarted (DATABASE_URL)', () => {
         return probes.some(received);
       }, 10_000, 100);
 
-      // The server restarts as an operator restarts it: a fast shutdown (every session is ended), then a start.
+      // The server restarts as an operator restarts it: a fast shutdown (every session is ended),
+      // down for a few seconds (a restart with a checkpoint, an upgrade), then a start. While it
+      // is down the gateway keeps trying; what is measured is how soon it is back after the start.
       const pid = postmasterPid(server.dataDir);
       await server.stop();
       expect(() => process.kill(pid, 0)).toThrow();
+      expect((await send()).status).toBe(503);
+      await new Promise((r) => setTimeout(r, DOWN_FOR_MS));
       await server.start();
       const back = performance.now();
 
