@@ -37,10 +37,10 @@ afterAll(async () => {
 
 let eventNo = 0;
 /** A signed GENERIC webhook with a fresh event id (or `id`), and the request's correlation id. */
-async function webhook(id = `msg_fault_${++eventNo}_${Date.now()}`) {
+async function webhook(id = `msg_fault_${++eventNo}_${Date.now()}`, url = webhookUrl) {
   const body = JSON.stringify({ type: 'invoice.paid', data: { id } });
   const correlationId = `corr-${id}`;
-  const res = await fetch(webhookUrl, { method: 'POST', headers: { ...standardHeaders(id, body, SECRET), 'x-correlation-id': correlationId }, body });
+  const res = await fetch(url, { method: 'POST', headers: { ...standardHeaders(id, body, SECRET), 'x-correlation-id': correlationId }, body });
   return { id, correlationId, status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json().catch(() => null) };
 }
 
@@ -69,16 +69,21 @@ const metric = async (name: string) => {
 
 describe('a stalled database (its processes paused)', () => {
   it('a mutation answers 503 SERVICE_UNAVAILABLE within DB_REQUEST_TIMEOUT_MS, /readyz 503 within 1 s, a webhook 503; after the stall all three succeed without a restart, and nothing is half-written', async () => {
-    // The key is checked and cached, the integration known: what is measured is the stall.
     await t.run(CreateCustomerDocument, { input: { name: 'Before the stall' } });
     expect((await webhook()).status).toBe(200);
+    // An integration the ingress has not looked up yet: the webhook needs two database steps.
+    const { createIntegration } = await t.run(CreateIntegrationDocument, {
+      input: { provider: 'GENERIC', name: 'second inbox', baseUrl: 'https://hooks.example.com', credentials: { headers: {} }, webhookSecret: SECRET },
+    });
+    const secondRow = rowId(createIntegration.integration.id);
+    const secondUrl = `${t.url}/webhooks/${secondRow}`;
 
     t.proxy!.stall();
     try {
       const [mutation, ready, hook] = await Promise.all([
         timed(() => t.request(CreateCustomerDocument, { input: { name: 'During the stall' } })),
         timed(readyz),
-        timed(() => webhook('msg_during_stall')),
+        timed(() => webhook('msg_during_stall', secondUrl)),
       ]);
       expect(mutation.value.status).toBe(503);
       expect(mutation.value.headers.get('retry-after')).toBe('2');
@@ -99,8 +104,8 @@ describe('a stalled database (its processes paused)', () => {
     // The mutation that answered 503 wrote nothing: its transaction never committed.
     expect(await t.sql(`SELECT name FROM customer WHERE name = 'During the stall'`)).toEqual([]);
     // The webhook that answered 503 is sent again by the provider: then stored exactly once.
-    expect((await webhook('msg_during_stall')).status).toBe(200);
-    expect(await t.sql(`SELECT count(*)::int AS n FROM webhook_event WHERE integration_id = $1 AND external_event_id = 'msg_during_stall'`, [inboxRow])).toEqual([{ n: 1 }]);
+    expect((await webhook('msg_during_stall', secondUrl)).status).toBe(200);
+    expect(await t.sql(`SELECT count(*)::int AS n FROM webhook_event WHERE integration_id = $1 AND external_event_id = 'msg_during_stall'`, [secondRow])).toEqual([{ n: 1 }]);
   });
 
   it('an open subscription is told once (SERVICE_UNAVAILABLE), stays open, and receives events again after the stall', async () => {
@@ -169,6 +174,8 @@ describe('an unreachable database (connections refused and reset)', () => {
 describe('a network that swallows everything (blackhole)', () => {
   it('requests answer 503 within the bound; afterwards the silent connections are replaced and the gateway serves again within 2 s', async () => {
     expect(await untilServing()).toBeLessThan(2_000);
+    // Several pooled connections, idle when the network goes: they stay silent afterwards.
+    await Promise.all(Array.from({ length: 8 }, () => t.run(CustomersDocument, { first: 1 })));
     t.proxy!.blackhole();
     let back = 0;
     try {
