@@ -206,7 +206,7 @@ export async function startGateway(env: Env, log: Logger, options: GatewayOption
     });
     // The webhook ingress answers POST /webhooks/:id ahead of Express (API roles only).
     const webhooks = webhookWriter
-      ? webhookRoute({ writer: webhookWriter, events: services.events, cache: new IntegrationCache(services.integrations), log, publicUrl: () => publicUrl, requestTimeoutMs: env.DB_REQUEST_TIMEOUT_MS })
+      ? webhookRoute({ writer: webhookWriter, events: services.events, cache: new IntegrationCache(services.integrations, env.DB_REQUEST_TIMEOUT_MS), log, publicUrl: () => publicUrl, requestTimeoutMs: env.DB_REQUEST_TIMEOUT_MS })
       : () => false;
     httpServer.on('request', (req, res) => {
       if (!webhooks(req, res)) app(req, res);

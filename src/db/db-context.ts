@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { DatabaseTimeoutError } from './db-errors.js';
 
 /**
  * Whose statements these are. Each role has its own statement timeout (ADR 0010): an API request
@@ -51,4 +52,18 @@ export function detached<T>(fn: () => T): T {
 export function remainingMs(): number | null {
   const deadline = storage.getStore()?.deadline;
   return deadline === null || deadline === undefined ? null : deadline - performance.now();
+}
+
+/**
+ * `work` (shared with other callers, so not under this caller's deadline), given up on by this
+ * caller when its own deadline passes: it then rejects with DatabaseTimeoutError.
+ */
+export function withinDeadline<T>(work: Promise<T>): Promise<T> {
+  const left = remainingMs();
+  if (left === null) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DatabaseTimeoutError('the request ran out of time waiting for the database (DB_REQUEST_TIMEOUT_MS)')), Math.max(0, left));
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }

@@ -10,7 +10,8 @@ import { correlationIdFrom } from '../observability/context.js';
 import { httpRequestDuration, httpRequests, webhookDuplicates, webhookRejected, webhookRequests } from '../observability/metrics.js';
 import type { EventWriter, IngressLog } from './event-writer.js';
 import { parseEvents, PayloadError, type ParsedEvent } from './parse.js';
-import { withRequestDeadline } from '../db/db-context.js';
+import { detached, remainingMs, withinDeadline, withRequestDeadline } from '../db/db-context.js';
+import { isDatabaseUnavailable } from '../db/db-errors.js';
 import { RETRY_AFTER_SECONDS } from '../domain/shared/errors.js';
 import { SignatureError, verifyWebhook, type RejectReason } from './signatures.js';
 
@@ -31,13 +32,29 @@ export class IntegrationCache {
 
   constructor(
     private readonly integrations: IntegrationService,
+    /** A lookup's own database budget (DB_REQUEST_TIMEOUT_MS): it is shared, so no one request's. */
+    private readonly lookupBudgetMs = 5_000,
     private readonly ttlMs = 1_000,
   ) {}
 
+  /** The integration, within the calling request's deadline (a shared lookup goes on without it). */
   async get(id: string): Promise<CachedIntegration | null> {
     const hit = this.entries.get(id);
-    if (hit && (hit instanceof Promise || hit.expires > Date.now())) return hit;
-    const load = this.integrations.findByIds([id]).then(([integration]) => {
+    if (hit && !(hit instanceof Promise) && hit.expires > Date.now()) return hit;
+    try {
+      return await withinDeadline(hit instanceof Promise ? hit : this.load(id));
+    } catch (err) {
+      // A lookup started earlier failed for want of a database (it started during a stall, say):
+      // this request, with time left, looks again rather than fail with it.
+      if (hit instanceof Promise && isDatabaseUnavailable(err) && (remainingMs() ?? 0) > 0) return withinDeadline(this.load(id));
+      throw err;
+    }
+  }
+
+  private load(id: string): Promise<CachedIntegration | null> {
+    const pending = this.entries.get(id);
+    if (pending instanceof Promise) return pending;
+    const load = detached(() => withRequestDeadline(this.lookupBudgetMs, () => this.integrations.findByIds([id]))).then(([integration]) => {
       if (!integration) {
         this.entries.delete(id);
         return null;
@@ -48,10 +65,10 @@ export class IntegrationCache {
     });
     this.entries.set(id, load);
     if (this.entries.size > 10_000) this.entries.clear();
-    return load.catch((err) => {
-      this.entries.delete(id);
-      throw err;
+    load.catch(() => {
+      if (this.entries.get(id) === load) this.entries.delete(id);
     });
+    return load;
   }
 }
 
