@@ -9,7 +9,7 @@ import type { Env } from './config/env.js';
 import { createDataSource, initialiseDatabase } from './db/data-source.js';
 import { boundedReadiness, DatabaseAvailability } from './db/availability.js';
 import { superviseEmbedded, type EmbeddedSupervision } from './db/embedded-supervisor.js';
-import type { DbTimeouts } from './db/guarded-client.js';
+import type { DbTimeouts, GuardedPool } from './db/guarded-client.js';
 import { closePrepared } from './db/prepared.js';
 import { resolveDataDir, startEmbeddedPostgres, type EmbeddedServer } from './db/embedded-postgres.js';
 import { createHttpApp } from './http/app.js';
@@ -104,7 +104,7 @@ export async function startGateway(env: Env, log: Logger, options: GatewayOption
     const guard = { timeouts, monitor: availability };
 
     const encryptionKey = await loadEncryptionKey(env.ENCRYPTION_KEY, dataDir, log);
-    const db = createDataSource(databaseUrl, log, env.DB_POOL_SIZE, { ...guard, role: env.ROLE === 'api' ? 'api' : 'worker' });
+    const db = createDataSource(databaseUrl, log, env.DB_POOL_SIZE, { ...guard, role: env.ROLE === 'worker' ? 'worker' : 'api' });
     const applied = await initialiseDatabase(db);
     onStop('database pool', async () => {
       await closePrepared(db);
@@ -197,16 +197,15 @@ export async function startGateway(env: Env, log: Logger, options: GatewayOption
       maxCost: env.GRAPHQL_MAX_COST,
       graphql: env.ROLE !== 'worker',
       ready: () =>
-        boundedReadiness(availability, async () => {
-          await db.query('SELECT 1');
+        boundedReadiness(availability, async (budgetMs) => {
+          await (db.driver as unknown as { master: GuardedPool }).master.ping(budgetMs);
           return queueReady(boss);
         }),
       failing: () => supervision?.failing() ?? [],
-      requestTimeoutMs: env.DB_REQUEST_TIMEOUT_MS,
     });
     // The webhook ingress answers POST /webhooks/:id ahead of Express (API roles only).
     const webhooks = webhookWriter
-      ? webhookRoute({ writer: webhookWriter, events: services.events, cache: new IntegrationCache(services.integrations, env.DB_REQUEST_TIMEOUT_MS), log, publicUrl: () => publicUrl, requestTimeoutMs: env.DB_REQUEST_TIMEOUT_MS })
+      ? webhookRoute({ writer: webhookWriter, events: services.events, cache: new IntegrationCache(services.integrations), log, publicUrl: () => publicUrl, requestTimeoutMs: env.DB_REQUEST_TIMEOUT_MS })
       : () => false;
     httpServer.on('request', (req, res) => {
       if (!webhooks(req, res)) app(req, res);

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { dbOutages, dbReconnects, dbState } from '../observability/metrics.js';
-import { withRequestDeadline } from './db-context.js';
+import { deadlineIn, withinDeadline } from './deadline.js';
 import { isDatabaseUnavailable } from './db-errors.js';
 import { GuardedClient, type DbTimeouts, type PoolName } from './guarded-client.js';
 
@@ -217,24 +217,14 @@ export class DatabaseAvailability extends EventEmitter {
 }
 
 /** What /readyz may spend on the database before it answers (it must answer within a second). */
-const READY_BUDGET_MS = 800;
+export const READY_BUDGET_MS = 800;
 
 /**
  * Readiness that answers within a second whatever the database does: false at once while an
- * incident is under way; otherwise `check` (a statement on each pool that matters) within
- * READY_BUDGET_MS, its statements under that deadline so they do not linger either.
+ * incident is under way; otherwise `check` (given READY_BUDGET_MS for its statements) if it
+ * answers within that budget.
  */
-export async function boundedReadiness(monitor: DatabaseAvailability, check: () => Promise<boolean>): Promise<boolean> {
+export async function boundedReadiness(monitor: DatabaseAvailability, check: (budgetMs: number) => Promise<boolean>): Promise<boolean> {
   if (!monitor.available) return false;
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      withRequestDeadline(READY_BUDGET_MS, check),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), READY_BUDGET_MS + 100))),
-    ]);
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
+  return withinDeadline(check(READY_BUDGET_MS), deadlineIn(READY_BUDGET_MS + 100)).catch(() => false);
 }

@@ -1,4 +1,4 @@
-import { DataSource, type Logger as TypeOrmLogger } from 'typeorm';
+import { DataSource, type DataSourceOptions, type Logger as TypeOrmLogger } from 'typeorm';
 import type { Logger } from 'pino';
 import { migrations } from '../../migrations/index.js';
 import { ApiKey } from '../domain/auth/api-key.entity.js';
@@ -12,13 +12,16 @@ import { Invoice, InvoiceLineItem } from '../domain/invoice/invoice.entity.js';
 import { WebhookEvent } from '../domain/webhook/webhook-event.entity.js';
 import { dbStatements } from '../observability/metrics.js';
 import type { DatabaseAvailability } from './availability.js';
-import { withDbRole, type DbRole } from './db-context.js';
-import { DEFAULT_DB_TIMEOUTS, guardedOptions, guardedPg, type DbTimeouts } from './guarded-client.js';
+import { DEFAULT_DB_TIMEOUTS, guardedOptions, guardedPg, type DbRole, type DbTimeouts, type Guard } from './guarded-client.js';
 
 export interface DataSourceFaultOptions {
   timeouts: DbTimeouts;
   monitor: DatabaseAvailability | null;
-  /** The role of statements outside any request: 'api' for ROLE=api processes, else 'worker'. */
+  /**
+   * The role of its statements: 'api' when the process serves requests (ROLE=api or all: then the
+   * workers' statements on this pool have the request limit too; their long ones are batched),
+   * 'worker' for ROLE=worker.
+   */
   role: DbRole;
 }
 
@@ -69,16 +72,28 @@ export function createDataSource(
   });
 }
 
-/**
- * Connects and applies pending migrations; returns the names applied. Processes starting together
- * on one database take turns (a session advisory lock), so exactly one of them migrates.
- */
+/** Connects and applies pending migrations (see migrate); returns the names applied. */
 export async function initialiseDatabase(dataSource: DataSource): Promise<string[]> {
   await dataSource.initialize();
-  // Migrations run with their own statement timeout (DB_MIGRATION_TIMEOUT_MS), not a worker's.
-  return withDbRole('migration', () => migrate(dataSource));
+  // Migrations run on connections of their own, with the migration statement timeout
+  // (DB_MIGRATION_TIMEOUT_MS), not the request or worker limit of the data source's pool.
+  const extra = dataSource.options.extra as { guard?: Guard } | undefined;
+  const migrator = new DataSource({
+    ...(dataSource.options as DataSourceOptions),
+    extra: { ...extra, max: 2, ...(extra?.guard ? guardedOptions({ ...extra.guard, role: 'migration' }) : {}) },
+  } as DataSourceOptions);
+  await migrator.initialize();
+  try {
+    return await migrate(migrator);
+  } finally {
+    await migrator.destroy();
+  }
 }
 
+/**
+ * Applies pending migrations; returns the names applied. Processes starting together on one
+ * database take turns (a session advisory lock), so exactly one of them migrates.
+ */
 async function migrate(dataSource: DataSource): Promise<string[]> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();

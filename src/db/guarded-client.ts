@@ -1,8 +1,14 @@
 import pg from 'pg';
 import type { DatabaseAvailability } from './availability.js';
-import { dbContext, remainingMs, type DbRole } from './db-context.js';
 import { DatabaseConnectError, DatabaseTimeoutError, isDatabaseUnavailable } from './db-errors.js';
 import { dbConnectionsLost, dbTimeouts } from '../observability/metrics.js';
+
+/**
+ * Whose statements a connection runs. Each role has its own statement timeout (ADR 0010): an API
+ * request's (DB_REQUEST_TIMEOUT_MS), a worker's (DB_WORKER_STATEMENT_TIMEOUT_MS), a migration's
+ * (DB_MIGRATION_TIMEOUT_MS). A pool serves one role.
+ */
+export type DbRole = 'api' | 'worker' | 'migration';
 
 /** The connection groups the gateway keeps, as the metrics name them. */
 export type PoolName = 'data_source' | 'prepared' | 'queue' | 'listen' | 'webhook_writer' | 'probe';
@@ -23,7 +29,7 @@ export const DEFAULT_DB_TIMEOUTS: DbTimeouts = { requestMs: 5_000, workerStateme
 /** What a GuardedClient needs besides pg's own settings; passed in the client (or pool) config as `guard`. */
 export interface Guard {
   pool: PoolName;
-  /** The role of statements run outside any DbContext (see db-context.ts). */
+  /** The role of every statement on this connection. */
   role: DbRole;
   timeouts: DbTimeouts;
   /** Told of each success and failure; null for the monitor's own probe. */
@@ -38,9 +44,10 @@ export interface Guard {
 export const KEEPALIVE_IDLE_MS = 10_000;
 
 /**
- * How much later than the server's own statement_timeout this side gives up: the server's
- * timeout (SQLSTATE 57014) normally ends a slow statement first; this side's only catches a
- * server that cannot answer at all (stalled, unreachable).
+ * How much later than the server's own statement_timeout a worker or a migration gives up on
+ * this side: the server's timeout (SQLSTATE 57014) normally ends a slow statement first; this
+ * side's only catches a server that cannot answer at all (stalled, unreachable). An API request
+ * gives up at its limit: its answer is what is bounded.
  */
 const CLIENT_GRACE_MS = 1_000;
 
@@ -61,12 +68,13 @@ type Callback = (err: Error | null, result?: pg.QueryResult) => void;
 /**
  * node-postgres's Client with the gateway's fault handling (ADR 0010):
  *
- * - every statement has a time limit on this side: the current request's remaining budget, or
- *   its role's statement timeout plus a grace; past it the caller gets DatabaseTimeoutError and
- *   the connection is destroyed (a stalled or vanished server cannot be trusted with the next
- *   statement, and closing is how an unfinished transaction is rolled back);
- * - the server enforces the role's statement_timeout too (sent at connect; a connection that
- *   serves another role's statement is switched with one SET while it is idle);
+ * - every statement has a time limit on this side: its role's (for an API request, the request
+ *   limit; for a worker or a migration, the statement timeout plus a grace), or an explicit
+ *   `query_timeout`; past it the caller gets DatabaseTimeoutError and the connection is destroyed
+ *   (a stalled or vanished server cannot be trusted with the next statement, and closing is how
+ *   an unfinished transaction is rolled back);
+ * - the server enforces the role's statement_timeout and idle_in_transaction_session_timeout
+ *   too (sent in the startup packet);
  * - TCP keepalive; an 'error' listener always attached, so a connection that breaks while
  *   checked out never becomes an uncaught exception;
  * - successes and failures are reported to the availability monitor, which counts lost
@@ -77,8 +85,6 @@ type Callback = (err: Error | null, result?: pg.QueryResult) => void;
  */
 export class GuardedClient extends pg.Client {
   readonly guard: Guard;
-  /** The role whose settings the session has now. */
-  private sessionRole: DbRole;
   /** Date.now() of the last answer from the server (a result, an error, a notification). */
   lastAnswerAt = 0;
   /** Date.now() when the statement in flight was sent, or null. */
@@ -94,7 +100,6 @@ export class GuardedClient extends pg.Client {
       ...serverSettings(guard.role, guard.timeouts),
     });
     this.guard = guard;
-    this.sessionRole = guard.role;
     this.on('error', () => {
       // A connection that breaks: pools drop it (their own listeners); count it here.
       if (guard.pool === 'probe') return;
@@ -143,16 +148,15 @@ export class GuardedClient extends pg.Client {
   }
 
   /** The time limit of this statement on this side, in ms (null: none). */
-  private limitFor(role: DbRole, explicit: number | undefined): number | null {
+  private limitFor(explicit: number | undefined): number | null {
     if (typeof explicit === 'number' && explicit > 0) return explicit;
-    const left = remainingMs();
-    if (left !== null) return left;
-    const server = serverSettings(role, this.guard.timeouts).statement_timeout;
+    const { role, timeouts } = this.guard;
+    if (role === 'api') return timeouts.requestMs;
+    const server = serverSettings(role, timeouts).statement_timeout;
     return server > 0 ? server + CLIENT_GRACE_MS : null;
   }
 
   private async guarded(config: unknown, values: unknown): Promise<pg.QueryResult> {
-    const role = dbContext()?.role ?? this.guard.role;
     let text = config;
     let explicit: number | undefined;
     // An explicit query_timeout is this class's to enforce (pg's own leaves the connection busy).
@@ -161,12 +165,7 @@ export class GuardedClient extends pg.Client {
       explicit = query_timeout;
       text = rest;
     }
-    const limit = this.limitFor(role, explicit);
-    if (limit !== null && limit <= 0) {
-      dbTimeouts.inc({ pool: this.guard.pool });
-      throw new DatabaseTimeoutError('the request ran out of time for the database before this statement (DB_REQUEST_TIMEOUT_MS)');
-    }
-    this.alignSession(role);
+    const limit = this.limitFor(explicit);
     const sentAt = Date.now();
     this.busySince = sentAt;
     const pending = super.query(text as pg.QueryConfig, values as unknown[]) as unknown as Promise<pg.QueryResult>;
@@ -201,47 +200,32 @@ export class GuardedClient extends pg.Client {
       this.busySince = null;
     }
   }
-
-  /**
-   * A connection opened for one role that runs another role's statement (ROLE=all: one pool
-   * serves requests and workers) first gets that role's settings, with one SET sent just before
-   * the statement. Only while the session is idle and nothing is queued: inside a transaction the
-   * setting its first statement ran under stays (a SET there would also be undone by a rollback).
-   */
-  private alignSession(role: DbRole): void {
-    if (role === this.sessionRole) return;
-    const self = this as unknown as { _getActiveQuery(): unknown; _queryQueue: unknown[] };
-    if (self._getActiveQuery() || self._queryQueue.length > 0 || this.getTransactionStatus() !== 'I') return;
-    const s = serverSettings(role, this.guard.timeouts);
-    const set = super.query(`SET statement_timeout = ${s.statement_timeout}; SET idle_in_transaction_session_timeout = ${s.idle_in_transaction_session_timeout}`) as unknown as Promise<unknown>;
-    set.catch(() => undefined);
-    this.sessionRole = role;
-  }
 }
 
-/**
- * pg's Pool whose wait for a connection ends with the current request's deadline (pg-pool reads
- * connectionTimeoutMillis when connect() is called, so it is narrowed for that one call).
- */
+/** pg's Pool, with a `SELECT 1` that has a time limit of its own (readiness). */
 export class GuardedPool extends pg.Pool {
-  override connect(): Promise<pg.PoolClient>;
-  override connect(callback: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): void;
-  override connect(callback?: any): any {
-    const left = remainingMs();
-    if (left === null) return callback ? super.connect(callback) : super.connect();
-    if (left <= 0) {
-      dbTimeouts.inc({ pool: (this.options as { guard?: Guard }).guard?.pool ?? 'data_source' });
-      const err = new DatabaseTimeoutError('the request ran out of time for the database while waiting for a connection (DB_REQUEST_TIMEOUT_MS)');
-      if (callback) return void process.nextTick(() => callback(err, undefined, () => undefined));
-      return Promise.reject(err);
-    }
+  /**
+   * A connection from the pool and `SELECT 1` on it, each within `ms`: the wait for the
+   * connection is narrowed for this one call (pg-pool reads connectionTimeoutMillis when
+   * connect() is called), the statement has its own query_timeout.
+   */
+  async ping(ms: number): Promise<void> {
     const options = this.options as { connectionTimeoutMillis?: number };
     const configured = options.connectionTimeoutMillis;
-    options.connectionTimeoutMillis = Math.max(1, Math.ceil(configured ? Math.min(configured, left) : left));
+    options.connectionTimeoutMillis = Math.max(1, Math.ceil(configured ? Math.min(configured, ms) : ms));
+    let connecting: Promise<pg.PoolClient>;
     try {
-      return callback ? super.connect(callback) : super.connect();
+      connecting = super.connect();
     } finally {
       options.connectionTimeoutMillis = configured;
+    }
+    const client = await connecting;
+    try {
+      await client.query({ text: 'SELECT 1', query_timeout: ms } as pg.QueryConfig);
+      client.release();
+    } catch (err) {
+      client.release(err as Error);
+      throw err;
     }
   }
 }
@@ -255,5 +239,6 @@ export const guardedPg: typeof pg = Object.assign(Object.create(pg) as typeof pg
  */
 export function guardedOptions(guard: Guard): { Client: typeof GuardedClient; guard: Guard; connectionTimeoutMillis: number } {
   const { requestMs, workerStatementMs } = guard.timeouts;
+  // An API request waits at most its limit for a connection; a worker up to 10 s.
   return { Client: GuardedClient, guard, connectionTimeoutMillis: guard.role === 'api' ? requestMs : Math.min(workerStatementMs, 10_000) };
 }

@@ -7,7 +7,7 @@ import type { Principal } from '../domain/auth/api-key.service.js';
 import { hasScopes, type Scope } from '../domain/auth/roles.js';
 import { forbidden, serviceUnavailable } from '../domain/shared/errors.js';
 import { EventsInterrupted, type Delivered, type EventRelay, type RelayTopic } from '../pubsub/event-relay.js';
-import { withRequestDeadline } from '../db/db-context.js';
+import { deadlineIn, withinDeadline } from '../db/deadline.js';
 import { isDatabaseUnavailable } from '../db/db-errors.js';
 import type { Services } from '../services.js';
 import { operationContext, type GraphQLContext } from './context.js';
@@ -294,7 +294,7 @@ export function attachSubscriptions(
           return false;
         }
         let unavailable = false;
-        const principal = await withRequestDeadline(options.requestTimeoutMs, () => services.apiKeys.authenticate(key)).catch((err: unknown) => {
+        const principal = await withinDeadline(services.apiKeys.authenticate(key), deadlineIn(options.requestTimeoutMs)).catch((err: unknown) => {
           unavailable = isDatabaseUnavailable(err);
           if (!unavailable) log.error({ err }, 'subscription authentication failed unexpectedly');
           return null;

@@ -10,7 +10,6 @@ import type { Logger } from 'pino';
 import { ErrorCode } from '../domain/shared/errors.js';
 import { operationContext, type GraphQLContext } from '../graphql/context.js';
 import { errorLoggingPlugin, formatError, unavailableForAuthentication } from '../graphql/errors.js';
-import { withRequestDeadline } from '../db/db-context.js';
 import { isDatabaseUnavailable } from '../db/db-errors.js';
 import { costLimitPlugin, depthLimitRule } from '../graphql/limits.js';
 import { getSchema } from '../graphql/schema.js';
@@ -32,8 +31,6 @@ export interface HttpOptions {
   ready: () => Promise<boolean>;
   /** Why this process cannot recover by itself (empty: it can); /healthz answers 503 when not empty. */
   failing: () => string[];
-  /** A GraphQL request's database budget (DB_REQUEST_TIMEOUT_MS). */
-  requestTimeoutMs: number;
 }
 
 const OPERATION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -167,9 +164,7 @@ export async function createHttpApp(httpServer: Server, options: HttpOptions): P
       '/graphql',
       ...(options.corsOrigins.length ? [corsMiddleware] : []),
       express.json({ limit: BODY_LIMIT }),
-      // The request's database work (key check included) runs against one deadline (ADR 0010).
-      (req: express.Request, res: express.Response, next: express.NextFunction) =>
-        inFlight.track(Promise.resolve(withRequestDeadline(options.requestTimeoutMs, () => graphqlHandler(req, res, next)))),
+      (req: express.Request, res: express.Response, next: express.NextFunction) => inFlight.track(Promise.resolve(graphqlHandler(req, res, next))),
     );
   }
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { withRequestDeadline } from '../db/db-context.js';
+import { deadlineIn, withinDeadline } from '../db/deadline.js';
 
 /** One registry per process; every metric Switchboard exports is declared here. */
 export const registry = new Registry();
@@ -163,7 +163,8 @@ export async function collectMetrics(): Promise<string> {
   // While the database is known to be unavailable its gauges are not read (they keep their
   // last values; switchboard_db_available says why): a scrape never hangs on the database.
   if ([...dbState.monitors].every((m) => m.available)) {
-    await withRequestDeadline(SCRAPE_DB_BUDGET_MS, () => Promise.all(scrapeSources.map((r) => r().catch(() => undefined))));
+    const deadline = deadlineIn(SCRAPE_DB_BUDGET_MS);
+    await Promise.all(scrapeSources.map((r) => withinDeadline(r(), deadline).catch(() => undefined)));
   }
   return registry.metrics();
 }

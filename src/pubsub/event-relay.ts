@@ -10,7 +10,6 @@ import { newId } from '../domain/shared/ids.js';
 import type { EventBus, GatewayTopics } from '../jobs/job-events.js';
 import { listen, type ListenOptions, type PgListener } from './pg-listener.js';
 import { preparedIn } from '../db/prepared.js';
-import { detached } from '../db/db-context.js';
 
 /** The channel every process NOTIFYs its committed changes on, and API processes LISTEN to. */
 export const EVENTS_CHANNEL = 'switchboard_events';
@@ -175,8 +174,7 @@ export class EventRelay {
     const envelope = this.envelope(topic, value);
     if (envelope === null) return;
     this.pending.push(envelope);
-    // Not under the publishing request's deadline: the flush runs after it, maybe after its end.
-    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => detached(() => this.flush()));
+    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
   }
 
   /** The value's envelope as JSON, or null when even without its free texts it is too big for a NOTIFY. */

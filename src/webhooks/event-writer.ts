@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type pg from 'pg';
 import { newId } from '../domain/shared/ids.js';
 import type { DatabaseAvailability } from '../db/availability.js';
-import { dbContext, withDeadlineAt } from '../db/db-context.js';
+import { deadlineIn, msLeft } from '../db/deadline.js';
 import { DatabaseTimeoutError, isDatabaseUnavailable } from '../db/db-errors.js';
 import { DEFAULT_DB_TIMEOUTS, GuardedClient, type DbTimeouts } from '../db/guarded-client.js';
 import { INBOUND_QUEUE, type InboundQueueData } from '../jobs/queue-names.js';
@@ -78,16 +78,16 @@ export class EventWriter {
   }
 
   /**
-   * Stores the request's events. Rejects with DatabaseTimeoutError once the request's deadline
-   * (the caller's DB_REQUEST_TIMEOUT_MS, or that long from now) passes: the request is answered
-   * 503 then, even if a commit holding it is still under way. That commit may still store the
-   * events; the provider's retry is then answered as a duplicate, so nothing is lost or doubled.
+   * Stores the request's events. Rejects with DatabaseTimeoutError once the request's `deadline`
+   * (performance.now() time; by default DB_REQUEST_TIMEOUT_MS from now) passes: the request is
+   * answered 503 then, even if a commit holding it is still under way. That commit may still
+   * store the events; the provider's retry is then answered as a duplicate, so nothing is lost or
+   * doubled.
    */
-  write(write: IngressWrite): Promise<WriteResult> {
-    const deadline = dbContext()?.deadline ?? performance.now() + this.timeouts.requestMs;
+  write(write: IngressWrite, deadline = deadlineIn(this.timeouts.requestMs)): Promise<WriteResult> {
     return new Promise((resolve, reject) => {
       const pending: Pending = { write, ids: write.events.map(() => newId()), deadline, settled: false, resolve, reject };
-      const timer = setTimeout(() => this.fail(pending, new DatabaseTimeoutError('the webhook could not be stored within DB_REQUEST_TIMEOUT_MS')), Math.max(0, deadline - performance.now()));
+      const timer = setTimeout(() => this.fail(pending, new DatabaseTimeoutError('the webhook could not be stored within DB_REQUEST_TIMEOUT_MS')), Math.max(0, msLeft(deadline)));
       pending.resolve = (result) => {
         clearTimeout(timer);
         if (!pending.settled) (pending.settled = true), resolve(result);
@@ -129,7 +129,7 @@ export class EventWriter {
       this.running++;
       // The commit may take until the latest deadline of its requests; each is answered by its own.
       const deadline = Math.max(...batch.map((p) => p.deadline));
-      withDeadlineAt(deadline, () => this.commit(batch)).then(
+      this.commit(batch, deadline).then(
         (inserted) => {
           // The next commit goes to PostgreSQL first; these answers are written while it runs.
           this.settled();
@@ -146,7 +146,7 @@ export class EventWriter {
             this.log.warn({ err, requests: batch.length }, 'webhook batch could not be stored; storing its requests one by one');
             for (const p of batch) {
               if (p.settled) continue;
-              await withDeadlineAt(p.deadline, () => this.commit([p])).then(
+              await this.commit([p], p.deadline).then(
                 (inserted) => p.resolve(p.ids.map((id) => (inserted.has(id) ? id : null))),
                 (e: unknown) => {
                   this.log.error({ err: e }, 'webhook request could not be stored');
@@ -168,7 +168,8 @@ export class EventWriter {
     if (this.running === 0 && this.queue.length === 0) this.idleWaiters.splice(0).forEach((w) => w());
   }
 
-  private async commit(batch: Pending[]): Promise<Set<string>> {
+  /** One transaction for the batch, given up on (and its connection closed) at `deadline`. */
+  private async commit(batch: Pending[], deadline: number): Promise<Set<string>> {
     const events: unknown[] = [];
     const logs: unknown[] = [];
     for (const { write, ids } of batch) {
@@ -201,7 +202,7 @@ export class EventWriter {
     }
     const candidates = batch.flatMap((p) => p.ids);
     const job = candidates.length > 0 ? await this.jobTemplate() : null;
-    const slot = await this.connection(job?.statement ?? null);
+    const slot = await this.connection(job?.statement ?? null, deadline);
     const client = slot.client;
     try {
       // The whole transaction in one round trip: the simple query protocol, running statements
@@ -209,12 +210,13 @@ export class EventWriter {
       // their arguments inlined as dollar-quoted literals. The events (duplicates skipped) and the
       // requests' log rows; then the processing job, through pg-boss's own INSERT, for the events
       // the first statement stored (none stored: no job); then COMMIT.
-      const results = (await client.query(
-        `BEGIN;
+      const results = (await client.query({
+        text: `BEGIN;
          EXECUTE ${INGEST}(${quoted(JSON.stringify(events))}, ${quoted(JSON.stringify(logs))});
          ${job ? `EXECUTE ${JOB}(${quoted(`{${candidates.join(',')}}`)}, ${quoted(job.json)});` : ''}
          COMMIT`,
-      )) as unknown as pg.QueryResult<{ id: string }>[];
+        query_timeout: Math.max(1, msLeft(deadline)),
+      } as pg.QueryConfig)) as unknown as pg.QueryResult<{ id: string }>[];
       return new Set(results[1].rows.map((r) => r.id));
     } catch (err) {
       // An error aborts the rest of the query string and leaves the transaction open (if BEGIN ran).
@@ -261,8 +263,8 @@ export class EventWriter {
   /** Dedicated connections (one per concurrent commit): no pool checkout on the hot path. */
   private readonly idleSlots: Slot[] = [];
 
-  private async connection(jobStatement: string | null): Promise<Slot> {
-    const slot = this.idleSlots.pop() ?? (await this.connect());
+  private async connection(jobStatement: string | null, deadline: number): Promise<Slot> {
+    const slot = this.idleSlots.pop() ?? (await this.connect(deadline));
     if (jobStatement !== null && !slot.jobPrepared) {
       try {
         await slot.client.query(`PREPARE ${JOB}(uuid[], jsonb) AS ${jobStatement}`);
@@ -276,11 +278,11 @@ export class EventWriter {
     return slot;
   }
 
-  private async connect(): Promise<Slot> {
+  private async connect(deadline: number): Promise<Slot> {
     const client = new GuardedClient({
       connectionString: this.connectionString,
       application_name: 'switchboard-ingress',
-      connectionTimeoutMillis: this.timeouts.requestMs,
+      connectionTimeoutMillis: Math.max(1, Math.ceil(msLeft(deadline))),
       guard: { pool: 'webhook_writer', role: 'api', timeouts: this.timeouts, monitor: this.options.monitor ?? null },
     });
     const slot: Slot = { client, broken: false, jobPrepared: false };

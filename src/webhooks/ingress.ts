@@ -10,7 +10,7 @@ import { correlationIdFrom } from '../observability/context.js';
 import { httpRequestDuration, httpRequests, webhookDuplicates, webhookRejected, webhookRequests } from '../observability/metrics.js';
 import type { EventWriter, IngressLog } from './event-writer.js';
 import { parseEvents, PayloadError, type ParsedEvent } from './parse.js';
-import { detached, remainingMs, withinDeadline, withRequestDeadline } from '../db/db-context.js';
+import { deadlineIn, msLeft, withinDeadline } from '../db/deadline.js';
 import { isDatabaseUnavailable } from '../db/db-errors.js';
 import { RETRY_AFTER_SECONDS } from '../domain/shared/errors.js';
 import { SignatureError, verifyWebhook, type RejectReason } from './signatures.js';
@@ -32,21 +32,23 @@ export class IntegrationCache {
 
   constructor(
     private readonly integrations: IntegrationService,
-    /** A lookup's own database budget (DB_REQUEST_TIMEOUT_MS): it is shared, so no one request's. */
-    private readonly lookupBudgetMs = 5_000,
     private readonly ttlMs = 1_000,
   ) {}
 
-  /** The integration, within the calling request's deadline (a shared lookup goes on without it). */
-  async get(id: string): Promise<CachedIntegration | null> {
+  /**
+   * The integration, within the calling request's `deadline`: a lookup is shared by the requests
+   * that arrive while it runs, and goes on (within its statement's own limit) for the others
+   * when one of them gives up.
+   */
+  async get(id: string, deadline = deadlineIn(5_000)): Promise<CachedIntegration | null> {
     const hit = this.entries.get(id);
     if (hit && !(hit instanceof Promise) && hit.expires > Date.now()) return hit;
     try {
-      return await withinDeadline(hit instanceof Promise ? hit : this.load(id));
+      return await withinDeadline(hit instanceof Promise ? hit : this.load(id), deadline);
     } catch (err) {
       // A lookup started earlier failed for want of a database (it started during a stall, say):
       // this request, with time left, looks again rather than fail with it.
-      if (hit instanceof Promise && isDatabaseUnavailable(err) && (remainingMs() ?? 0) > 0) return withinDeadline(this.load(id));
+      if (hit instanceof Promise && isDatabaseUnavailable(err) && msLeft(deadline) > 0) return withinDeadline(this.load(id), deadline);
       throw err;
     }
   }
@@ -54,7 +56,7 @@ export class IntegrationCache {
   private load(id: string): Promise<CachedIntegration | null> {
     const pending = this.entries.get(id);
     if (pending instanceof Promise) return pending;
-    const load = detached(() => withRequestDeadline(this.lookupBudgetMs, () => this.integrations.findByIds([id]))).then(([integration]) => {
+    const load = this.integrations.findByIds([id]).then(([integration]) => {
       if (!integration) {
         this.entries.delete(id);
         return null;
@@ -109,7 +111,9 @@ interface InboundRequest {
  * the event is committed.
  */
 async function receive(deps: IngressDeps, req: InboundRequest): Promise<Answer> {
-  const cached = isUuid(req.integrationId) ? await deps.cache.get(req.integrationId.toLowerCase()) : null;
+  // Every database step of the request (integration lookup, commit) shares one deadline.
+  const deadline = deadlineIn(deps.requestTimeoutMs);
+  const cached = isUuid(req.integrationId) ? await deps.cache.get(req.integrationId.toLowerCase(), deadline) : null;
   if (!cached) return { status: 404, body: { error: 'not_found', message: 'No integration has this webhook URL' } };
   const { integration, secrets } = cached;
   const elapsed = () => Math.round(Number(process.hrtime.bigint() - req.started) / 1e6);
@@ -117,7 +121,7 @@ async function receive(deps: IngressDeps, req: InboundRequest): Promise<Answer> 
   const logBase = { integrationId: integration.id, service: logService(integration.provider), correlationId: req.correlationId };
   const write = async (events: ParsedEvent[], fields: Omit<IngressLog, 'id'>) => {
     const log = { ...fields, id: newId() };
-    const ids = await deps.writer.write({ integrationId: integration.id, provider: integration.provider, correlationId: req.correlationId, events, log });
+    const ids = await deps.writer.write({ integrationId: integration.id, provider: integration.provider, correlationId: req.correlationId, events, log }, deadline);
     deps.events.publish('log.added', publishedLog(log, ids[0] ?? null));
     return ids;
   };
@@ -248,8 +252,7 @@ export function webhookRoute(deps: IngressDeps): (req: IncomingMessage, res: Ser
         correlationId,
         started,
       };
-      // Every database step of the request (integration lookup, commit) shares one deadline.
-      withRequestDeadline(deps.requestTimeoutMs, () => receive(deps, request)).then(
+      receive(deps, request).then(
         (answer) => reply(res, answer, correlationId, started),
         (err: unknown) => {
           // Not stored (the database is down, say): no 2xx, so the provider sends it again.
