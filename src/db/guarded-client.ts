@@ -15,7 +15,7 @@ export type PoolName = 'data_source' | 'prepared' | 'queue' | 'listen' | 'webhoo
 
 /** Statement time limits by role (ADR 0010). */
 export interface DbTimeouts {
-  /** An API request's whole database budget, and the server-side limit of each of its statements (DB_REQUEST_TIMEOUT_MS). */
+  /** An API request's wait for a connection and for each statement, on both sides (DB_REQUEST_TIMEOUT_MS). */
   requestMs: number;
   /** A worker's statement (DB_WORKER_STATEMENT_TIMEOUT_MS). */
   workerStatementMs: number;
