@@ -7,6 +7,9 @@ import type { DataSource } from 'typeorm';
 import { loadEncryptionKey, parsePreviousKeys, verifyEncryptionKey } from './config/encryption-key.js';
 import { auditRetentionDays, type Env } from './config/env.js';
 import { createDataSource, initialiseDatabase } from './db/data-source.js';
+import { boundedReadiness, DatabaseAvailability } from './db/availability.js';
+import { superviseEmbedded, type EmbeddedSupervision } from './db/embedded-supervisor.js';
+import type { DbTimeouts, GuardedPool } from './db/guarded-client.js';
 import { closePrepared } from './db/prepared.js';
 import { resolveDataDir, startEmbeddedPostgres, type EmbeddedServer } from './db/embedded-postgres.js';
 import { createHttpApp } from './http/app.js';
@@ -40,6 +43,10 @@ export interface Gateway {
   services: Services;
   db: DataSource;
   boss: PgBoss;
+  /** Whether the database answers, as this process sees it (ADR 0010). */
+  availability: DatabaseAvailability;
+  /** The embedded PostgreSQL, when DATABASE_URL is unset. */
+  embedded: EmbeddedServer | null;
   stop(): Promise<void>;
 }
 
@@ -63,11 +70,20 @@ async function listenForMetrics(port: number, host: string): Promise<Server> {
   return server;
 }
 
+export interface GatewayOptions {
+  /**
+   * The gateway cannot recover by itself (the embedded PostgreSQL could not be started again):
+   * main.ts stops it and exits non-zero, for a supervisor to start it afresh. Without it (tests),
+   * /healthz reports the failure and the process goes on.
+   */
+  onFatal?: (reason: string) => void;
+}
+
 /**
  * Start order: database -> migrations -> queue -> admin key -> workers -> HTTP.
  * Stop order is the reverse; each step waits for what it started to drain.
  */
-export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
+export async function startGateway(env: Env, log: Logger, options: GatewayOptions = {}): Promise<Gateway> {
   const cleanups: Array<{ step: string; run: () => Promise<void> }> = [];
   const onStop = (step: string, run: () => Promise<void>) => cleanups.push({ step, run });
   const runCleanups = async () => {
@@ -84,17 +100,36 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
   try {
     let databaseUrl = env.DATABASE_URL;
     const dataDir = databaseUrl ? (env.DATA_DIR ?? '.data') : resolveDataDir(env.DATA_DIR, log);
+    let embedded: EmbeddedServer | null = null;
     if (!databaseUrl) {
-      const embedded: EmbeddedServer = await startEmbeddedPostgres(dataDir, log);
-      onStop('embedded PostgreSQL', () => embedded.stop());
+      const server = await startEmbeddedPostgres(dataDir, log);
+      embedded = server;
+      onStop('embedded PostgreSQL', () => server.stop());
       databaseUrl = embedded.url;
       log.info({ dataDir }, 'embedded PostgreSQL started');
     }
     log.info({ database: redactUrl(databaseUrl) }, 'connecting to PostgreSQL');
 
+    // Time limits per role and the availability monitor every connection reports to (ADR 0010).
+    const timeouts: DbTimeouts = {
+      requestMs: env.DB_REQUEST_TIMEOUT_MS,
+      workerStatementMs: env.DB_WORKER_STATEMENT_TIMEOUT_MS,
+      migrationStatementMs: env.DB_MIGRATION_TIMEOUT_MS,
+    };
+    const availability = new DatabaseAvailability(databaseUrl, timeouts, log);
+    onStop('availability monitor', async () => availability.close());
+    let supervision: EmbeddedSupervision | null = null;
+    if (embedded) {
+      const watched = superviseEmbedded(embedded, availability, log, (reason) => options.onFatal?.(reason));
+      supervision = watched;
+      // Before the server is stopped on purpose: a stop is not an exit to recover from.
+      onStop('embedded PostgreSQL supervision', async () => watched.stop());
+    }
+    const guard = { timeouts, monitor: availability };
+
     const encryptionKey = await loadEncryptionKey(env.ENCRYPTION_KEY, dataDir, log);
     configureMasking(encryptionKey);
-    const db = createDataSource(databaseUrl, log, env.DB_POOL_SIZE);
+    const db = createDataSource(databaseUrl, log, env.DB_POOL_SIZE, { ...guard, role: env.ROLE === 'worker' ? 'worker' : 'api' });
     const applied = await initialiseDatabase(db);
     onStop('database pool', async () => {
       await closePrepared(db);
@@ -109,6 +144,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
       supervise: runsWorkers,
       heartbeatSeconds: env.QUEUE_HEARTBEAT_SECONDS,
       monitorIntervalSeconds: env.QUEUE_MONITOR_INTERVAL_SECONDS,
+      guard,
     });
     onStop('job queue', () => boss.stop({ graceful: true, timeout: env.SHUTDOWN_TIMEOUT_MS, close: true }));
     // Entries an earlier version left in its outbound queue move to the current one (ADR 0005).
@@ -128,7 +164,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
     const relay = new EventRelay(db, log);
     relay.forward(services.events);
     onStop('event relay', () => relay.close());
-    if (env.ROLE !== 'worker') await relay.listen(databaseUrl);
+    if (env.ROLE !== 'worker') await relay.listen(databaseUrl, undefined, guard);
     let subscriptions: ReturnType<typeof attachSubscriptions> | null = null;
 
     const integrationCache = new IntegrationCache(services.integrations);
@@ -148,6 +184,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
         },
         (up) => services.apiKeys.cache.setEnabled(up),
         log,
+        guard,
       );
       onStop('revocation listener', () => revocations.close());
       // Keys' lastUsedAt: one statement a period for every key used, never one per request.
@@ -187,7 +224,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
     }
 
     // Webhook ingress (API roles): group-committed event writes; lag gauges for /metrics.
-    const webhookWriter = env.ROLE === 'worker' ? null : new EventWriter(databaseUrl, boss, log, { maxBatch: 500, maxConcurrentCommits: env.WEBHOOK_COMMIT_CONCURRENCY }, (ids) => services.webhooks.jobsFor(ids));
+    const webhookWriter = env.ROLE === 'worker' ? null : new EventWriter(databaseUrl, boss, log, { maxBatch: 500, maxConcurrentCommits: env.WEBHOOK_COMMIT_CONCURRENCY, ...guard }, (ids) => services.webhooks.jobsFor(ids));
     const stopLagGauge = onScrape(async () => {
       for (const r of await services.webhooks.lag()) {
         webhookLag.set({ integration: r.integrationId }, r.oldestSeconds);
@@ -207,10 +244,12 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
       maxCost: env.GRAPHQL_MAX_COST,
       maxMutationFields: env.GRAPHQL_MAX_MUTATION_FIELDS,
       graphql: env.ROLE !== 'worker',
-      ready: async () => {
-        await db.query('SELECT 1');
-        return queueReady(boss);
-      },
+      ready: () =>
+        boundedReadiness(availability, async (budgetMs) => {
+          await (db.driver as unknown as { master: GuardedPool }).master.ping(budgetMs);
+          return queueReady(boss);
+        }),
+      failing: () => supervision?.failing() ?? [],
     });
     // The webhook ingress answers POST /webhooks/:id ahead of Express (API roles only).
     const webhooks = webhookWriter
@@ -224,6 +263,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
           },
           log,
           publicUrl: () => publicUrl,
+          requestTimeoutMs: env.DB_REQUEST_TIMEOUT_MS,
         })
       : () => false;
     httpServer.on('request', (req, res) => {
@@ -237,6 +277,7 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
         log,
         publicUrl: () => publicUrl,
         guard: { maxDepth: env.GRAPHQL_MAX_DEPTH, maxCost: env.GRAPHQL_MAX_COST, maxMutationFields: env.GRAPHQL_MAX_MUTATION_FIELDS },
+        requestTimeoutMs: env.DB_REQUEST_TIMEOUT_MS,
         limits: {
           maxConnectionsPerKey: env.WS_MAX_CONNECTIONS_PER_KEY,
           maxSubscriptionsPerKey: env.WS_MAX_SUBSCRIPTIONS_PER_KEY,
@@ -278,6 +319,8 @@ export async function startGateway(env: Env, log: Logger): Promise<Gateway> {
       services,
       db,
       boss,
+      availability,
+      embedded,
       stop: runCleanups,
     };
   } catch (err) {

@@ -54,6 +54,12 @@ const baseSchema = z.object({
   DATA_DIR: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),
+  /** An API request's (or webhook's) whole database budget, and each of its statements' server-side limit (ADR 0010). */
+  DB_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  /** A worker's statement: the server cancels it after this; the connection is given up 1 s later. */
+  DB_WORKER_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(30_000),
+  /** A migration's statement (at start-up); 0: no limit. */
+  DB_MIGRATION_TIMEOUT_MS: z.coerce.number().int().min(0).default(600_000),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(50).default(10),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(10).default(50_000),
   GRAPHQL_MAX_MUTATION_FIELDS: z.coerce.number().int().min(1).max(1000).default(20),

@@ -1,5 +1,5 @@
 import { AuditLog } from '../domain/audit/audit-log.entity.js';
-import { DataSource, type Logger as TypeOrmLogger } from 'typeorm';
+import { DataSource, type DataSourceOptions, type Logger as TypeOrmLogger } from 'typeorm';
 import type { Logger } from 'pino';
 import { migrations } from '../../migrations/index.js';
 import { ApiKey } from '../domain/auth/api-key.entity.js';
@@ -12,6 +12,19 @@ import { IntegrationLog } from '../domain/job/integration-log.entity.js';
 import { Invoice, InvoiceLineItem } from '../domain/invoice/invoice.entity.js';
 import { WebhookEvent } from '../domain/webhook/webhook-event.entity.js';
 import { dbStatements } from '../observability/metrics.js';
+import type { DatabaseAvailability } from './availability.js';
+import { DEFAULT_DB_TIMEOUTS, guardedOptions, guardedPg, type DbRole, type DbTimeouts, type Guard } from './guarded-client.js';
+
+export interface DataSourceFaultOptions {
+  timeouts: DbTimeouts;
+  monitor: DatabaseAvailability | null;
+  /**
+   * The role of its statements: 'api' when the process serves requests (ROLE=api or all: then the
+   * workers' statements on this pool have the request limit too; their long ones are batched),
+   * 'worker' for ROLE=worker.
+   */
+  role: DbRole;
+}
 
 export const entities = [Customer, Contract, Invoice, InvoiceLineItem, ExternalRef, Integration, ApiKey, IntegrationJob, IntegrationLog, WebhookEvent, AuditLog];
 
@@ -36,7 +49,16 @@ class CountingLogger implements TypeOrmLogger {
   }
 }
 
-export function createDataSource(url: string, log: Logger, poolSize = 20): DataSource {
+/**
+ * The canonical data source. Its pool is guarded (src/db/guarded-client.ts): time limits per
+ * role, the request's deadline on every wait, keepalive, and reports to the availability monitor.
+ */
+export function createDataSource(
+  url: string,
+  log: Logger,
+  poolSize = 20,
+  faults: DataSourceFaultOptions = { timeouts: DEFAULT_DB_TIMEOUTS, monitor: null, role: 'worker' },
+): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
@@ -46,16 +68,34 @@ export function createDataSource(url: string, log: Logger, poolSize = 20): DataS
     synchronize: false,
     logger: new CountingLogger(log),
     maxQueryExecutionTime: 1000,
-    extra: { max: poolSize, application_name: 'switchboard' },
+    driver: guardedPg,
+    extra: { max: poolSize, application_name: 'switchboard', ...guardedOptions({ pool: 'data_source', role: faults.role, timeouts: faults.timeouts, monitor: faults.monitor }) },
   });
 }
 
-/**
- * Connects and applies pending migrations; returns the names applied. Processes starting together
- * on one database take turns (a session advisory lock), so exactly one of them migrates.
- */
+/** Connects and applies pending migrations (see migrate); returns the names applied. */
 export async function initialiseDatabase(dataSource: DataSource): Promise<string[]> {
   await dataSource.initialize();
+  // Migrations run on connections of their own, with the migration statement timeout
+  // (DB_MIGRATION_TIMEOUT_MS), not the request or worker limit of the data source's pool.
+  const extra = dataSource.options.extra as { guard?: Guard } | undefined;
+  const migrator = new DataSource({
+    ...(dataSource.options as DataSourceOptions),
+    extra: { ...extra, max: 2, ...(extra?.guard ? guardedOptions({ ...extra.guard, role: 'migration' }) : {}) },
+  } as DataSourceOptions);
+  await migrator.initialize();
+  try {
+    return await migrate(migrator);
+  } finally {
+    await migrator.destroy();
+  }
+}
+
+/**
+ * Applies pending migrations; returns the names applied. Processes starting together on one
+ * database take turns (a session advisory lock), so exactly one of them migrates.
+ */
+async function migrate(dataSource: DataSource): Promise<string[]> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {

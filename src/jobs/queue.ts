@@ -2,6 +2,7 @@ import { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { nameForText, preparedIn } from '../db/prepared.js';
+import { guardedOptions, type Guard } from '../db/guarded-client.js';
 import { newId } from '../domain/shared/ids.js';
 import { prepareFairFetch } from './fair-fetch.js';
 import { INBOUND_QUEUE, LEGACY_OUTBOUND_QUEUE, OUTBOUND_QUEUE, QUEUE_SCHEMA } from './queue-names.js';
@@ -11,6 +12,8 @@ export interface QueueOptions {
   supervise: boolean;
   heartbeatSeconds: number;
   monitorIntervalSeconds: number;
+  /** Time limits and availability reports for the queue's pool (src/db/guarded-client.ts). */
+  guard?: Pick<Guard, 'timeouts' | 'monitor'>;
 }
 
 /**
@@ -34,7 +37,10 @@ export async function startQueue(connectionString: string, log: Logger, options:
     superviseIntervalSeconds: options.monitorIntervalSeconds,
     monitorIntervalSeconds: options.monitorIntervalSeconds,
     useListenNotify: true,
-  });
+    // pg-boss hands its options to its pg.Pool: the guarded client (time limits, keepalive,
+    // availability reports) for the queue's connections too.
+    ...(options.guard ? guardedOptions({ pool: 'queue', role: 'worker', ...options.guard }) : {}),
+  } as ConstructorParameters<typeof PgBoss>[0]);
   boss.on('error', (err: Error) => log.error({ err }, 'queue error'));
   boss.on('warning', (warning: { message: string }) => log.warn({ warning: warning.message }, 'queue warning'));
   await boss.start();

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { deadlineIn, withinDeadline } from '../db/deadline.js';
 
 /** One registry per process; every metric Switchboard exports is declared here. */
 export const registry = new Registry();
@@ -254,8 +255,16 @@ export function onScrape(refresh: () => Promise<void>): () => void {
   };
 }
 
+/** The database reads a scrape may make, in all (the gauges they fill keep their last values past it). */
+const SCRAPE_DB_BUDGET_MS = 2_000;
+
 export async function collectMetrics(): Promise<string> {
-  await Promise.all(scrapeSources.map((r) => r().catch(() => undefined)));
+  // While the database is known to be unavailable its gauges are not read (they keep their
+  // last values; switchboard_db_available says why): a scrape never hangs on the database.
+  if ([...dbState.monitors].every((m) => m.available)) {
+    const deadline = deadlineIn(SCRAPE_DB_BUDGET_MS);
+    await Promise.all(scrapeSources.map((r) => withinDeadline(r(), deadline).catch(() => undefined)));
+  }
   return registry.metrics();
 }
 
@@ -263,5 +272,90 @@ export const orphansRequeued = new Counter({
   name: 'switchboard_requeued_total',
   help: 'Unfinished outbound jobs and waiting webhook events whose queue entry was gone and that the orphan sweep queued again, by kind',
   labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
+/**
+ * Database availability (src/db/availability.ts, ADR 0010). The gauges are computed when
+ * scraped, from what the process already knows: a scrape never waits on the database for them.
+ */
+export const dbState = {
+  /** Per monitor: is the database answering; when the last incident started and ended (epoch ms). */
+  monitors: new Set<{ available: boolean; lastIncident: { start: number; end: number | null } | null }>(),
+  /** Per connection pool: when a statement last succeeded on it (epoch ms). */
+  lastSuccess: new Map<string, number>(),
+};
+
+export const dbAvailable = new Gauge({
+  name: 'switchboard_db_available',
+  help: 'Whether the database answers (1) or not (0), as this process sees it',
+  registers: [registry],
+  collect() {
+    this.set([...dbState.monitors].every((m) => m.available) ? 1 : 0);
+  },
+});
+
+export const dbLastSuccessAge = new Gauge({
+  name: 'switchboard_db_last_success_age_seconds',
+  help: 'Seconds since a statement last succeeded, per connection pool (data_source, prepared, queue, listen, webhook_writer)',
+  labelNames: ['pool'] as const,
+  registers: [registry],
+  collect() {
+    const now = Date.now();
+    for (const [pool, at] of dbState.lastSuccess) this.set({ pool }, (now - at) / 1000);
+  },
+});
+
+export const dbConnectionsLost = new Counter({
+  name: 'switchboard_db_connections_lost_total',
+  help: 'Database connections that broke (closed by the server, reset, timed out), per pool',
+  labelNames: ['pool'] as const,
+  registers: [registry],
+});
+
+export const dbReconnects = new Counter({
+  name: 'switchboard_db_reconnects_total',
+  help: 'Connections opened again to replace ones that broke, per pool (a LISTEN connection: each time it listens again)',
+  labelNames: ['pool'] as const,
+  registers: [registry],
+});
+
+export const dbTimeouts = new Counter({
+  name: 'switchboard_db_timeouts_total',
+  help: 'Statements and connection waits given up on this side because the database did not answer in time, per pool',
+  labelNames: ['pool'] as const,
+  registers: [registry],
+});
+
+export const dbOutages = new Counter({
+  name: 'switchboard_db_outages_total',
+  help: 'Times the database became unavailable (an incident starts when a failed statement is confirmed by a failed probe)',
+  registers: [registry],
+});
+
+export const dbLastOutageSeconds = new Gauge({
+  name: 'switchboard_db_last_outage_seconds',
+  help: 'How long the last database incident lasted, from its first failed statement to the first answer after it; while one lasts, how long so far',
+  registers: [registry],
+  collect() {
+    const last = [...dbState.monitors].map((m) => m.lastIncident).filter((i) => i !== null).sort((a, b) => b.start - a.start)[0];
+    this.set(last ? ((last.end ?? Date.now()) - last.start) / 1000 : 0);
+  },
+});
+
+export const dbLastOutageStart = new Gauge({
+  name: 'switchboard_db_last_outage_start_seconds',
+  help: 'When the last database incident started (Unix time), 0 when there was none',
+  registers: [registry],
+  collect() {
+    const last = [...dbState.monitors].map((m) => m.lastIncident).filter((i) => i !== null).sort((a, b) => b.start - a.start)[0];
+    this.set(last ? last.start / 1000 : 0);
+  },
+});
+
+export const embeddedRestarts = new Counter({
+  name: 'switchboard_embedded_postgres_restarts_total',
+  help: 'Restarts of the embedded PostgreSQL after it stopped on its own, by outcome (restarted, failed)',
+  labelNames: ['outcome'] as const,
   registers: [registry],
 });

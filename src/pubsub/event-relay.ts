@@ -8,7 +8,7 @@ import { IntegrationJob } from '../domain/job/integration-job.entity.js';
 import { IntegrationLog } from '../domain/job/integration-log.entity.js';
 import { newId } from '../domain/shared/ids.js';
 import type { EventBus, GatewayTopics } from '../jobs/job-events.js';
-import { listen, type PgListener } from './pg-listener.js';
+import { listen, type ListenOptions, type PgListener } from './pg-listener.js';
 import { preparedIn } from '../db/prepared.js';
 
 /** The channel every process NOTIFYs its committed changes on, and API processes LISTEN to. */
@@ -33,6 +33,22 @@ interface Envelope {
   t: RelayTopic;
   d: Record<string, unknown>;
 }
+
+/**
+ * Handed to every open subscription, in place of an event, once each time this process's LISTEN
+ * connection is lost or goes silent (the database restarted, stalled or is unreachable): events
+ * published meanwhile do not reach it. The subscription stays open and delivers again once the
+ * connection is back; the client is told, so it is never starved silently, and re-queries.
+ */
+export class EventsInterrupted {
+  readonly message =
+    'Live events are interrupted: this server lost its database connection. The subscription stays open and resumes by itself when the database is back; ' +
+    'events in between are not sent again, so re-query what you show once queries succeed again.';
+  readonly at = new Date();
+}
+
+/** The emitter event that carries EventsInterrupted to every subscription's listener. */
+const INTERRUPTED = 'interrupted';
 
 export type Delivered = {
   'job.updated': IntegrationJob;
@@ -195,9 +211,27 @@ export class EventRelay {
     }
   }
 
-  /** Start delivering what any process publishes (API roles). `onState` follows the LISTEN connection. */
-  async listen(databaseUrl: string, onState: (up: boolean) => void = () => {}): Promise<void> {
-    this.listener = await listen(databaseUrl, EVENTS_CHANNEL, (payload) => this.receive(payload), onState, this.log);
+  /**
+   * Start delivering what any process publishes (API roles). `onState` follows the LISTEN
+   * connection; when it goes down, every open subscription is told once (EventsInterrupted).
+   */
+  async listen(databaseUrl: string, onState: (up: boolean) => void = () => {}, options: ListenOptions = {}): Promise<void> {
+    let wasUp = false;
+    this.listener = await listen(
+      databaseUrl,
+      EVENTS_CHANNEL,
+      (payload) => this.receive(payload),
+      (up) => {
+        if (wasUp && !up && this.subscribers > 0) {
+          this.log.warn({ subscriptions: this.subscribers }, 'event relay interrupted: subscriptions are told, and resume when the LISTEN connection is back');
+          this.emitter.emit(INTERRUPTED, new EventsInterrupted());
+        }
+        wasUp = up;
+        onState(up);
+      },
+      this.log,
+      options,
+    );
   }
 
   get listening(): boolean {
@@ -226,8 +260,10 @@ export class EventRelay {
     }
   }
 
-  subscribe<K extends RelayTopic>(topic: K, listener: (value: Delivered[K]) => void): () => void {
+  /** `listener` gets the topic's events, and an EventsInterrupted when the LISTEN connection is lost. */
+  subscribe<K extends RelayTopic>(topic: K, listener: (value: Delivered[K] | EventsInterrupted) => void): () => void {
     this.emitter.on(topic, listener);
+    this.emitter.on(INTERRUPTED, listener);
     this.subscribers++;
     let subscribed = true;
     return () => {
@@ -235,6 +271,7 @@ export class EventRelay {
       subscribed = false;
       this.subscribers--;
       this.emitter.off(topic, listener);
+      this.emitter.off(INTERRUPTED, listener);
     };
   }
 

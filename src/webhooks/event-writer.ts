@@ -1,7 +1,11 @@
 import type { JobInsert, PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
-import pg from 'pg';
+import type pg from 'pg';
 import { newId } from '../domain/shared/ids.js';
+import type { DatabaseAvailability } from '../db/availability.js';
+import { deadlineIn, msLeft } from '../db/deadline.js';
+import { DatabaseTimeoutError, isDatabaseUnavailable } from '../db/db-errors.js';
+import { DEFAULT_DB_TIMEOUTS, GuardedClient, type DbTimeouts } from '../db/guarded-client.js';
 import { INBOUND_QUEUE, type InboundQueueData } from '../jobs/queue-names.js';
 import type { ParsedEvent } from './parse.js';
 
@@ -34,8 +38,18 @@ export type WriteResult = Array<string | null>;
 interface Pending {
   write: IngressWrite;
   ids: string[];
+  /** performance.now() by which the request must be answered (its DB_REQUEST_TIMEOUT_MS). */
+  deadline: number;
+  settled: boolean;
   resolve: (result: WriteResult) => void;
   reject: (err: unknown) => void;
+}
+
+export interface EventWriterOptions {
+  maxBatch: number;
+  maxConcurrentCommits: number;
+  timeouts?: DbTimeouts;
+  monitor?: DatabaseAvailability | null;
 }
 
 /**
@@ -54,16 +68,45 @@ export class EventWriter {
     private readonly connectionString: string,
     private readonly boss: PgBoss,
     private readonly log: Logger,
-    private readonly options: { maxBatch: number; maxConcurrentCommits: number },
+    private readonly options: EventWriterOptions,
     /** The processing jobs for new events (WebhookService.jobsFor). */
     private readonly jobsFor: (eventIds: string[]) => JobInsert[],
   ) {}
 
-  write(write: IngressWrite): Promise<WriteResult> {
+  private get timeouts(): DbTimeouts {
+    return this.options.timeouts ?? DEFAULT_DB_TIMEOUTS;
+  }
+
+  /**
+   * Stores the request's events. Rejects with DatabaseTimeoutError once the request's `deadline`
+   * (performance.now() time; by default DB_REQUEST_TIMEOUT_MS from now) passes: the request is
+   * answered 503 then, even if a commit holding it is still under way. That commit may still
+   * store the events; the provider's retry is then answered as a duplicate, so nothing is lost or
+   * doubled.
+   */
+  write(write: IngressWrite, deadline = deadlineIn(this.timeouts.requestMs)): Promise<WriteResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ write, ids: write.events.map(() => newId()), resolve, reject });
+      const pending: Pending = { write, ids: write.events.map(() => newId()), deadline, settled: false, resolve, reject };
+      const timer = setTimeout(() => this.fail(pending, new DatabaseTimeoutError('the webhook could not be stored within DB_REQUEST_TIMEOUT_MS')), Math.max(0, msLeft(deadline)));
+      pending.resolve = (result) => {
+        clearTimeout(timer);
+        if (!pending.settled) (pending.settled = true), resolve(result);
+      };
+      pending.reject = (err) => {
+        clearTimeout(timer);
+        if (!pending.settled) (pending.settled = true), reject(err);
+      };
+      this.queue.push(pending);
       this.pump();
     });
+  }
+
+  /** A request that timed out: answered now; if it still waits for a commit, it leaves the queue. */
+  private fail(pending: Pending, err: Error): void {
+    const at = this.queue.indexOf(pending);
+    if (at >= 0) this.queue.splice(at, 1);
+    pending.reject(err);
+    if (this.running === 0 && this.queue.length === 0) this.idleWaiters.splice(0).forEach((w) => w());
   }
 
   /** Resolves once every accepted write has been committed or failed. */
@@ -78,25 +121,32 @@ export class EventWriter {
       let events = 0;
       while (this.queue.length > 0 && (batch.length === 0 || events + this.queue[0].ids.length <= this.options.maxBatch)) {
         const next = this.queue.shift()!;
+        if (next.settled) continue;
         events += next.ids.length;
         batch.push(next);
       }
+      if (batch.length === 0) continue;
       this.running++;
-      this.commit(batch).then(
+      // The commit may take until the latest deadline of its requests; each is answered by its own.
+      const deadline = Math.max(...batch.map((p) => p.deadline));
+      this.commit(batch, deadline).then(
         (inserted) => {
           // The next commit goes to PostgreSQL first; these answers are written while it runs.
           this.settled();
           for (const p of batch) p.resolve(p.ids.map((id) => (inserted.has(id) ? id : null)));
         },
         async (err) => {
-          if (batch.length === 1) {
-            this.log.error({ err }, 'webhook request could not be stored');
-            batch[0].reject(err);
+          if (batch.length === 1 || isDatabaseUnavailable(err)) {
+            // One request, or the database is down or too slow: each request of the batch gets
+            // its 503 now (one by one, each would wait out its own time limit first).
+            this.log.error({ err, requests: batch.length }, 'webhook request could not be stored');
+            for (const p of batch) p.reject(err);
           } else {
             // One bad row must not fail its neighbours: each request again, on its own.
             this.log.warn({ err, requests: batch.length }, 'webhook batch could not be stored; storing its requests one by one');
             for (const p of batch) {
-              await this.commit([p]).then(
+              if (p.settled) continue;
+              await this.commit([p], p.deadline).then(
                 (inserted) => p.resolve(p.ids.map((id) => (inserted.has(id) ? id : null))),
                 (e: unknown) => {
                   this.log.error({ err: e }, 'webhook request could not be stored');
@@ -118,7 +168,8 @@ export class EventWriter {
     if (this.running === 0 && this.queue.length === 0) this.idleWaiters.splice(0).forEach((w) => w());
   }
 
-  private async commit(batch: Pending[]): Promise<Set<string>> {
+  /** One transaction for the batch, given up on (and its connection closed) at `deadline`. */
+  private async commit(batch: Pending[], deadline: number): Promise<Set<string>> {
     const events: unknown[] = [];
     const logs: unknown[] = [];
     for (const { write, ids } of batch) {
@@ -151,7 +202,7 @@ export class EventWriter {
     }
     const candidates = batch.flatMap((p) => p.ids);
     const job = candidates.length > 0 ? await this.jobTemplate() : null;
-    const slot = await this.connection(job?.statement ?? null);
+    const slot = await this.connection(job?.statement ?? null, deadline);
     const client = slot.client;
     try {
       // The whole transaction in one round trip: the simple query protocol, running statements
@@ -159,12 +210,13 @@ export class EventWriter {
       // their arguments inlined as dollar-quoted literals. The events (duplicates skipped) and the
       // requests' log rows; then the processing job, through pg-boss's own INSERT, for the events
       // the first statement stored (none stored: no job); then COMMIT.
-      const results = (await client.query(
-        `BEGIN;
+      const results = (await client.query({
+        text: `BEGIN;
          EXECUTE ${INGEST}(${quoted(JSON.stringify(events))}, ${quoted(JSON.stringify(logs))});
          ${job ? `EXECUTE ${JOB}(${quoted(`{${candidates.join(',')}}`)}, ${quoted(job.json)});` : ''}
          COMMIT`,
-      )) as unknown as pg.QueryResult<{ id: string }>[];
+        query_timeout: Math.max(1, msLeft(deadline)),
+      } as pg.QueryConfig)) as unknown as pg.QueryResult<{ id: string }>[];
       return new Set(results[1].rows.map((r) => r.id));
     } catch (err) {
       // An error aborts the rest of the query string and leaves the transaction open (if BEGIN ran).
@@ -211,8 +263,8 @@ export class EventWriter {
   /** Dedicated connections (one per concurrent commit): no pool checkout on the hot path. */
   private readonly idleSlots: Slot[] = [];
 
-  private async connection(jobStatement: string | null): Promise<Slot> {
-    const slot = this.idleSlots.pop() ?? (await this.connect());
+  private async connection(jobStatement: string | null, deadline: number): Promise<Slot> {
+    const slot = this.idleSlots.pop() ?? (await this.connect(deadline));
     if (jobStatement !== null && !slot.jobPrepared) {
       try {
         await slot.client.query(`PREPARE ${JOB}(uuid[], jsonb) AS ${jobStatement}`);
@@ -226,22 +278,40 @@ export class EventWriter {
     return slot;
   }
 
-  private async connect(): Promise<Slot> {
-    const client = new pg.Client({ connectionString: this.connectionString, application_name: 'switchboard-ingress' });
-    client.on('error', (err) => this.log.warn({ err }, 'webhook writer connection error'));
+  private async connect(deadline: number): Promise<Slot> {
+    const client = new GuardedClient({
+      connectionString: this.connectionString,
+      application_name: 'switchboard-ingress',
+      connectionTimeoutMillis: Math.max(1, Math.ceil(msLeft(deadline))),
+      guard: { pool: 'webhook_writer', role: 'api', timeouts: this.timeouts, monitor: this.options.monitor ?? null },
+    });
+    const slot: Slot = { client, broken: false, jobPrepared: false };
+    // A connection that breaks while idle (the server restarted) leaves the idle list at once,
+    // so the next commit does not find it dead.
+    const gone = (err?: Error) => {
+      if (err) this.log.warn({ err }, 'webhook writer connection error');
+      slot.broken = true;
+      const at = this.idleSlots.indexOf(slot);
+      if (at >= 0) this.idleSlots.splice(at, 1);
+    };
+    client.on('error', gone);
+    client.on('end', () => gone());
     await client.connect();
     try {
       await client.query(`PREPARE ${INGEST}(jsonb, jsonb) AS ${INGEST_SQL}`);
     } catch (err) {
-      await client.end().catch(() => undefined);
+      client.abandon();
       throw err;
     }
-    return { client, broken: false, jobPrepared: false };
+    return slot;
   }
 
   private release(slot: Slot): void {
-    if (slot.broken || this.closed) void slot.client.end().catch(() => undefined);
-    else this.idleSlots.push(slot);
+    if (slot.broken || this.closed) {
+      // A broken connection may not answer a goodbye: closed at once.
+      if (slot.broken) slot.client.abandon();
+      else void slot.client.end().catch(() => undefined);
+    } else this.idleSlots.push(slot);
   }
 
   private closed = false;
@@ -254,7 +324,7 @@ export class EventWriter {
 }
 
 interface Slot {
-  client: pg.Client;
+  client: GuardedClient;
   broken: boolean;
   /** JOB is prepared on this connection (once the queue's insert statement is known). */
   jobPrepared: boolean;

@@ -10,6 +10,9 @@ import { correlationIdFrom } from '../observability/context.js';
 import { httpRequestDuration, httpRequests, webhookDuplicates, webhookRejected, webhookRequests } from '../observability/metrics.js';
 import type { EventWriter, IngressLog } from './event-writer.js';
 import { parseEvents, PayloadError, type ParsedEvent } from './parse.js';
+import { deadlineIn, msLeft, withinDeadline } from '../db/deadline.js';
+import { isDatabaseUnavailable } from '../db/db-errors.js';
+import { RETRY_AFTER_SECONDS } from '../domain/shared/errors.js';
 import { SignatureError, verifyWebhook, type RejectReason } from './signatures.js';
 
 
@@ -41,9 +44,27 @@ export class IntegrationCache {
   /** Bumped by every forget: a load that overlapped one is used once, never kept. */
   private generation = 0;
 
-  async get(id: string): Promise<CachedIntegration | null> {
+  /**
+   * The integration, within the calling request's `deadline`: a lookup is shared by the requests
+   * that arrive while it runs, and goes on (within its statement's own limit) for the others
+   * when one of them gives up.
+   */
+  async get(id: string, deadline = deadlineIn(5_000)): Promise<CachedIntegration | null> {
     const hit = this.entries.get(id);
-    if (hit && (hit instanceof Promise || hit.expires > Date.now())) return hit;
+    if (hit && !(hit instanceof Promise) && hit.expires > Date.now()) return hit;
+    try {
+      return await withinDeadline(hit instanceof Promise ? hit : this.load(id), deadline);
+    } catch (err) {
+      // A lookup started earlier failed for want of a database (it started during a stall, say):
+      // this request, with time left, looks again rather than fail with it.
+      if (hit instanceof Promise && isDatabaseUnavailable(err) && msLeft(deadline) > 0) return withinDeadline(this.load(id), deadline);
+      throw err;
+    }
+  }
+
+  private load(id: string): Promise<CachedIntegration | null> {
+    const pending = this.entries.get(id);
+    if (pending instanceof Promise) return pending;
     const generation = this.generation;
     const load = this.integrations.findByIds([id]).then(([integration]) => {
       if (!integration) {
@@ -57,10 +78,10 @@ export class IntegrationCache {
     });
     this.entries.set(id, load);
     if (this.entries.size > 10_000) this.entries.clear();
-    return load.catch((err) => {
-      this.entries.delete(id);
-      throw err;
+    load.catch(() => {
+      if (this.entries.get(id) === load) this.entries.delete(id);
     });
+    return load;
   }
 }
 
@@ -105,6 +126,8 @@ export interface IngressDeps {
   log: Logger;
   /** The gateway's public base URL (HubSpot signs the full URL it called). */
   publicUrl: () => string;
+  /** A request's database budget (DB_REQUEST_TIMEOUT_MS): past it, 503 with Retry-After. */
+  requestTimeoutMs: number;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -132,7 +155,9 @@ interface InboundRequest {
  * the event is committed.
  */
 async function receive(deps: IngressDeps, req: InboundRequest): Promise<Answer> {
-  const cached = isUuid(req.integrationId) ? await deps.cache.get(req.integrationId.toLowerCase()) : null;
+  // Every database step of the request (integration lookup, commit) shares one deadline.
+  const deadline = deadlineIn(deps.requestTimeoutMs);
+  const cached = isUuid(req.integrationId) ? await deps.cache.get(req.integrationId.toLowerCase(), deadline) : null;
   if (!cached) return { status: 404, body: { error: 'not_found', message: 'No integration has this webhook URL' } };
   const { integration, secrets } = cached;
   const elapsed = () => Math.round(Number(process.hrtime.bigint() - req.started) / 1e6);
@@ -140,7 +165,7 @@ async function receive(deps: IngressDeps, req: InboundRequest): Promise<Answer> 
   const logBase = { integrationId: integration.id, service: logService(integration.provider), correlationId: req.correlationId };
   const write = async (events: ParsedEvent[], fields: Omit<IngressLog, 'id'>) => {
     const log = { ...fields, id: newId() };
-    const ids = await deps.writer.write({ integrationId: integration.id, provider: integration.provider, correlationId: req.correlationId, events, log });
+    const ids = await deps.writer.write({ integrationId: integration.id, provider: integration.provider, correlationId: req.correlationId, events, log }, deadline);
     deps.events.publish('log.added', publishedLog(log, ids[0] ?? null));
     return ids;
   };
@@ -230,6 +255,7 @@ function reply(res: ServerResponse, answer: Answer, correlationId: string, start
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(json),
     'x-correlation-id': correlationId,
+    ...(answer.status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {}),
     ...(close ? { connection: 'close' } : {}),
   });
   res.end(json);

@@ -10,6 +10,7 @@ import { parseEnv, type Env } from '../../src/config/env.js';
 import { createScratchDatabase } from '../../src/db/scratch-database.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { TcpProxy } from './tcp-proxy.js';
 
 export interface GraphQLResponse<T> {
   status: number;
@@ -23,6 +24,8 @@ export interface TestGateway {
   url: string;
   adminKey: string;
   databaseUrl: string;
+  /** With `proxy: true`: the TCP proxy the gateway reaches PostgreSQL through (the test's own `sql` goes direct). */
+  proxy: TcpProxy | null;
   /** Runs a typed operation over real HTTP with the admin key, or the key given. */
   request<T, V>(doc: TypedDocumentNode<T, V>, variables?: V, options?: { key?: string | null; headers?: Record<string, string> }): Promise<GraphQLResponse<T>>;
   /** Like request, but fails the test on any GraphQL error and returns data. */
@@ -37,7 +40,7 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
 }
 
 /** The environment a test gateway runs with (each call: a fresh admin key and encryption key). */
-export function testEnv(databaseUrl: string, dataDir: string, extraEnv: Record<string, string> = {}) {
+export function testEnv(databaseUrl: string | undefined, dataDir: string, extraEnv: Record<string, string> = {}) {
   return parseEnv({
     DATABASE_URL: databaseUrl,
     PORT: '0',
@@ -58,14 +61,26 @@ export function testEnv(databaseUrl: string, dataDir: string, extraEnv: Record<s
 }
 
 /** The whole gateway in this process, on its own database and a free port. */
-export async function startTestGateway(extraEnv: Record<string, string> = {}, options: { logSink?: (line: string) => void } = {}): Promise<TestGateway> {
-  const database = await createTestDatabase();
+export async function startTestGateway(
+  extraEnv: Record<string, string> = {},
+  options: {
+    logSink?: (line: string) => void;
+    /** Put a TcpProxy (test/support/tcp-proxy.ts) between the gateway and PostgreSQL. */
+    proxy?: boolean;
+    /** A database to use instead of a fresh one on the test server (dropped by `stop` if `drop` is given). */
+    database?: { url: string; drop?: () => Promise<void> };
+  } = {},
+): Promise<TestGateway> {
+  const database = options.database ?? (await createTestDatabase());
+  const proxy = options.proxy ? await TcpProxy.start(database.url) : null;
   const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-data-'));
-  const env = testEnv(database.url, dataDir, extraEnv);
+  const env = testEnv(proxy ? proxy.urlFor(database.url) : database.url, dataDir, extraEnv);
   const adminKey = env.ADMIN_API_KEY!;
   const log = options.logSink ? createLogger(env.LOG_LEVEL, { write: options.logSink }) : createLogger(env.LOG_LEVEL);
   const gateway = await startGateway(env, log);
   const pool = new pg.Pool({ connectionString: database.url, max: 2 });
+  // A test that restarts or kills the server breaks idle connections: the pool replaces them.
+  pool.on('error', () => undefined);
 
   const request: TestGateway['request'] = async (doc, variables, options = {}) => {
     const key = options.key === undefined ? adminKey : options.key;
@@ -89,6 +104,7 @@ export async function startTestGateway(extraEnv: Record<string, string> = {}, op
     url: gateway.url,
     adminKey,
     databaseUrl: database.url,
+    proxy,
     request,
     async run(doc, variables, options) {
       const res = await request(doc, variables, options);
@@ -100,8 +116,10 @@ export async function startTestGateway(extraEnv: Record<string, string> = {}, op
     },
     async stop() {
       await pool.end();
+      proxy?.resume();
       await gateway.stop();
-      await database.drop();
+      await proxy?.close();
+      await database.drop?.();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

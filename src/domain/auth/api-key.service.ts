@@ -4,6 +4,7 @@ import { Customer } from '../customer/customer.entity.js';
 import { badInput, notFound } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { requiredText, validDate } from '../shared/validation.js';
+import { isDatabaseUnavailable } from '../../db/db-errors.js';
 import { recordAudit } from '../../observability/audit.js';
 import { ApiKey, Role } from './api-key.entity.js';
 import { assignableScopes, effectiveScopes, type Scope } from './roles.js';
@@ -115,6 +116,25 @@ class PrincipalCache {
   forgetKey(keyId: string): void {
     this.generation++;
     for (const [digest, entry] of this.entries) if (entry.principal.keyId === keyId) this.entries.delete(digest);
+    for (const [digest, entry] of this.lastVerified) if (entry.principal.keyId === keyId) this.lastVerified.delete(digest);
+  }
+
+  /**
+   * Keys this process last checked against the database, for ten minutes, whatever the listener's
+   * state: consulted only when the database cannot answer, and only by callers that ask (the
+   * /metrics scrape, so an outage can be watched). A revocation heard here removes its key; one
+   * cannot be committed while the database is down.
+   */
+  private readonly lastVerified = new Map<string, { principal: Principal; until: number }>();
+
+  remember(digest: string, principal: Principal): void {
+    if (this.lastVerified.size >= this.maxEntries) this.lastVerified.clear();
+    this.lastVerified.set(digest, { principal, until: Date.now() + 10 * 60_000 });
+  }
+
+  recalled(digest: string): Principal | undefined {
+    const hit = this.lastVerified.get(digest);
+    return hit && hit.until > Date.now() ? hit.principal : undefined;
   }
 
   setEnabled(enabled: boolean): void {
@@ -156,21 +176,32 @@ export class ApiKeyService {
     return (await this.check(presented)).principal;
   }
 
-  async check(presented: string): Promise<{ principal: Principal; refusal: null } | { principal: null; refusal: KeyRefusal }> {
+  async check(presented: string, options: { whenUnavailable?: 'recall' } = {}): Promise<{ principal: Principal; refusal: null } | { principal: null; refusal: KeyRefusal }> {
     if (presented.length < 24 || presented.length > 256) return { principal: null, refusal: 'unknown' };
     const cacheKey = hashKey(presented).toString('base64');
     let principal = this.cache.get(cacheKey) ?? null;
     if (!principal) {
       const generation = this.cache.generation;
-      const candidates = await this.findCandidates(prefixOf(presented));
+      let candidates: ApiKey[];
+      try {
+        candidates = await this.findCandidates(prefixOf(presented));
+      } catch (err) {
+        const recalled = options.whenUnavailable === 'recall' && isDatabaseUnavailable(err) ? this.cache.recalled(cacheKey) : undefined;
+        if (!recalled) throw err;
+        candidates = [];
+        principal = recalled;
+      }
       const digest = hashKey(presented);
       let match: ApiKey | null = null;
       for (const candidate of candidates) {
         if (timingSafeEqual(candidate.hash, digest)) match = candidate;
       }
-      if (!match) return { principal: null, refusal: 'unknown' };
-      principal = ApiKeyService.principalOf(match);
-      this.cache.set(cacheKey, principal, generation);
+      if (!principal) {
+        if (!match) return { principal: null, refusal: 'unknown' };
+        principal = ApiKeyService.principalOf(match);
+        this.cache.set(cacheKey, principal, generation);
+        this.cache.remember(cacheKey, principal);
+      }
     }
     if (principal.expiresAt !== null && principal.expiresAt <= Date.now()) return { principal: null, refusal: 'expired' };
     this.lastUsed.set(principal.keyId, Date.now());

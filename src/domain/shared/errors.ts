@@ -6,6 +6,8 @@ export enum ErrorCode {
   FORBIDDEN = 'FORBIDDEN',
   CONFLICT = 'CONFLICT',
   RATE_LIMITED = 'RATE_LIMITED',
+  /** The database (or the queue in it) is down or too slow: HTTP 503 with Retry-After; clients retry. */
+  SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE',
 }
 
 export class DomainError extends Error {
@@ -28,3 +30,9 @@ export const conflict = (message: string, details?: Record<string, unknown>) =>
 export const forbidden = (message = 'This API key may not do that') => new DomainError(ErrorCode.FORBIDDEN, message);
 export const unauthenticated = (message = 'A valid API key is required') =>
   new DomainError(ErrorCode.UNAUTHENTICATED, message);
+
+/** Seconds a client is told to wait before retrying a SERVICE_UNAVAILABLE answer (Retry-After). */
+export const RETRY_AFTER_SECONDS = 2;
+
+export const serviceUnavailable = (message = 'The database is unavailable or too slow right now; retry shortly') =>
+  new DomainError(ErrorCode.SERVICE_UNAVAILABLE, message, undefined, { retryAfterSeconds: RETRY_AFTER_SECONDS });
