@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { benchDatabase, benchGateway, fmt } from './support.js';
 import { outboundFetchSql } from '../src/jobs/fair-fetch.js';
 import { OUTBOUND_QUEUE } from '../src/jobs/queue-names.js';
-import { PROVIDERS } from '../src/connectors/registry.js';
+import { PROVIDERS } from '../src/providers/registry.js';
 
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 100_000);
 const RUNS = 30;

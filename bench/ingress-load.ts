@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import pg from 'pg';
-import { stripeSignature } from '../src/webhooks/signatures.js';
+import { stripeSignature } from '../src/providers/stripe/signature.js';
 
 const [mode, target, secretOrIntegration, clientsArg, secondsArg] = process.argv.slice(2);
 const clients = Number(clientsArg);

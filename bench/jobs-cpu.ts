@@ -28,8 +28,8 @@ import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { benchDatabase, benchGateway, fmt, graphqlClient, insertCustomers, JOB_ENDED, mutationClients, RAW_PG_BOSS, rawPgBoss, sandboxProcess, stripeIntegration, untilJobs } from './support.js';
-import type { CallContext } from '../src/connectors/connector.js';
-import { stripeConnector } from '../src/connectors/stripe/stripe.connector.js';
+import type { CallContext } from '../src/providers/connector.js';
+import { stripeConnector } from '../src/providers/stripe/connector.js';
 
 const MODE = process.env.BENCH_MODE ?? 'bulk';
 if (!['bulk', 'drain', 'single', 'floor'].includes(MODE)) throw new Error(`BENCH_MODE must be bulk, drain, single or floor, not ${MODE}`);

@@ -1,7 +1,7 @@
 import { recordAudit } from '../observability/audit.js';
 import type { PgBoss } from 'pg-boss';
 import { In, type DataSource, type EntityManager } from 'typeorm';
-import { PROVIDERS } from '../connectors/registry.js';
+import { PROVIDERS } from '../providers/registry.js';
 import type { Contract } from '../domain/contract/contract.entity.js';
 import { Customer } from '../domain/customer/customer.entity.js';
 import { Integration, IntegrationStatus } from '../domain/integration/integration.entity.js';

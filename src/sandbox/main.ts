@@ -1,11 +1,13 @@
-import { startSandbox } from './sandbox.js';
+import { PROVIDER_MODULES } from '../providers/registry.js';
+import { startSandbox, type FakeName } from './sandbox.js';
 
 /** `npm run sandbox`: fake providers for local demos and manual testing. */
-// SANDBOX_PORT=0: each fake on a free port of its own (the URLs printed say which).
+// SANDBOX_PORT=0: each fake on a free port of its own (the URLs printed say which); otherwise the
+// fakes take consecutive ports from SANDBOX_PORT, in the registry's order.
 const base = Number(process.env.SANDBOX_PORT ?? 4010);
-const port = (offset: number) => (base === 0 ? 0 : base + offset);
-const sandbox = await startSandbox({ stripe: port(0), hubspot: port(1), sendgrid: port(2) });
-for (const server of [sandbox.stripe, sandbox.hubspot, sandbox.sendgrid]) {
+const names = PROVIDER_MODULES.flatMap((m) => ('sandbox' in m ? [m.sandbox.name as FakeName] : []));
+const sandbox = await startSandbox(Object.fromEntries(names.map((name, i) => [name, base === 0 ? 0 : base + i])));
+for (const server of sandbox.servers) {
   console.log(`${server.name.padEnd(9)} ${server.url}   (faults: POST ${server.url}/__sandbox/faults, requests: GET ${server.url}/__sandbox/requests)`);
 }
 const stop = () => sandbox.stop().then(() => process.exit(0));

@@ -13,40 +13,11 @@ import { INBOUND_QUEUE, type InboundQueueData } from '../jobs/queue-names.js';
 import { isUuid } from '../domain/shared/ids.js';
 import { webhookJobsHeld, webhookProcessed, webhookProcessingSeconds } from '../observability/metrics.js';
 import type { Services } from '../services.js';
-import { hubspotHandler } from './handlers/hubspot.js';
-import { sendgridHandler } from './handlers/sendgrid.js';
-import { stripeHandler } from './handlers/stripe.js';
+import { PROVIDERS } from '../providers/registry.js';
 import type { Ownership } from './ownership.js';
 import { ReconcileContext } from './reconcile.js';
 
-export interface HandlerResult {
-  status: 'PROCESSED' | 'IGNORED';
-  note?: string;
-}
-
-/**
- * How one provider's events become canonical changes. `prefetch` runs before the transaction
- * (reads from the provider, never while holding locks); `handle` runs inside it.
- */
-export interface InboundHandler {
-  prefetch?(payload: unknown, integration: Integration, services: Services): Promise<unknown>;
-  handle(ctx: ReconcileContext, payload: unknown, remote: unknown): Promise<HandlerResult>;
-}
-
-/** GENERIC (Standard Webhooks) events are stored, deduplicated, logged and replayable; nothing maps them. */
-const genericHandler: InboundHandler = {
-  async handle(_ctx, payload) {
-    const type = (payload as { type?: unknown })?.type;
-    return { status: 'IGNORED', note: `GENERIC event ${typeof type === 'string' ? type : ''} kept in the inbox; no canonical mapping`.replace('  ', ' ') };
-  },
-};
-
-const HANDLERS: Record<Provider, InboundHandler> = {
-  [Provider.STRIPE]: stripeHandler,
-  [Provider.HUBSPOT]: hubspotHandler,
-  [Provider.SENDGRID]: sendgridHandler,
-  [Provider.GENERIC]: genericHandler,
-};
+export type { HandlerResult, InboundHandler } from './inbound-handler.js';
 
 export interface ProcessorOptions {
   ownership: Ownership;
@@ -247,7 +218,7 @@ export class WebhookProcessor {
     // A paused integration's events wait, stored; resumeIntegration queues them again.
     if (integration.status !== IntegrationStatus.ACTIVE) return;
     const labels = { integration: integration.id, provider: integration.provider };
-    const handler = HANDLERS[integration.provider];
+    const handler = PROVIDERS[integration.provider].inbound;
     try {
       const payload = JSON.parse(event.body) as unknown;
       const remote = handler.prefetch ? await handler.prefetch(payload, integration, this.services) : undefined;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
-import type { StripeState } from '../../src/sandbox/stripe.fake.js';
+import type { StripeState } from '../../src/providers/stripe/fake.js';
 import { CreateIntegrationDocument, IntegrationDocument, JobDocument, PushCustomerDocument, UpdateIntegrationDocument } from '../generated/graphql.js';
 import { codes, startTestGateway, type TestGateway, scrapeMetrics } from '../support/gateway.js';
 import { rowId, STRIPE_KEY, waitForJobs } from '../support/outbound.js';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
-import type { HubSpotState } from '../../src/sandbox/hubspot.fake.js';
-import type { SendGridState } from '../../src/sandbox/sendgrid.fake.js';
-import type { StripeState } from '../../src/sandbox/stripe.fake.js';
+import type { HubSpotState } from '../../src/providers/hubspot/fake.js';
+import type { SendGridState } from '../../src/providers/sendgrid/fake.js';
+import type { StripeState } from '../../src/providers/stripe/fake.js';
 import {
   CancelJobDocument,
   CreateContractDocument,

@@ -11,7 +11,7 @@ import { scrapeMetrics, startTestGateway, type TestGateway } from '../support/ga
 import { rowId, STRIPE_KEY, waitForJobs } from '../support/outbound.js';
 import { until } from '../support/processes.js';
 import { subscribe } from '../support/subscriptions.js';
-import { hubspotEventKey } from '../../src/webhooks/parse.js';
+import { hubspotEventKey } from '../../src/providers/hubspot/events.js';
 import { hubspotHeaders, newWhsec, nowSeconds, post, stripeHeaders, waitProcessed } from '../support/webhooks.js';
 
 /**

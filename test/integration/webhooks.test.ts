@@ -3,8 +3,8 @@ import type { Customer } from '../../src/domain/customer/customer.entity.js';
 import type { Invoice } from '../../src/domain/invoice/invoice.entity.js';
 import type { IntegrationLog } from '../../src/domain/job/integration-log.entity.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
-import { hubspotEventKey } from '../../src/webhooks/parse.js';
-import type { StripeState } from '../../src/sandbox/stripe.fake.js';
+import { hubspotEventKey } from '../../src/providers/hubspot/events.js';
+import type { StripeState } from '../../src/providers/stripe/fake.js';
 import {
   CreateCustomerDocument,
   CreateIntegrationDocument,

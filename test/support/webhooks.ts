@@ -7,11 +7,11 @@ import Stripe from 'stripe';
 import type { TestGateway } from './gateway.js';
 import { until } from './processes.js';
 
-const FIXTURES = new URL('../fixtures/', import.meta.url);
+const PROVIDERS_DIR = new URL('../../src/providers/', import.meta.url);
 
-/** A provider payload from test/fixtures/<provider>/<name>.json, as parsed JSON. */
+/** A provider's literal payload, kept beside the code that maps it: src/providers/<provider>/fixtures/<name>.json. */
 export function fixture<T = any>(provider: string, name: string): T {
-  return JSON.parse(readFileSync(new URL(`${provider}/${name}.json`, FIXTURES), 'utf8')) as T;
+  return JSON.parse(readFileSync(new URL(`${provider}/fixtures/${name}.json`, PROVIDERS_DIR), 'utf8')) as T;
 }
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000);

@@ -1,5 +1,5 @@
 import { In, type DataSource } from 'typeorm';
-import { PROVIDERS } from '../../connectors/registry.js';
+import { PROVIDERS } from '../../providers/registry.js';
 import { badInput, conflict, notFound } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { paginate, type Connection, type PageArgs } from '../shared/pagination.js';

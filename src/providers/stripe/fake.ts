@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { decodeForm } from '../connectors/stripe/form.js';
-import { stripeSignature } from '../webhooks/signatures.js';
-import { fakeId, type ProviderHandler, type RecordedRequest, type Reply } from './fake-server.js';
+import { decodeForm } from './form.js';
+import { stripeSignature } from './signature.js';
+import { fakeId, type ProviderHandler, type RecordedRequest, type Reply } from '../../sandbox/fake-server.js';
 
 const stripeError = (status: number, type: string, message: string, code?: string): Reply => ({
   status,

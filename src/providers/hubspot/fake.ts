@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ProviderHandler, RecordedRequest, Reply } from './fake-server.js';
+import type { ProviderHandler, RecordedRequest, Reply } from '../../sandbox/fake-server.js';
 
 export interface HubSpotState {
   contacts: Record<string, { id: string; properties: Record<string, string | null>; createdAt: string; updatedAt: string }>;

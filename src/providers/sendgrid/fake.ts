@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ProviderHandler, RecordedRequest, Reply } from './fake-server.js';
+import type { ProviderHandler, RecordedRequest, Reply } from '../../sandbox/fake-server.js';
 
 export interface SendGridState {
   messages: Array<{ messageId: string; body: Record<string, unknown> }>;

@@ -1,6 +1,6 @@
-import { ProviderError } from '../../connectors/connector.js';
-import { DEAL_ID_PROPERTY } from '../../connectors/hubspot/hubspot.connector.js';
-import { classifyStatus, parseRetryAfter, send } from '../../connectors/http.js';
+import { ProviderError } from '../connector.js';
+import { DEAL_ID_PROPERTY } from './connector.js';
+import { classifyStatus, parseRetryAfter, send } from '../http.js';
 import { Contract, ContractStatus } from '../../domain/contract/contract.entity.js';
 import { Customer } from '../../domain/customer/customer.entity.js';
 import type { Integration } from '../../domain/integration/integration.entity.js';
@@ -8,8 +8,8 @@ import { effectiveSettings } from '../../domain/integration/integration-settings
 import { newId } from '../../domain/shared/ids.js';
 import { fromMinorUnits, toMinorUnits } from '../../domain/shared/money.js';
 import type { Services } from '../../services.js';
-import type { HandlerResult, InboundHandler } from '../processor.js';
-import { nonEmpty, resolveCustomer, updateCustomer, type ReconcileContext } from '../reconcile.js';
+import type { HandlerResult, InboundHandler } from '../../webhooks/inbound-handler.js';
+import { nonEmpty, resolveCustomer, updateCustomer, type ReconcileContext } from '../../webhooks/reconcile.js';
 
 type Json = Record<string, any>;
 

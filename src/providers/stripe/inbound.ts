@@ -1,7 +1,7 @@
 import { Invoice, InvoiceStatus } from '../../domain/invoice/invoice.entity.js';
 import { isUuid } from '../../domain/shared/ids.js';
-import type { InboundHandler } from '../processor.js';
-import { nonEmpty, resolveCustomer, updateCustomer, type ReconcileContext } from '../reconcile.js';
+import type { InboundHandler } from '../../webhooks/inbound-handler.js';
+import { nonEmpty, resolveCustomer, updateCustomer, type ReconcileContext } from '../../webhooks/reconcile.js';
 
 type Json = Record<string, any>;
 

@@ -1,7 +1,7 @@
 import { LogStatus } from '../../domain/job/integration-log.entity.js';
 import { jobFromRow } from '../../jobs/job-row.js';
-import type { InboundHandler } from '../processor.js';
-import { nonEmpty } from '../reconcile.js';
+import type { InboundHandler } from '../../webhooks/inbound-handler.js';
+import { nonEmpty } from '../../webhooks/reconcile.js';
 
 type Json = Record<string, any>;
 

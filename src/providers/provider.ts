@@ -1,0 +1,33 @@
+import type { Provider } from '../domain/integration/integration.entity.js';
+import type { ProviderHandler } from '../sandbox/fake-server.js';
+import type { InboundHandler } from '../webhooks/inbound-handler.js';
+import type { EventParser } from '../webhooks/parse.js';
+import type { WebhookVerifier } from '../webhooks/signatures.js';
+import type { Connector } from './connector.js';
+
+/**
+ * Everything the gateway knows and does about one provider, from its folder
+ * (`src/providers/<name>/index.ts`): the data services check against, and the code the
+ * provider-neutral parts call. Adding a provider is its folder and one line in `registry.ts`.
+ */
+export interface ProviderModule {
+  provider: Provider;
+  /** Keys a credentials object must (and may only) hold. */
+  credentialKeys: readonly string[];
+  /** The documented request rate to stay under when an integration sets none. */
+  defaultRequestsPerSecond: number;
+  /** What `webhookSecret` means for this provider. */
+  webhookSecretKind: 'hmac-secret' | 'ecdsa-public-key' | 'standard-webhooks-secret';
+  /** The outbound operations, or null where the gateway does not call this provider. */
+  connector: Connector | null;
+  /** Which canonical entity each auto-sync choice enqueues, and with which operation. */
+  autoSync: Partial<Record<'Customer' | 'Contract', string>>;
+  /** Its webhook signature scheme. */
+  verify: WebhookVerifier;
+  /** Its webhook body: the events one request holds. */
+  parse: EventParser;
+  /** How its events change the canonical model. */
+  inbound: InboundHandler;
+  /** Its fake for `npm run sandbox` and the tests, under this name (`sandbox.<name>`). */
+  sandbox?: { name: string; create(): ProviderHandler };
+}
