@@ -14,6 +14,7 @@ import { closePrepared } from './db/prepared.js';
 import { resolveDataDir, startEmbeddedPostgres, type EmbeddedServer } from './db/embedded-postgres.js';
 import { createHttpApp } from './http/app.js';
 import { OutboundWorker } from './jobs/outbound-worker.js';
+import { SyncRunner } from './sync/sync-runner.js';
 import { adoptLegacyOutboundQueue, queueReady, startQueue } from './jobs/queue.js';
 import { redactUrl } from './observability/logger.js';
 import { configureMasking } from './observability/masking.js';
@@ -157,6 +158,8 @@ export async function startGateway(env: Env, log: Logger, options: GatewayOption
       { retryLimit: env.WEBHOOK_RETRY_LIMIT, retryDelay: env.WEBHOOK_RETRY_DELAY_SECONDS },
       { allowLoopback: env.OUTBOUND_ALLOW_LOOPBACK, maxResponseBytes: env.OUTBOUND_MAX_RESPONSE_BYTES },
       previousKeys,
+      undefined,
+      ownership(env.FIELD_OWNERSHIP),
     );
     const generatedAdminKey = await services.apiKeys.ensureAdminKey(env.ADMIN_API_KEY);
 
@@ -216,6 +219,16 @@ export async function startGateway(env: Env, log: Logger, options: GatewayOption
       });
       await processor.start();
       onStop('webhook processor', () => processor.stop());
+
+      // Backfill and polling: runs stopped here go back to the queue and resume from their last page.
+      const syncRunner = new SyncRunner(db, boss, services, log, {
+        ownership: ownership(env.FIELD_OWNERSHIP),
+        concurrency: env.SYNC_CONCURRENCY,
+        heartbeatSeconds: env.QUEUE_HEARTBEAT_SECONDS,
+        scheduleEveryMs: env.SYNC_SCHEDULE_CHECK_MS,
+      });
+      await syncRunner.start();
+      onStop('sync runner', () => syncRunner.stop());
 
       const stopRetention = await scheduleRetention(db, boss, log, { operational: env.RETENTION_DAYS, audit: auditRetentionDays(env) });
       onStop('retention sweep', stopRetention);

@@ -12,6 +12,9 @@ import { InvoiceService } from './domain/invoice/invoice.service.js';
 import { EventBus } from './jobs/job-events.js';
 import { JobService } from './jobs/job.service.js';
 import { WebhookService } from './webhooks/webhook.service.js';
+import { SharedRate } from './jobs/shared-rate.js';
+import { SyncService } from './sync/sync.service.js';
+import { DEFAULT_OWNERSHIP, type Ownership } from './webhooks/ownership.js';
 import { createOutboundHttp, DEFAULT_OUTBOUND_POLICY, type OutboundHttp, type OutboundPolicy } from './http/outbound-policy.js';
 
 /** The domain services, built once per process over one data source. */
@@ -31,6 +34,8 @@ export interface Services {
   events: EventBus;
   /** The one outbound HTTP policy and pool: every provider call goes through it. */
   outbound: OutboundHttp;
+  /** Sync runs (backfill and polling) and rehydrate; the runs are carried out by SyncRunner. */
+  sync: SyncService;
 }
 
 export function createServices(
@@ -41,9 +46,13 @@ export function createServices(
   outboundPolicy: OutboundPolicy = DEFAULT_OUTBOUND_POLICY,
   previousKeys: readonly Buffer[] = [],
   events = new EventBus(),
+  fieldOwnership: Ownership = DEFAULT_OWNERSHIP,
 ): Services {
+  const outbound = createOutboundHttp(outboundPolicy);
+  const integrations = new IntegrationService(db, new CredentialCipher(encryptionKey, previousKeys), outboundPolicy);
   return {
-    outbound: createOutboundHttp(outboundPolicy),
+    outbound,
+    sync: new SyncService(db, boss, integrations, events, outbound, new SharedRate(db), fieldOwnership),
     webhooks: new WebhookService(db, boss, webhookRetry),
     events,
     jobs: new JobService(db, boss, events),
@@ -52,7 +61,7 @@ export function createServices(
     contracts: new ContractService(db),
     invoices: new InvoiceService(db),
     externalRefs: new ExternalRefService(db),
-    integrations: new IntegrationService(db, new CredentialCipher(encryptionKey, previousKeys), outboundPolicy),
+    integrations,
     apiKeys: new ApiKeyService(db),
     keyRateLimiter: new KeyRateLimiter(db),
     audit: new AuditService(db),

@@ -83,6 +83,10 @@ const baseSchema = z.object({
   WEBHOOK_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(6),
   WEBHOOK_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(2),
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
+  /** Sync runs (backfill, polling) one worker process carries out at once. */
+  SYNC_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(2),
+  /** How often worker processes look for integrations whose pollIntervalSeconds has come round. */
+  SYNC_SCHEDULE_CHECK_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
   WS_MAX_CONNECTIONS_PER_KEY: z.coerce.number().int().min(1).default(1000),
   WS_MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).default(5000),
   WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),

@@ -46,6 +46,11 @@ export const UNPAGED_LIST_MAX: Readonly<Record<string, number>> = {
   'InvoicePayload.jobs': 1,
   'JobsPayload.jobs': 1,
   'ReplayPayload.jobs': 1000,
+  // One entry per owned field of the type (src/webhooks/ownership.ts) and a few unowned ones.
+  'Customer.fieldOrigins': 20,
+  'Contract.fieldOrigins': 20,
+  'Invoice.fieldOrigins': 20,
+  'RehydratePayload.changes': 20,
 };
 export const UNLISTED_LIST_MAX = 100;
 

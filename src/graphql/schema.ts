@@ -13,6 +13,8 @@ import { IntegrationJobResolver, IntegrationLogResolver } from './resolvers/job.
 import { WebhookEventResolver } from './resolvers/webhook.resolver.js';
 import { SubscriptionResolver } from './resolvers/subscription.resolver.js';
 import { NodeResolver } from './resolvers/node.resolver.js';
+import { SyncRunResolver } from './resolvers/sync.resolver.js';
+import { SyncRunType } from './types/sync.types.js';
 import { ApiKeyType, IntegrationType } from './types/admin.types.js';
 import { ContractType, CustomerType, InvoiceType } from './types/canonical.types.js';
 import './types/enums.js';
@@ -31,6 +33,7 @@ export const resolvers = [
   WebhookEventResolver,
   SubscriptionResolver,
   AuditLogResolver,
+  SyncRunResolver,
 ] as const;
 
 let cached: Promise<GraphQLSchema> | undefined;
@@ -39,7 +42,7 @@ let cached: Promise<GraphQLSchema> | undefined;
 export function getSchema(): Promise<GraphQLSchema> {
   return (cached ??= buildSchema({
     resolvers,
-    orphanedTypes: [CustomerType, ContractType, InvoiceType, IntegrationType, ApiKeyType, IntegrationJobType, IntegrationLogType, WebhookEventType, AuditLogType],
+    orphanedTypes: [CustomerType, ContractType, InvoiceType, IntegrationType, ApiKeyType, IntegrationJobType, IntegrationLogType, WebhookEventType, AuditLogType, SyncRunType],
     authChecker,
     validate: false,
     // type-graphql insists on a PubSub once a schema has subscriptions. Ours all use `subscribe`

@@ -24,6 +24,9 @@ export const TYPE_SCOPES: Readonly<Record<string, Scope>> = {
   WebhookEvent: Scope.LOGS_READ,
   ApiKey: Scope.KEYS_MANAGE,
   AuditLog: Scope.AUDIT_READ,
+  SyncRun: Scope.INTEGRATIONS_READ,
+  FieldOrigin: Scope.CANONICAL_READ,
+  FieldChange: Scope.CANONICAL_READ,
 };
 
 /** The scope a type needs, looking through Connection and Edge wrappers; undefined for containers. */

@@ -14,6 +14,14 @@ export interface GatewayTopics {
   'customer.updated': Customer;
   'invoice.updated': Invoice;
   'contract.updated': Contract;
+  /** A sync run queued, progressed or ended. */
+  'sync.updated': SyncRunEvent;
+}
+
+/** What a sync run's progress event carries (the run row holds the rest). */
+export interface SyncRunEvent {
+  id: string;
+  integrationId: string;
 }
 
 /**

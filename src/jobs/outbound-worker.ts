@@ -37,6 +37,7 @@ import {
 } from '../observability/metrics.js';
 import type { Services } from '../services.js';
 import { backoffWithFullJitter, FailureCounter } from './circuit-breaker.js';
+import { paceIntervalMs, RESERVE_SQL } from './shared-rate.js';
 import { RateLease } from './rate-lease.js';
 import { SlotGate, type SlotWake } from './slot-gate.js';
 import type { EventBus } from './job-events.js';
@@ -69,8 +70,6 @@ const ANALYZE_CHECK_EVERY_MS = 1_000;
 const FETCH_IDLE_MS = 250;
 /** The longest the fetch loop waits for more free places before fetching (see fetchLoop). */
 const FETCH_GATHER_MAX_MS = 200;
-/** Share of an integration's requestsPerSecond the pacer schedules. */
-const RATE_HEADROOM = 0.95;
 /** How long to wait for a free concurrency slot in-process before putting the job off. */
 const SLOT_WAIT_MS = 2_000;
 /** While attempts wait for a slot, how often the first of them asks again (slots other processes free send no signal here). */
@@ -157,7 +156,6 @@ const SUCCEED_SQL = `
   ), logged AS (${insertLogsSql('$3')})
   SELECT done.id, done.completed_at, done.updated_at FROM done`;
 
-const paceIntervalMs = (requestsPerSecond: number) => 1000 / (requestsPerSecond * RATE_HEADROOM);
 
 /**
  * A step of the gateway's own inside a provider operation (PostgreSQL, not the provider): when it
@@ -182,15 +180,7 @@ function ownStep<A extends unknown[], R>(what: string, log: Logger, step: (...ar
   };
 }
 
-/**
- * Reserves the integration's next $3 rate-limit instants (GCRA: 1/rate apart, across all
- * processes) and returns the wait until the first ($1 integration, $2 spacing in ms); the others
- * follow it $2 apart. Its own short statement: every reservation of an integration updates this
- * one row, so its lock must be held for no longer than this.
- */
-const RESERVE_SQL = `INSERT INTO integration_throttle (integration_id, tat) VALUES ($1, clock_timestamp() + $3::int * $2::float8 * interval '1 ms')
-  ON CONFLICT (integration_id) DO UPDATE SET tat = GREATEST(integration_throttle.tat, clock_timestamp()) + $3::int * $2::float8 * interval '1 ms'
-  RETURNING EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - $3::int * $2::float8 AS wait_ms`;
+// RESERVE_SQL (the shared rate-limit reservation) is in shared-rate.ts: sync runs reserve from the same schedule.
 
 /** A job (alias j) that may start: waiting, or PROCESSING when its worker died with attempts left (a re-delivery). */
 const STARTABLE = `(j.status IN ('PENDING', 'RETRYING') OR (j.status = 'PROCESSING' AND j.attempts < j.max_attempts))`;

@@ -32,3 +32,10 @@ export const INBOUND_QUEUE = 'inbound';
 export interface InboundQueueData {
   eventIds: string[];
 }
+
+/** The pg-boss queue of sync runs (backfill, scheduled polling): one entry per run; the row holds its cursor. */
+export const SYNC_QUEUE = 'sync-runs';
+
+export interface SyncQueueData {
+  runId: string;
+}

@@ -359,3 +359,33 @@ export const embeddedRestarts = new Counter({
   labelNames: ['outcome'] as const,
   registers: [registry],
 });
+
+export const syncRecords = new Counter({
+  name: 'switchboard_sync_records_total',
+  help: 'Records read by sync runs, by integration, resource and outcome (seen, changed, deleted)',
+  labelNames: ['integration', 'resource', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const syncPages = new Counter({
+  name: 'switchboard_sync_pages_total',
+  help: 'Pages read and committed by sync runs, by integration and resource',
+  labelNames: ['integration', 'resource'] as const,
+  registers: [registry],
+});
+
+export const syncRunDuration = new Histogram({
+  name: 'switchboard_sync_run_duration_seconds',
+  help: 'Sync run duration from start to end, by provider, resource, mode and final status',
+  labelNames: ['provider', 'resource', 'mode', 'status'] as const,
+  buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
+  registers: [registry],
+});
+
+export const syncLag = new Histogram({
+  name: 'switchboard_sync_lag_seconds',
+  help: 'From a change at the provider (its modification or event time) to its arrival in the canonical model by polling, for records that changed something',
+  labelNames: ['integration', 'resource'] as const,
+  buckets: [1, 5, 15, 30, 60, 300, 900, 3600, 21600, 86400],
+  registers: [registry],
+});

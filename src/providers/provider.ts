@@ -4,6 +4,7 @@ import type { InboundHandler } from '../webhooks/inbound-handler.js';
 import type { EventParser } from '../webhooks/parse.js';
 import type { WebhookVerifier } from '../webhooks/signatures.js';
 import type { Connector } from './connector.js';
+import type { Poller } from '../sync/poller.js';
 
 /**
  * Everything the gateway knows and does about one provider, from its folder
@@ -28,6 +29,8 @@ export interface ProviderModule {
   parse: EventParser;
   /** How its events change the canonical model. */
   inbound: InboundHandler;
+  /** How sync runs read it (backfill, scheduled polling, rehydrate); none: it is not polled. */
+  poller?: Poller;
   /** Its fake for `npm run sandbox` and the tests, under this name (`sandbox.<name>`). */
   sandbox?: { name: string; create(): ProviderHandler };
 }

@@ -57,7 +57,9 @@ export interface ProviderHandler {
   reset(): void;
   state(): unknown;
   /** Where this fake posts its signed webhooks (POST /__sandbox/webhook {url, secret}). */
-  setWebhook?(target: { url: string; secret: string } | null): void;
+  setWebhook?(target: { url: string; secret: string; dropRate?: number } | null): void;
+  /** Fills the fake with records that exist before the test (POST /__sandbox/seed {kind: count}); the ids made, per kind. */
+  seed?(counts: Record<string, number>): Record<string, string[]>;
 }
 
 export const fakeId = (prefix: string) => `${prefix}${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
@@ -179,9 +181,14 @@ export class FakeServer<H extends ProviderHandler = ProviderHandler> {
       return this.send(res, { status: 200, body: this.faults });
     }
     if (method === 'POST' && path === '/__sandbox/webhook' && this.handler.setWebhook) {
-      const target = body ? (JSON.parse(body) as { url?: string; secret?: string }) : {};
-      this.handler.setWebhook(target.url && target.secret ? { url: target.url, secret: target.secret } : null);
+      const target = body ? (JSON.parse(body) as { url?: string; secret?: string; dropRate?: number }) : {};
+      this.handler.setWebhook(target.url && target.secret ? { url: target.url, secret: target.secret, dropRate: Number(target.dropRate ?? 0) } : null);
       return this.send(res, { status: 200, body: { webhook: target.url ?? null } });
+    }
+    if (method === 'POST' && path === '/__sandbox/seed' && this.handler.seed) {
+      const counts = body ? (JSON.parse(body) as Record<string, number>) : {};
+      const made = this.handler.seed(counts);
+      return this.send(res, { status: 200, body: Object.fromEntries(Object.entries(made).map(([k, ids]) => [k, ids.length])) });
     }
     if (method === 'POST' && path === '/__sandbox/reset') {
       this.reset();

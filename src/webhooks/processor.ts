@@ -15,7 +15,7 @@ import { webhookJobsHeld, webhookProcessed, webhookProcessingSeconds } from '../
 import type { Services } from '../services.js';
 import { PROVIDERS } from '../providers/registry.js';
 import type { Ownership } from './ownership.js';
-import { ReconcileContext } from './reconcile.js';
+import { ReconcileContext, webhookOrigin } from './reconcile.js';
 
 export type { HandlerResult, InboundHandler } from './inbound-handler.js';
 
@@ -225,7 +225,7 @@ export class WebhookProcessor {
       const ctx = await this.db.transaction(async (tx) => {
         const [row] = (await tx.query(`SELECT status FROM webhook_event WHERE id = $1 FOR UPDATE`, [eventId])) as Array<{ status: string }>;
         if (row?.status !== WebhookStatus.RECEIVED) return null;
-        const ctx = new ReconcileContext(tx, integration, event, this.options.ownership);
+        const ctx = new ReconcileContext(tx, integration, webhookOrigin(event), this.options.ownership);
         const result = await handler.handle(ctx, payload, remote);
         if (result.note) ctx.notes.unshift(result.note);
         const note = ctx.notes.join('; ').slice(0, 2000) || null;

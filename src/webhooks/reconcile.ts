@@ -11,6 +11,7 @@ import { insertLogSql, logParams, logService } from '../jobs/log-row.js';
 import type { WebhookEvent } from '../domain/webhook/webhook-event.entity.js';
 import type { OwnedField, Ownership } from './ownership.js';
 import { maskPersonal } from '../observability/masking.js';
+import { ChangeSource, markOrigins, type FieldOrigins } from '../domain/shared/field-origins.js';
 
 /** What one event changed, published on the internal topics once its transaction commits. */
 export interface Published {
@@ -21,21 +22,56 @@ export interface Published {
   logs: IntegrationLog[];
 }
 
-/** Everything a handler needs to apply one event inside its transaction. */
+/**
+ * What is being applied: a webhook event, or a record read from the provider (a sync run's page,
+ * a rehydrate). The same identity, ownership and order rules apply to both.
+ */
+export interface ChangeOrigin {
+  source: ChangeSource.WEBHOOK | ChangeSource.POLL;
+  /** The stored webhook event (null for a record read from the provider). */
+  webhookEventId: string | null;
+  /** The provider's time of the change (or of the read), which orders it against other changes. */
+  occurredAt: Date;
+  correlationId: string;
+}
+
+/** A webhook event as a change's origin: its provider time, else the time it was received. */
+export function webhookOrigin(event: WebhookEvent): ChangeOrigin {
+  return { source: ChangeSource.WEBHOOK, webhookEventId: event.id, occurredAt: event.occurredAt ?? event.receivedAt, correlationId: event.correlationId };
+}
+
+/** What applyOwned decided for one field (rehydrate shows these). */
+export interface FieldDecision {
+  field: string;
+  current: unknown;
+  incoming: unknown;
+  applies: boolean;
+  reason: string | null;
+}
+
+/** Everything a handler needs to apply one event (or polled record) inside its transaction. */
 export class ReconcileContext {
   readonly published: Published = { customers: [], invoices: [], contracts: [], jobs: [], logs: [] };
   readonly notes: string[] = [];
+  /** Every field applyOwned weighed, with its verdict. */
+  readonly decisions: FieldDecision[] = [];
 
   constructor(
     readonly tx: EntityManager,
     readonly integration: Integration,
-    readonly event: WebhookEvent,
+    readonly origin: ChangeOrigin,
     readonly ownership: Ownership,
   ) {}
 
-  /** The provider's time of the event in ms (the receive time when the provider gives none). */
+  /** The provider's time of the change in ms. */
   get occurredAtMs(): number {
-    return (this.event.occurredAt ?? this.event.receivedAt).getTime();
+    return this.origin.occurredAt.getTime();
+  }
+
+  /** Records where the changed fields' values came from (owned names such as `customer.name`). */
+  markOrigins(record: { fieldOrigins: FieldOrigins }, ownedFields: Iterable<string>): void {
+    const fields = [...ownedFields].map((f) => f.slice(f.indexOf('.') + 1));
+    if (fields.length) markOrigins(record, fields, { source: this.origin.source, integrationId: this.integration.id, at: this.origin.occurredAt });
   }
 
   /** Serialises every event about one provider object (any process): identity and order checks see each other. */
@@ -86,10 +122,10 @@ export class ReconcileContext {
       status: fields.status,
       timestamp: new Date(),
       errorMsg: fields.errorMsg ?? null,
-      correlationId: this.event.correlationId,
+      correlationId: this.origin.correlationId,
       integrationId: this.integration.id,
       jobId: fields.jobId ?? null,
-      webhookEventId: this.event.id,
+      webhookEventId: this.origin.webhookEventId,
       httpStatus: null,
       durationMs: null,
       attempt: null,
@@ -125,7 +161,10 @@ export class ReconcileContext {
       if (value === undefined) continue;
       const same = normalise(value) === normalise(current[field]);
       const owner = this.ownership[field];
+      const decide = (applies: boolean, reason: string | null) =>
+        this.decisions.push({ field, current: current[field] ?? null, incoming: value ?? null, applies, reason });
       if (owner !== sender) {
+        decide(false, same ? 'equal' : `owned by ${owner}`);
         if (!same) {
           this.addLog({
             eventType: `conflict.${field}`,
@@ -140,11 +179,13 @@ export class ReconcileContext {
       if (clock) {
         const last = clock[field] ?? -Infinity;
         if (last > at || (last === at && tieBreak && !tieBreak(field))) {
+          decide(false, same ? 'equal' : `a newer change (${new Date(last).toISOString()}) was already applied`);
           if (!same) this.notes.push(`${field} not changed: a newer event already set it`);
           continue;
         }
         clock[field] = at;
       }
+      decide(!same, same ? 'equal' : null);
       if (!same) out[field] = value;
     }
     return out;
@@ -153,12 +194,12 @@ export class ReconcileContext {
 
 /** Personal fields are logged masked (first character, length, fingerprint); the others as they are. */
 const PERSONAL_FIELDS = new Set<string>(['customer.name', 'customer.email', 'customer.phone', 'customer.taxId']);
-function shown(field: string, value: unknown): unknown {
+export function shown(field: string, value: unknown): unknown {
   if (value === undefined || value === null) return null;
   return PERSONAL_FIELDS.has(field) ? maskPersonal(value) : value;
 }
 
-function normalise(v: unknown): string {
+export function normalise(v: unknown): string {
   if (v === null || v === undefined || v === '') return '';
   if (v instanceof Date) return v.toISOString();
   return String(v);
@@ -179,7 +220,7 @@ export interface CustomerFacts {
   currency?: string | null;
 }
 
-const CUSTOMER_FIELDS: Record<string, keyof Customer> = { 'customer.name': 'name', 'customer.email': 'email', 'customer.phone': 'phone', 'customer.currency': 'currency' };
+export const CUSTOMER_FIELDS: Record<string, keyof Customer> = { 'customer.name': 'name', 'customer.email': 'email', 'customer.phone': 'phone', 'customer.currency': 'currency' };
 
 /**
  * Identity: the provider record's ExternalRef first, then a gateway id the provider echoes back
@@ -234,7 +275,9 @@ export async function resolveCustomer(
       taxId: null,
       currency: facts.currency ? facts.currency.toUpperCase().slice(0, 3) : null,
       version: 1,
+      fieldOrigins: {},
     });
+    ctx.markOrigins(customer, ['customer.name', ...(customer.email ? ['customer.email'] : []), ...(customer.phone ? ['customer.phone'] : []), ...(customer.currency ? ['customer.currency'] : [])]);
     customer = await ctx.tx.save(customer);
     created = true;
     ctx.published.customers.push(customer);
@@ -287,6 +330,7 @@ export async function updateCustomer(ctx: ReconcileContext, customer: Customer, 
   await ctx.tx.save(ref);
   if (Object.keys(changes).length === 0) return;
   for (const [field, value] of Object.entries(changes)) (customer as unknown as Record<string, unknown>)[CUSTOMER_FIELDS[field]] = value;
+  ctx.markOrigins(customer, Object.keys(changes));
   customer.version += 1;
   const saved = await ctx.tx.save(customer);
   ctx.published.customers.push(saved);

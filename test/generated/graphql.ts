@@ -441,6 +441,7 @@ export type NodeQuery = { node:
     | { __typename: 'IntegrationJob', id: string }
     | { __typename: 'IntegrationLog', id: string }
     | { __typename: 'Invoice', total: string, id: string, customer: { id: string } }
+    | { __typename: 'SyncRun', id: string }
     | { __typename: 'WebhookEvent', id: string }
    | null };
 

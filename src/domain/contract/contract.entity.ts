@@ -1,3 +1,4 @@
+import type { FieldOrigins } from '../shared/field-origins.js';
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
 export enum ContractStatus {
@@ -37,6 +38,10 @@ export class Contract {
 
   @Column('int', { default: 1 })
   version: number;
+
+  /** Per field, where its current value came from (API, WEBHOOK, POLL, IMPORT; which integration; when). */
+  @Column('jsonb', { name: 'field_origins', default: () => "'{}'::jsonb" })
+  fieldOrigins: FieldOrigins;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

@@ -1,4 +1,5 @@
 import { recordAudit } from '../../observability/audit.js';
+import { ChangeSource, changedFields, markOrigins } from '../shared/field-origins.js';
 import { In, type DataSource } from 'typeorm';
 import { Customer } from '../customer/customer.entity.js';
 import type { AfterWrite } from '../shared/after-write.js';
@@ -32,6 +33,9 @@ export interface ContractFilter {
 
 /** Contract fields the audit trail keeps. */
 const audited = (k: Contract) => ({ title: k.title, status: k.status, startDate: k.startDate, endDate: k.endDate, valueMinor: k.valueMinor, valueCurrency: k.valueCurrency });
+
+/** The API's names of changed fields: the value's amount and currency are one field, `value`. */
+const originFields = (fields: string[]) => [...new Set(fields.map((f) => (f === 'valueMinor' || f === 'valueCurrency' ? 'value' : f)))];
 
 export class ContractService {
   constructor(private readonly db: DataSource) {}
@@ -68,8 +72,10 @@ export class ContractService {
       valueMinor: null,
       valueCurrency: null,
       version: 1,
+      fieldOrigins: {},
     });
     this.apply(contract, input, true);
+    markOrigins(contract, originFields(changedFields({}, audited(contract))), { source: ChangeSource.API });
     return this.db.transaction(async (tx) => {
       const customer = await tx.findOne(Customer, { where: { id: input.customerId }, lock: { mode: 'pessimistic_read' } });
       if (!customer) throw badInput('customerId', 'customerId names no customer');
@@ -95,6 +101,7 @@ export class ContractService {
       }
       const before = audited(current);
       this.apply(current, input, false);
+      markOrigins(current, originFields(changedFields(before, audited(current))), { source: ChangeSource.API });
       current.version += 1;
       const saved = await tx.save(current);
       await recordAudit(tx, { action: 'updateContract', targetType: 'Contract', targetId: saved.id, before, after: audited(saved) });

@@ -1,3 +1,4 @@
+import type { FieldOrigins } from '../shared/field-origins.js';
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
 @Entity({ name: 'customer' })
@@ -23,6 +24,10 @@ export class Customer {
 
   @Column('int', { default: 1 })
   version: number;
+
+  /** Per field, where its current value came from (API, WEBHOOK, POLL, IMPORT; which integration; when). */
+  @Column('jsonb', { name: 'field_origins', default: () => "'{}'::jsonb" })
+  fieldOrigins: FieldOrigins;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

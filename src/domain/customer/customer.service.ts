@@ -8,6 +8,7 @@ import { paginate, type Connection, type PageArgs } from '../shared/pagination.j
 import { isUniqueViolation, optionalEmail, optionalPhone, optionalText, requiredText } from '../shared/validation.js';
 import { Customer } from './customer.entity.js';
 import { recordAudit } from '../../observability/audit.js';
+import { ChangeSource, changedFields, markOrigins } from '../shared/field-origins.js';
 
 /** Customer fields the audit trail keeps; all but currency are personal, so stored masked. */
 const audited = (c: Customer) => ({ name: c.name, email: c.email, phone: c.phone, taxId: c.taxId, currency: c.currency });
@@ -52,8 +53,9 @@ export class CustomerService {
    * triggers are committed together, or neither.
    */
   async create<T>(input: CustomerInput, afterWrite?: AfterWrite<Customer, T>): Promise<{ customer: Customer; extra: T | undefined }> {
-    const customer = this.db.manager.create(Customer, { id: newId(), email: null, phone: null, taxId: null, currency: null, version: 1 });
+    const customer = this.db.manager.create(Customer, { id: newId(), email: null, phone: null, taxId: null, currency: null, version: 1, fieldOrigins: {} });
     this.apply(customer, input, true);
+    markOrigins(customer, changedFields({}, audited(customer)), { source: ChangeSource.API });
     try {
       return await this.db.transaction(async (tx) => {
         const saved = await tx.save(customer);
@@ -85,6 +87,7 @@ export class CustomerService {
         }
         const before = audited(current);
         this.apply(current, input, false);
+        markOrigins(current, changedFields(before, audited(current)), { source: ChangeSource.API });
         current.version += 1;
         const saved = await tx.save(current);
         await recordAudit(tx, { action: 'updateCustomer', targetType: 'Customer', targetId: saved.id, before, after: audited(saved), personal: PERSONAL });

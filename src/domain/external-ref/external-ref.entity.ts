@@ -40,4 +40,8 @@ export class ExternalRef {
 
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' })
   createdAt: Date;
+
+  /** The FULL sync run that last read this record at the provider (a run ends the links it did not see). */
+  @Column('uuid', { name: 'last_seen_run', nullable: true })
+  lastSeenRun: string | null;
 }

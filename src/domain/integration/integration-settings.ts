@@ -26,6 +26,8 @@ export interface IntegrationSettings {
   inFlightBudgetMs: number;
   /** This integration's share of a worker's places, against the others' (fair share when places are contended). */
   weight: number;
+  /** Seconds between scheduled INCREMENTAL sync runs of every resource the provider offers; 0: none. */
+  pollIntervalSeconds: number;
 }
 
 /** Settings that are switches rather than numbers. */
@@ -41,6 +43,7 @@ const BOUNDS: Record<NumericSetting, { min: number; max: number; integer: boolea
   concurrency: { min: 1, max: 1_000, integer: true },
   inFlightBudgetMs: { min: 100, max: 3_600_000, integer: true },
   weight: { min: 1, max: 100, integer: true },
+  pollIntervalSeconds: { min: 0, max: 604_800, integer: true },
 };
 
 /**
@@ -62,6 +65,7 @@ export function defaultSettings(requestsPerSecond: number): IntegrationSettings 
     concurrency: 10,
     inFlightBudgetMs: IN_FLIGHT_BUDGET_TIMEOUTS * 10_000,
     weight: 1,
+    pollIntervalSeconds: 0,
     matchCustomersByEmail: false,
   };
 }

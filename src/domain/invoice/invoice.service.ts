@@ -6,6 +6,7 @@ import { badInput, conflict, notFound } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import { normalizeCurrency, toMinorUnits, withinMoneyRange } from '../shared/money.js';
 import { recordAudit } from '../../observability/audit.js';
+import { ChangeSource, changedFields, markOrigins } from '../shared/field-origins.js';
 import { paginate, paginateByParent, type Connection, type PageArgs } from '../shared/pagination.js';
 import { requiredText, validDate } from '../shared/validation.js';
 import { Invoice, InvoiceLineItem, InvoiceStatus } from './invoice.entity.js';
@@ -129,6 +130,7 @@ export class InvoiceService {
       }
       const [{ n }] = (await tx.query(`SELECT nextval('invoice_number_seq')::text AS n`)) as { n: string }[];
       const invoice = tx.create(Invoice, {
+        fieldOrigins: {},
         id,
         number: `INV-${n.padStart(6, '0')}`,
         customerId: customer.id,
@@ -143,6 +145,7 @@ export class InvoiceService {
         paidAt: null,
         version: 1,
       });
+      markOrigins(invoice, ['currency', 'lineItems', ...(taxMinor !== '0' ? ['tax'] : []), ...(dueAt ? ['dueAt'] : []), ...(input.contractId ? ['contract'] : [])], { source: ChangeSource.API });
       await tx.save(invoice);
       await tx.insert(InvoiceLineItem, lines);
       await recordAudit(tx, { action: 'createInvoice', targetType: 'Invoice', targetId: invoice.id, after: { ...auditedInvoice(invoice, lines), customerId: customer.id } });
@@ -175,6 +178,9 @@ export class InvoiceService {
       }
       checkTotal(invoice.subtotalMinor, invoice.taxMinor);
       if (input.status != null && input.status !== invoice.status) this.transition(invoice, input.status);
+      const changed = changedFields(before, auditedInvoice(invoice)).map((f) => (f === 'taxMinor' ? 'tax' : f === 'subtotalMinor' ? 'lineItems' : f));
+      if (input.lineItems != null) changed.push('lineItems');
+      markOrigins(invoice, new Set(changed), { source: ChangeSource.API });
       invoice.version += 1;
       const saved = await tx.save(invoice);
       await recordAudit(tx, { action: 'updateInvoice', targetType: 'Invoice', targetId: invoice.id, before, after: { ...auditedInvoice(saved), ...(input.lineItems != null ? { lineItemsReplaced: input.lineItems.length } : {}) } });

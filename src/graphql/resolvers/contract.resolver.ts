@@ -1,3 +1,4 @@
+import { FieldOriginType, originsOf } from '../types/sync.types.js';
 import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import { Scope } from '../../domain/auth/roles.js';
 import type { Contract } from '../../domain/contract/contract.entity.js';
@@ -33,6 +34,11 @@ export class ContractResolver {
   @FieldResolver(() => ID)
   id(@Root() contract: Contract): string {
     return globalIdOf(contract);
+  }
+
+  @FieldResolver(() => [FieldOriginType], { description: 'Where each field\'s current value came from (API, WEBHOOK, POLL, IMPORT), by owned field name.' })
+  fieldOrigins(@Root() contract: Contract): FieldOriginType[] {
+    return originsOf(contract);
   }
 
   @FieldResolver(() => CustomerType)

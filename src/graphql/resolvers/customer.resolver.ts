@@ -1,3 +1,4 @@
+import { FieldOriginType, originsOf } from '../types/sync.types.js';
 import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import { hasScopes, Scope } from '../../domain/auth/roles.js';
 import type { Customer } from '../../domain/customer/customer.entity.js';
@@ -46,6 +47,11 @@ export class CustomerResolver {
   @FieldResolver(() => ID)
   id(@Root() customer: Customer): string {
     return globalIdOf(customer);
+  }
+
+  @FieldResolver(() => [FieldOriginType], { description: 'Where each field\'s current value came from (API, WEBHOOK, POLL, IMPORT), by owned field name.' })
+  fieldOrigins(@Root() customer: Customer): FieldOriginType[] {
+    return originsOf(customer);
   }
 
   @FieldResolver(() => String, { nullable: true, description: 'Personal: null for keys without pii:read.' })

@@ -95,6 +95,7 @@ export class IntegrationResolver {
     await ctx.services.jobs.wakeDeferred(integration.id);
     // Webhook events stored while paused are processed now.
     await ctx.services.webhooks.wakeWaiting(integration.id);
+    await ctx.services.sync.wakeQueued(integration.id);
     return { integration };
   }
 }

@@ -1,3 +1,4 @@
+import { FieldOriginType, originsOf } from '../types/sync.types.js';
 import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import { Scope } from '../../domain/auth/roles.js';
 import type { Contract } from '../../domain/contract/contract.entity.js';
@@ -39,6 +40,11 @@ export class InvoiceResolver {
   @FieldResolver(() => ID)
   id(@Root() invoice: Invoice): string {
     return globalIdOf(invoice);
+  }
+
+  @FieldResolver(() => [FieldOriginType], { description: 'Where each field\'s current value came from (API, WEBHOOK, POLL, IMPORT), by owned field name.' })
+  fieldOrigins(@Root() invoice: Invoice): FieldOriginType[] {
+    return originsOf(invoice);
   }
 
   @FieldResolver(() => CustomerType)

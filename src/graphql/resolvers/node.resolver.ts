@@ -20,6 +20,7 @@ const NODE_READERS: Record<string, { scope: Scope; load: (ctx: GraphQLContext, i
   IntegrationLog: { scope: Scope.LOGS_READ, load: (ctx, id) => ctx.services.jobs.findLog(id) },
   WebhookEvent: { scope: Scope.LOGS_READ, load: async (ctx, id) => (await ctx.services.webhooks.findByIds([id]))[0] ?? null },
   AuditLog: { scope: Scope.AUDIT_READ, load: (ctx, id) => ctx.services.audit.get(id) },
+  SyncRun: { scope: Scope.INTEGRATIONS_READ, load: async (ctx, id) => (await ctx.services.sync.findByIds([id]))[0] ?? null },
 };
 
 @Resolver()

@@ -9,6 +9,7 @@ import { IntegrationJob } from '../../domain/job/integration-job.entity.js';
 import { IntegrationLog } from '../../domain/job/integration-log.entity.js';
 import { toGlobalId } from '../../domain/shared/ids.js';
 import { WebhookEvent } from '../../domain/webhook/webhook-event.entity.js';
+import { SyncRun } from '../../sync/sync-run.entity.js';
 
 /** Entity classes and the GraphQL type each is exposed as; extended as node types are added. */
 export const NODE_TYPES = new Map<Function, string>([
@@ -21,6 +22,7 @@ export const NODE_TYPES = new Map<Function, string>([
   [IntegrationLog, 'IntegrationLog'],
   [WebhookEvent, 'WebhookEvent'],
   [AuditLog, 'AuditLog'],
+  [SyncRun, 'SyncRun'],
 ]);
 
 export function typeNameOf(value: object): string | undefined {

@@ -1,4 +1,5 @@
-import { ProviderError } from '../connector.js';
+import type { FieldOrigins } from '../../domain/shared/field-origins.js';
+import { ProviderError, type CallContext } from '../connector.js';
 import { DEAL_ID_PROPERTY } from './connector.js';
 import { classifyStatus, parseRetryAfter, send } from '../http.js';
 import { Contract, ContractStatus } from '../../domain/contract/contract.entity.js';
@@ -13,8 +14,8 @@ import { nonEmpty, resolveCustomer, updateCustomer, type ReconcileContext } from
 
 type Json = Record<string, any>;
 
-const CONTACT_PROPERTIES = ['email', 'firstname', 'lastname', 'phone', 'switchboard_id'];
-const DEAL_PROPERTIES = ['dealname', 'dealstage', 'amount', 'closedate', 'deal_currency_code', DEAL_ID_PROPERTY];
+export const CONTACT_PROPERTIES = ['email', 'firstname', 'lastname', 'phone', 'switchboard_id'];
+export const DEAL_PROPERTIES = ['dealname', 'dealstage', 'amount', 'closedate', 'deal_currency_code', DEAL_ID_PROPERTY];
 
 /** HubSpot's default pipeline stages, back to contract status (the outbound map, inverted). */
 const STAGE_STATUS: Record<string, ContractStatus> = {
@@ -32,17 +33,28 @@ async function fetchObject(services: Services, integration: Integration, kind: '
   const credentials = services.integrations.credentialsOf(integration);
   if (!credentials) throw new ProviderError('auth', 'the HubSpot integration has no access token to read the changed record', false);
   const settings = effectiveSettings(integration.settings, 10);
-  const res = await send(
-    { baseUrl: integration.baseUrl, credentials, timeoutMs: settings.timeoutMs, refs: async () => null, outbound: services.outbound },
-    { method: 'GET', path: `/crm/v3/objects/${kind}/${encodeURIComponent(id)}?${query}`, headers: { authorization: `Bearer ${String(credentials.accessToken)}` } },
-  );
-  if (res.status === 404) return null;
-  if (res.status >= 200 && res.status < 300) return res.body as Json;
-  const body = (res.body ?? {}) as { message?: string; category?: string };
-  throw classifyStatus(res.status, `HubSpot ${res.status} ${body.category ?? 'error'}: ${body.message ?? 'no message'}`, parseRetryAfter(res.headers.get('retry-after')), [res.exchange]);
+  const call = { baseUrl: integration.baseUrl, credentials, timeoutMs: settings.timeoutMs, refs: async () => null, outbound: services.outbound };
+  return (await hubspotRequest(call, 'GET', `/crm/v3/objects/${kind}/${encodeURIComponent(id)}?${query}`)) as Json | null;
 }
 
-function contactFacts(props: Json) {
+/**
+ * One request to HubSpot's API with the integration's token (JSON both ways); null for a 404.
+ * Failures are classified as every HubSpot call is (429 and 5xx retryable, with Retry-After).
+ */
+export async function hubspotRequest(call: CallContext, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  const res = await send(call, {
+    method,
+    path,
+    headers: { authorization: `Bearer ${String(call.credentials.accessToken)}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status === 404) return null;
+  if (res.status >= 200 && res.status < 300) return res.body;
+  const error = (res.body ?? {}) as { message?: string; category?: string };
+  throw classifyStatus(res.status, `HubSpot ${res.status} ${error.category ?? 'error'}: ${error.message ?? 'no message'}`, parseRetryAfter(res.headers.get('retry-after')), [res.exchange]);
+}
+
+export function contactFacts(props: Json) {
   const name = [nonEmpty(props.firstname), nonEmpty(props.lastname)].filter(Boolean).join(' ');
   return { name: name || null, email: props.email ?? null, phone: props.phone ?? null };
 }
@@ -93,6 +105,13 @@ async function contactEvent(ctx: ReconcileContext, e: Json, remote: Prefetched):
   const asserted = property === 'email' ? { email: facts.email } : property === 'phone' ? { phone: facts.phone } : { name: facts.name };
   await updateCustomer(ctx, customer, ref, asserted, false);
   return { status: 'PROCESSED' };
+}
+
+/** Field origins of a record made from these owned fields now. */
+function originsOf(ctx: ReconcileContext, ownedFields: string[]): FieldOrigins {
+  const record = { fieldOrigins: {} as FieldOrigins };
+  ctx.markOrigins(record, ['contract.title', 'contract.status', ...ownedFields]);
+  return record.fieldOrigins;
 }
 
 function dealFacts(ctx: ReconcileContext, props: Json, currencyFallback: string | null): Record<string, unknown> {
@@ -157,6 +176,7 @@ async function dealEvent(ctx: ReconcileContext, e: Json, remote: Prefetched): Pr
           valueMinor: facts['contract.value'] !== undefined && currency ? String(facts['contract.value']) : null,
           valueCurrency: facts['contract.value'] !== undefined && currency ? currency : null,
           version: 1,
+          fieldOrigins: originsOf(ctx, Object.keys(facts)),
         }),
       );
       ref = await ctx.link('Contract', contract.id, id, { dealstage: props.dealstage ?? null });
@@ -181,10 +201,16 @@ async function dealEvent(ctx: ReconcileContext, e: Json, remote: Prefetched): Pr
   if (changes['contract.status'] !== undefined) contract.status = changes['contract.status'] as ContractStatus;
   if (changes['contract.value'] !== undefined && contract.valueCurrency) contract.valueMinor = String(changes['contract.value']);
   if (changes['contract.endDate'] !== undefined) contract.endDate = new Date(String(changes['contract.endDate']));
+  ctx.markOrigins(contract, Object.keys(changes));
   contract.version += 1;
   ctx.published.contracts.push(await ctx.tx.save(contract));
   ctx.notes.push(`contract ${contract.id}: ${Object.keys(changes).join(', ')} changed (value ${contract.valueMinor && contract.valueCurrency ? fromMinorUnits(contract.valueMinor, contract.valueCurrency) : 'none'})`);
   return { status: 'PROCESSED' };
+}
+
+/** A deal read from HubSpot (a sync run, rehydrate), applied as its creation event would be: the whole record, ordered by its time. */
+export function applyDealSnapshot(ctx: ReconcileContext, deal: Json): Promise<HandlerResult> {
+  return dealEvent(ctx, { subscriptionType: 'deal.creation', objectId: deal.id }, { deal });
 }
 
 /** HubSpot webhook events: contacts to customers (CRM owns name and phone), deals to contracts. */

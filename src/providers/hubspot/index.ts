@@ -4,6 +4,7 @@ import { hubspotConnector } from './connector.js';
 import { parseHubspotEvents } from './events.js';
 import { HubSpotFake } from './fake.js';
 import { hubspotHandler } from './inbound.js';
+import { hubspotPoller } from './poller.js';
 import { verifyHubspot } from './signature.js';
 
 /** HubSpot: contacts and deals out (CRM v3), v3-signed webhook batches in. */
@@ -18,5 +19,6 @@ export const hubspotProvider = {
   verify: verifyHubspot,
   parse: parseHubspotEvents,
   inbound: hubspotHandler,
+  poller: hubspotPoller,
   sandbox: { name: 'hubspot', create: () => new HubSpotFake() },
 } as const satisfies ProviderModule;

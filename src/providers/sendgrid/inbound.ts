@@ -53,7 +53,7 @@ export const sendgridHandler: InboundHandler = {
     const [updated] = (await ctx.tx.query(
       `UPDATE integration_job SET result = jsonb_set(COALESCE(result, '{}'::jsonb), '{delivery}', $2::jsonb), updated_at = now()
        WHERE id = $1 RETURNING *`,
-      [job.id, JSON.stringify({ status: delivery.status, at, reason, event: ctx.event.externalEventId })],
+      [job.id, JSON.stringify({ status: delivery.status, at, reason, event: e.sg_event_id ?? null })],
     )) as [Array<Record<string, unknown>>, number];
     ctx.published.jobs.push(jobFromRow(updated[0]));
     ctx.notes.push(`notification job ${job.id}: ${delivery.status}`);

@@ -7,17 +7,13 @@ import { encodeForm } from './form.js';
 /** The API version the mappers are written against; sent on every request. */
 export const STRIPE_API_VERSION = '2026-10-28.endive';
 
-interface StripeObject {
+export interface StripeObject {
   id: string;
   object: string;
   [key: string]: unknown;
 }
 
-/**
- * One POST with Stripe's wire format: form body, Bearer secret key, the idempotency key, the
- * pinned API version. Errors are classified by Stripe's own signals: Stripe-Should-Retry wins,
- * then 409 idempotency_key_in_use and lock_timeout (retryable), 429, 5xx; other 4xx are final.
- */
+/** One POST with Stripe's wire format: form body, Bearer secret key, the idempotency key, the pinned API version. */
 async function post(ctx: CallContext, path: string, params: Record<string, unknown>, idempotencyKey: string, log: HttpExchange[]): Promise<StripeObject> {
   const body = encodeForm(params);
   const res = await send(ctx, {
@@ -35,17 +31,42 @@ async function post(ctx: CallContext, path: string, params: Record<string, unkno
   res.exchange.response = maskBody(res.body);
   log.push(res.exchange);
   if (res.status >= 200 && res.status < 300) return res.body as StripeObject;
+  return Promise.reject(stripeFailure(res, log));
+}
 
+/**
+ * A GET with Stripe's wire format (Bearer key, the pinned version) and query parameters in its
+ * form encoding (`created[gte]=...`, `types[]=...`). The sync runs' and rehydrate's reads.
+ * A 404 answers null.
+ */
+export async function stripeGet(ctx: CallContext, path: string, query: Record<string, unknown>, log: HttpExchange[] = []): Promise<StripeObject | null> {
+  const qs = encodeForm(query);
+  const res = await send(ctx, {
+    method: 'GET',
+    path: qs ? `${path}?${qs}` : path,
+    headers: { authorization: `Bearer ${String(ctx.credentials.apiKey)}`, 'stripe-version': STRIPE_API_VERSION },
+  });
+  log.push(res.exchange);
+  if (res.status >= 200 && res.status < 300) return res.body as StripeObject;
+  if (res.status === 404) return null;
+  throw stripeFailure(res, log);
+}
+
+/**
+ * A Stripe error answer as a ProviderError, by Stripe's own signals: Stripe-Should-Retry wins,
+ * then 409 idempotency_key_in_use and lock_timeout (retryable), 429, 5xx; other 4xx are final.
+ */
+function stripeFailure(res: { status: number; body: unknown; headers: { get(name: string): string | null } }, log: HttpExchange[]): ProviderError {
   const error = (res.body as { error?: { type?: string; code?: string; message?: string } } | null)?.error ?? {};
   const message = `Stripe ${res.status} ${error.type ?? 'error'}${error.code ? ` (${error.code})` : ''}: ${error.message ?? 'no message'}`;
   const shouldRetry = res.headers.get('stripe-should-retry');
   const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
-  if (shouldRetry === 'false') return Promise.reject(new ProviderError(res.status === 429 ? 'rate_limited' : res.status >= 500 ? 'server' : 'client', message, false, res.status, null, log));
+  if (shouldRetry === 'false') return new ProviderError(res.status === 429 ? 'rate_limited' : res.status >= 500 ? 'server' : 'client', message, false, res.status, null, log);
   if (shouldRetry === 'true' || (res.status === 409 && error.code === 'idempotency_key_in_use') || error.code === 'lock_timeout') {
-    return Promise.reject(new ProviderError(res.status === 429 ? 'rate_limited' : 'server', message, true, res.status, retryAfter, log));
+    return new ProviderError(res.status === 429 ? 'rate_limited' : 'server', message, true, res.status, retryAfter, log);
   }
-  if (res.status === 400 && error.code === 'rate_limit') return Promise.reject(new ProviderError('rate_limited', message, true, res.status, retryAfter, log));
-  return Promise.reject(classifyStatus(res.status, message, retryAfter, log));
+  if (res.status === 400 && error.code === 'rate_limit') return new ProviderError('rate_limited', message, true, res.status, retryAfter, log);
+  return classifyStatus(res.status, message, retryAfter, log);
 }
 
 const result = (exchanges: HttpExchange[], links: OperationResult['links'], summary: Record<string, unknown>): OperationResult => ({ links, exchanges, summary });

@@ -14,6 +14,57 @@ interface Stored {
   reply: Reply;
 }
 
+/** Where the fake posts its webhooks; `dropRate`: the share of events it never posts (lost webhooks). */
+export interface StripeWebhookTarget {
+  url: string;
+  secret: string;
+  dropRate?: number;
+}
+
+export interface StripeEvent {
+  id: string;
+  object: 'event';
+  created: number;
+  type: string;
+  data: { object: Record<string, unknown>; previous_attributes?: Record<string, unknown> };
+  [k: string]: unknown;
+}
+
+/** Stripe's list pages: newest first, `limit` 1..100, `starting_after` / `ending_before` cursors. */
+function listPage<T extends { id: string }>(newestFirst: T[], query: Record<string, unknown>, url: string, kind: string): Reply {
+  const limit = query.limit === undefined ? 10 : Number(query.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) return stripeError(400, 'invalid_request_error', 'This value must be less than or equal to 100.', 'parameter_invalid_integer');
+  if (query.starting_after && query.ending_before) return stripeError(400, 'invalid_request_error', 'You may only specify one of these parameters: ending_before, starting_after.');
+  const cursor = (query.starting_after ?? query.ending_before) as string | undefined;
+  let data: T[];
+  let hasMore: boolean;
+  if (cursor) {
+    const at = newestFirst.findIndex((o) => o.id === cursor);
+    if (at < 0) return stripeError(400, 'invalid_request_error', `No such ${kind}: '${cursor}'`, 'resource_missing');
+    if (query.starting_after) {
+      data = newestFirst.slice(at + 1, at + 1 + limit);
+      hasMore = at + 1 + limit < newestFirst.length;
+    } else {
+      // The page just newer than the cursor, still newest first.
+      const from = Math.max(0, at - limit);
+      data = newestFirst.slice(from, at);
+      hasMore = from > 0;
+    }
+  } else {
+    data = newestFirst.slice(0, limit);
+    hasMore = newestFirst.length > limit;
+  }
+  return { status: 200, body: { object: 'list', url, has_more: hasMore, data: structuredClone(data) }, headers: { 'request-id': fakeId('req_') } };
+}
+
+/** `created[gte]=…` style range filters on a Unix-seconds field. */
+function inRange(value: number, range: unknown): boolean {
+  if (range === undefined || range === '') return true;
+  if (typeof range !== 'object' || range === null) return value === Number(range);
+  const r = range as Record<string, string>;
+  return (r.gte === undefined || value >= Number(r.gte)) && (r.gt === undefined || value > Number(r.gt)) && (r.lte === undefined || value <= Number(r.lte)) && (r.lt === undefined || value < Number(r.lt));
+}
+
 export interface StripeState {
   customers: Record<string, Record<string, unknown>>;
   invoices: Record<string, Record<string, unknown>>;
@@ -29,12 +80,66 @@ export interface StripeState {
  */
 export class StripeFake implements ProviderHandler {
   private s: StripeState = { customers: {}, invoices: {}, invoiceItems: {}, createdPerKey: {} };
-  private webhook: { url: string; secret: string } | null = null;
-  /** Events posted (or given up on) so far, for tests: id, type, last HTTP status. */
-  readonly deliveries: Array<{ id: string; type: string; status: number | null }> = [];
+  private webhook: StripeWebhookTarget | null = null;
+  /** Events posted (or given up on) so far, for tests: id, type, last HTTP status (`dropped`: never posted). */
+  readonly deliveries: Array<{ id: string; type: string; status: number | null; dropped?: boolean }> = [];
+  /** Every event, oldest first, as GET /v1/events lists them (newest first); kept until expireEvents. */
+  readonly events: StripeEvent[] = [];
+  /** Seconds added to the clock of new objects and events (tests of ordering and of Stripe's 30 days). */
+  clockOffsetSeconds = 0;
 
-  setWebhook(target: { url: string; secret: string } | null): void {
+  constructor(private readonly random: () => number = Math.random) {}
+
+  setWebhook(target: StripeWebhookTarget | null): void {
     this.webhook = target;
+  }
+
+  private now(): number {
+    return Math.floor(Date.now() / 1000) + this.clockOffsetSeconds;
+  }
+
+  /** Events created before this time (seconds) are gone, as Stripe keeps 30 days of them. */
+  expireEvents(before: number): void {
+    const keep = this.events.filter((e) => e.created >= before);
+    this.events.length = 0;
+    this.events.push(...keep);
+  }
+
+  /**
+   * Customers made in the dashboard or by an import long ago: no events (older than Stripe's 30
+   * days), no webhooks. `make(i)` gives each one's fields.
+   */
+  seedCustomers(count: number, make: (i: number) => Record<string, unknown> = (i) => ({ name: `Seeded ${i}`, email: `seeded-${i}@example.com` })): string[] {
+    const created = this.now();
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const customer = { id: fakeId('cus_'), object: 'customer', created, livemode: false, metadata: {}, ...make(i) };
+      this.s.customers[customer.id] = customer;
+      ids.push(customer.id);
+    }
+    return ids;
+  }
+
+  seed(counts: Record<string, number>): Record<string, string[]> {
+    return { customers: this.seedCustomers(Math.max(0, Math.min(200_000, Number(counts.customers ?? 0)))) };
+  }
+
+  /** A change made in the Stripe dashboard: the customer's fields, an event, and its webhook. */
+  updateCustomer(id: string, fields: Record<string, unknown>): Record<string, unknown> {
+    const customer = this.s.customers[id];
+    if (!customer) throw new Error(`no customer ${id}`);
+    const previous = Object.fromEntries(Object.keys(fields).map((k) => [k, customer[k] ?? null]));
+    Object.assign(customer, fields);
+    this.emit('customer.updated', customer, previous);
+    return customer;
+  }
+
+  /** A customer deleted in the dashboard: gone from lists, `customer.deleted` sent. */
+  deleteCustomer(id: string): void {
+    const customer = this.s.customers[id];
+    if (!customer) throw new Error(`no customer ${id}`);
+    delete this.s.customers[id];
+    this.emit('customer.deleted', { ...customer, deleted: true });
   }
 
   /**
@@ -42,22 +147,27 @@ export class StripeFake implements ProviderHandler {
    * retried a few times with back-off when the endpoint does not answer 2xx.
    */
   private emit(type: string, object: Record<string, unknown>, previous?: Record<string, unknown>): void {
-    const target = this.webhook;
-    if (!target) return;
-    const event = {
+    const event: StripeEvent = {
       id: fakeId('evt_'),
       object: 'event',
       api_version: '2026-10-28.endive',
-      created: Math.floor(Date.now() / 1000),
+      created: this.now(),
       data: { object: structuredClone(object), ...(previous ? { previous_attributes: previous } : {}) },
       livemode: false,
       pending_webhooks: 1,
       request: { id: fakeId('req_'), idempotency_key: null },
       type,
     };
+    this.events.push(event);
+    const target = this.webhook;
+    if (!target) return;
     const body = JSON.stringify(event);
-    const delivery: { id: string; type: string; status: number | null } = { id: event.id, type, status: null };
+    const delivery: (typeof this.deliveries)[number] = { id: event.id, type, status: null };
     this.deliveries.push(delivery);
+    if (target.dropRate && this.random() < target.dropRate) {
+      delivery.dropped = true;
+      return;
+    }
     const attempt = async (n: number): Promise<void> => {
       const t = Math.floor(Date.now() / 1000);
       const status = await fetch(target.url, {
@@ -76,6 +186,8 @@ export class StripeFake implements ProviderHandler {
   reset() {
     this.s = { customers: {}, invoices: {}, invoiceItems: {}, createdPerKey: {} };
     this.deliveries.length = 0;
+    this.events.length = 0;
+    this.clockOffsetSeconds = 0;
     this.idempotency.clear();
     this.inFlight.clear();
   }
@@ -121,11 +233,37 @@ export class StripeFake implements ProviderHandler {
 
   private execute(req: RecordedRequest, key: string | undefined): Reply {
     const params = decodeForm(req.body);
-    const now = Math.floor(Date.now() / 1000);
+    const now = this.now();
     const ok = (body: Record<string, unknown>): Reply => ({ status: 200, body, headers: { 'request-id': fakeId('req_') } });
     const path = req.path.split('?')[0];
     let m: RegExpExecArray | null;
 
+    const query = decodeForm(req.path.split('?')[1] ?? '');
+    if (req.method === 'GET' && path === '/v1/customers') {
+      const all = Object.values(this.s.customers).filter((c) => inRange(Number(c.created), query.created) && (query.email === undefined || c.email === query.email));
+      return listPage(all.reverse() as Array<{ id: string }>, query, path, 'customer');
+    }
+    if (req.method === 'GET' && path === '/v1/invoices') {
+      const all = Object.values(this.s.invoices).filter((i) => inRange(Number(i.created), query.created) && (query.customer === undefined || i.customer === query.customer) && (query.status === undefined || i.status === query.status));
+      return listPage(all.reverse() as Array<{ id: string }>, query, path, 'invoice');
+    }
+    if (req.method === 'GET' && path === '/v1/events') {
+      const types = query.types === undefined ? null : new Set(Array.isArray(query.types) ? (query.types as string[]) : Object.values(query.types as Record<string, string>));
+      if (types && types.size > 20) return stripeError(400, 'invalid_request_error', 'types may hold at most 20 event types');
+      if (query.type !== undefined && types) return stripeError(400, 'invalid_request_error', 'You may only specify one of these parameters: type, types.');
+      const type = query.type as string | undefined;
+      const matching = this.events.filter((e) => (!types || types.has(e.type)) && (!type || e.type === type || (type.endsWith('.*') && e.type.startsWith(type.slice(0, -1)))) && inRange(e.created, query.created));
+      // A cursor must be an event of the filtered list; Stripe answers 400 resource_missing otherwise.
+      return listPage([...matching].reverse(), query, path, 'event');
+    }
+    if ((m = /^\/v1\/events\/([\w]+)$/.exec(path)) && req.method === 'GET') {
+      const event = this.events.find((e) => e.id === m![1]);
+      return event ? ok(structuredClone(event)) : stripeError(404, 'invalid_request_error', `No such event: '${m[1]}'`, 'resource_missing');
+    }
+    if ((m = /^\/v1\/invoices\/([\w]+)$/.exec(path)) && req.method === 'GET') {
+      const invoice = this.s.invoices[m[1]];
+      return invoice ? ok(structuredClone(invoice)) : stripeError(404, 'invalid_request_error', `No such invoice: '${m[1]}'`, 'resource_missing');
+    }
     if (req.method === 'POST' && path === '/v1/customers') {
       if (params.email !== undefined && !/^[^@\s]+@[^@\s]+$/.test(String(params.email))) {
         return stripeError(400, 'invalid_request_error', 'Invalid email address', 'email_invalid');
@@ -139,6 +277,10 @@ export class StripeFake implements ProviderHandler {
     if ((m = /^\/v1\/customers\/([\w]+)$/.exec(path))) {
       const customer = this.s.customers[m[1]];
       if (!customer) return stripeError(404, 'invalid_request_error', `No such customer: '${m[1]}'`, 'resource_missing');
+      if (req.method === 'DELETE') {
+        this.deleteCustomer(m[1]);
+        return ok({ id: m[1], object: 'customer', deleted: true });
+      }
       if (req.method === 'POST') {
         const previous = Object.fromEntries(Object.keys(params).filter((k) => k !== 'metadata' && customer[k] !== params[k]).map((k) => [k, customer[k] ?? null]));
         Object.assign(customer, params, { metadata: { ...(customer.metadata as object), ...((params.metadata as object) ?? {}) } });

@@ -77,6 +77,7 @@ async function invoiceEvent(ctx: ReconcileContext, event: Json) {
   if (changes['invoice.status']) invoice.status = changes['invoice.status'] as InvoiceStatus;
   if (changes['invoice.amountPaid'] !== undefined) invoice.amountPaidMinor = String(changes['invoice.amountPaid']);
   if (changes['invoice.paidAt'] !== undefined) invoice.paidAt = new Date(String(changes['invoice.paidAt']));
+  ctx.markOrigins(invoice, Object.keys(changes));
   invoice.version += 1;
   const saved = await ctx.tx.save(invoice);
   ctx.published.invoices.push(saved);

@@ -4,6 +4,7 @@ import { stripeConnector } from './connector.js';
 import { parseStripeEvents } from './events.js';
 import { StripeFake } from './fake.js';
 import { stripeHandler } from './inbound.js';
+import { stripePoller } from './poller.js';
 import { verifyStripe } from './signature.js';
 
 /** Stripe: customers and invoices out (form-encoded REST), signed events in. */
@@ -18,5 +19,6 @@ export const stripeProvider = {
   verify: verifyStripe,
   parse: parseStripeEvents,
   inbound: stripeHandler,
+  poller: stripePoller,
   sandbox: { name: 'stripe', create: () => new StripeFake() },
 } as const satisfies ProviderModule;
