@@ -1,3 +1,4 @@
+import { SyncRun } from '../sync/sync-run.entity.js';
 import { AuditLog } from '../domain/audit/audit-log.entity.js';
 import { DataSource, type DataSourceOptions, type Logger as TypeOrmLogger } from 'typeorm';
 import type { Logger } from 'pino';
@@ -26,7 +27,7 @@ export interface DataSourceFaultOptions {
   role: DbRole;
 }
 
-export const entities = [Customer, Contract, Invoice, InvoiceLineItem, ExternalRef, Integration, ApiKey, IntegrationJob, IntegrationLog, WebhookEvent, AuditLog];
+export const entities = [Customer, Contract, Invoice, InvoiceLineItem, ExternalRef, Integration, ApiKey, IntegrationJob, IntegrationLog, WebhookEvent, AuditLog, SyncRun];
 
 /** Counts every statement (the N+1 guard reads it) and logs failures without their parameters. */
 class CountingLogger implements TypeOrmLogger {

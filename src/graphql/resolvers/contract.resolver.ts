@@ -36,7 +36,7 @@ export class ContractResolver {
     return globalIdOf(contract);
   }
 
-  @FieldResolver(() => [FieldOriginType], { description: 'Where each field\'s current value came from (API, WEBHOOK, POLL, IMPORT), by owned field name.' })
+  @FieldResolver(() => [FieldOriginType], { description: 'Where each field\'s current value came from (API, WEBHOOK, POLL, IMPORT, and which integration), by field.' })
   fieldOrigins(@Root() contract: Contract): FieldOriginType[] {
     return originsOf(contract);
   }

@@ -49,7 +49,7 @@ export class CustomerResolver {
     return globalIdOf(customer);
   }
 
-  @FieldResolver(() => [FieldOriginType], { description: 'Where each field\'s current value came from (API, WEBHOOK, POLL, IMPORT), by owned field name.' })
+  @FieldResolver(() => [FieldOriginType], { description: 'Where each field\'s current value came from (API, WEBHOOK, POLL, IMPORT, and which integration), by field.' })
   fieldOrigins(@Root() customer: Customer): FieldOriginType[] {
     return originsOf(customer);
   }

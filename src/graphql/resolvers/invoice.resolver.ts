@@ -42,7 +42,7 @@ export class InvoiceResolver {
     return globalIdOf(invoice);
   }
 
-  @FieldResolver(() => [FieldOriginType], { description: 'Where each field\'s current value came from (API, WEBHOOK, POLL, IMPORT), by owned field name.' })
+  @FieldResolver(() => [FieldOriginType], { description: 'Where each field\'s current value came from (API, WEBHOOK, POLL, IMPORT, and which integration), by field.' })
   fieldOrigins(@Root() invoice: Invoice): FieldOriginType[] {
     return originsOf(invoice);
   }

@@ -130,7 +130,7 @@ export class RehydratePayload {
 
 @ObjectType('FieldOrigin', { description: 'Where a field\'s current value came from.' })
 export class FieldOriginType {
-  @Field({ description: 'The owned field name, e.g. customer.email.' })
+  @Field({ description: "The record's field (email, name, status, amountPaid, ...)." })
   field: string;
 
   @Field(() => ChangeSource)

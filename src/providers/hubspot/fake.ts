@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ProviderHandler, RecordedRequest, Reply } from '../../sandbox/fake-server.js';
+import { hubspotSignatureV3 } from './signature.js';
 
 type Kind = 'contacts' | 'deals';
 
@@ -78,12 +79,57 @@ export class HubSpotFake implements ProviderHandler {
   private readonly searches = new Map<string, number[]>();
   /** Search requests answered 429 for going over the per-second limit. */
   searchesLimited = 0;
+  private webhook: { url: string; secret: string; dropRate?: number } | null = null;
+  /** Webhook events sent (or dropped), for tests. */
+  readonly deliveries: Array<{ eventId: number; subscriptionType: string; objectId: number; status: number | null; dropped?: boolean }> = [];
+  private nextEventId = 100;
+
+  constructor(private readonly random: () => number = Math.random) {}
+
+  /** Where the app's webhooks go (signed v3 with the app's client secret); `dropRate`: the share never sent. */
+  setWebhook(target: { url: string; secret: string; dropRate?: number } | null): void {
+    this.webhook = target;
+  }
+
+  /**
+   * Like HubSpot: changes made in the CRM reach the app's webhook URL as a JSON array of events
+   * (one per changed property), signed v3, retried a few times when not answered 2xx.
+   */
+  private emit(kind: Kind, objectId: string, subscription: 'creation' | 'propertyChange' | 'deletion', occurredAt: number, properties: Record<string, string | null> = {}): void {
+    const target = this.webhook;
+    if (!target) return;
+    const type = `${kind === 'contacts' ? 'contact' : 'deal'}.${subscription}`;
+    const base = { subscriptionId: 4242, portalId: 62515, appId: 1160452, occurredAt, subscriptionType: type, attemptNumber: 0, objectId: Number(objectId), changeSource: 'CRM_UI' };
+    const events = subscription === 'propertyChange' ? Object.entries(properties).map(([propertyName, propertyValue]) => ({ ...base, eventId: this.nextEventId++, propertyName, propertyValue })) : [{ ...base, eventId: this.nextEventId++ }];
+    for (const event of events) {
+      const delivery: (typeof this.deliveries)[number] = { eventId: event.eventId, subscriptionType: type, objectId: Number(objectId), status: null };
+      this.deliveries.push(delivery);
+      if (target.dropRate && this.random() < target.dropRate) {
+        delivery.dropped = true;
+        continue;
+      }
+      const attempt = async (n: number): Promise<void> => {
+        const body = JSON.stringify([{ ...event, attemptNumber: n }]);
+        const ts = Date.now();
+        const status = await fetch(target.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': hubspotSignatureV3(target.secret, 'POST', target.url, body, ts), 'x-hubspot-request-timestamp': String(ts) },
+          body,
+        }).then((r) => r.status, () => 0);
+        delivery.status = status;
+        if ((status < 200 || status >= 300) && n < 3) setTimeout(() => void attempt(n + 1), 200 * 2 ** n).unref();
+      };
+      setImmediate(() => void attempt(0));
+    }
+  }
 
   reset() {
     this.s = { contacts: {}, deals: {} };
     this.nextId = 51;
     this.searches.clear();
     this.searchesLimited = 0;
+    this.deliveries.length = 0;
+    this.webhook = null;
   }
 
   state(): HubSpotState {
@@ -102,6 +148,7 @@ export class HubSpotFake implements ProviderHandler {
     const now = at.toISOString();
     const id = String(this.nextId++);
     this.s[kind][id] = { id, properties: { ...properties, createdate: now, [MODIFIED[kind]]: now, hs_object_id: id }, createdAt: now, updatedAt: now, archived: false, associations };
+    this.emit(kind, id, 'creation', at.getTime());
     return id;
   }
 
@@ -110,11 +157,13 @@ export class HubSpotFake implements ProviderHandler {
     const record = this.s[kind][id];
     if (!record) throw new Error(`no ${kind} ${id}`);
     this.touch(kind, record, properties, at.toISOString());
+    this.emit(kind, id, 'propertyChange', at.getTime(), properties);
   }
 
   /** Archived (deleted) in HubSpot: gone from search and reads. */
   archiveObject(kind: Kind, id: string): void {
     delete this.s[kind][id];
+    this.emit(kind, id, 'deletion', Date.now());
   }
 
   seed(counts: Record<string, number>): Record<string, string[]> {

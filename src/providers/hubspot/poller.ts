@@ -122,12 +122,9 @@ export const hubspotPoller: Poller = {
       next = { ...cursor, after, maxTs };
     } else if (after !== null && last) {
       // The query's 10,000 results are used up: narrow the window from where this page ended.
-      next =
-        cursor.phase === 'same'
-          ? { ...cursor, afterId: last.externalId, after: null, maxTs }
-          : last.at > cursor.ts
-            ? { phase: 'later', ts: last.at, afterId: '0', after: null, maxTs }
-            : { phase: 'same', ts: cursor.ts, afterId: '0', after: null, maxTs };
+      // Records at the page's last time are gone through by id (however many share it), then
+      // the later ones: no query pages past the cap, and none is repeated.
+      next = cursor.phase === 'same' ? { ...cursor, afterId: last.externalId, after: null, maxTs } : { phase: 'same', ts: last.at, afterId: '0', after: null, maxTs };
     } else if (cursor.phase === 'same') {
       // Every record at that one time is read: on to the later ones.
       next = { phase: 'later', ts: cursor.ts + 1, afterId: '0', after: null, maxTs };
