@@ -21,6 +21,11 @@ export interface CustomerSnapshot {
   remoteData?: Record<string, unknown> | null;
   /** More per-field clocks to raise to `at` on the link (HubSpot's per-property clocks). */
   extraClocks?: string[];
+  /**
+   * The facts the snapshot asserts about a record already linked (an update event names what
+   * changed); all of them when absent. A new record is made from all of them.
+   */
+  asserted?: ReadonlyArray<keyof CustomerFacts>;
 }
 
 const CUSTOMER_COLUMNS = ['id', 'name', 'email', 'phone', 'tax_id', 'currency', 'version', 'field_origins'] as const;
@@ -52,9 +57,10 @@ function refRow(r: ExternalRef): Record<string, unknown> {
  * clock decide), read and written a page at a time instead of a record at a time. Locks: every
  * record's provider object lock (the one webhooks take), in key order, then the rows.
  */
-export async function applyCustomerSnapshots(page: PageApply, snapshots: CustomerSnapshot[], runId: string | null): Promise<PageResult> {
+export async function applyCustomerSnapshots(page: PageApply, snapshots: CustomerSnapshot[]): Promise<PageResult> {
+  const runId = page.seenBy;
   const { tx, integration } = page;
-  const result: PageResult = { changed: 0, published: emptyPublished(), decisions: new Map(), notes: [] };
+  const result: PageResult = { changed: 0, published: emptyPublished(), decisions: new Map(), notes: [], seenMarked: true };
   if (snapshots.length === 0) return result;
   // One snapshot per record (a page should hold each once; the last one wins).
   const byExternal = new Map(snapshots.map((s) => [s.externalId, s]));
@@ -157,7 +163,7 @@ export async function applyCustomerSnapshots(page: PageApply, snapshots: Custome
       result.changed++;
     } else {
       const linkedNow = !refs.get(r.externalId)?.createdAt;
-      const changes = ctx.applyOwned('Customer', currentOf(customer), incomingOf(r.facts), ref.fieldClock);
+      const changes = ctx.applyOwned('Customer', currentOf(customer), incomingOf(r.asserted ? (Object.fromEntries(r.asserted.map((k) => [k, r.facts[k]])) as CustomerFacts) : r.facts), ref.fieldClock);
       const address = changes['customer.email'];
       if (typeof address === 'string') {
         const holder = holders.get(address);

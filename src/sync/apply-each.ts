@@ -38,3 +38,15 @@ export async function markSeen(page: PageApply, entityType: CanonicalEntityType,
     [page.integration.id, entityType, externalIds, runId],
   );
 }
+
+/** Several results of one page as one (in order). `seenMarked` only if every part marked its links. */
+export function mergeResults(parts: PageResult[]): PageResult {
+  const out: PageResult = { changed: 0, published: emptyPublished(), decisions: new Map(), notes: [], seenMarked: parts.length > 0 && parts.every((p) => p.seenMarked) };
+  for (const p of parts) {
+    out.changed += p.changed;
+    for (const key of ['customers', 'invoices', 'contracts', 'jobs', 'logs'] as const) (out.published[key] as unknown[]).push(...p.published[key]);
+    for (const [k, v] of p.decisions) out.decisions.set(k, [...(out.decisions.get(k) ?? []), ...v]);
+    out.notes.push(...p.notes);
+  }
+  return out;
+}

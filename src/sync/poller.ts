@@ -49,6 +49,8 @@ export interface PageApply {
   integration: Integration;
   ownership: Ownership;
   correlationId: string;
+  /** A FULL run's id: the links of the page's records are marked seen by it (deletions are what it did not see). */
+  seenBy: string | null;
 }
 
 export interface PageResult {
@@ -58,6 +60,8 @@ export interface PageResult {
   /** Per record (by external id): what was weighed, for rehydrate. */
   decisions: Map<string, FieldDecision[]>;
   notes: string[];
+  /** The apply marked the page's links seen itself (else the runner does). */
+  seenMarked?: boolean;
 }
 
 /**

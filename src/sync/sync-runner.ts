@@ -65,8 +65,11 @@ export class SyncRunner {
       heartbeatSeconds: this.options.heartbeatSeconds,
       expireInSeconds: 86_400,
       deleteAfterSeconds: 3_600,
+      // Runs are few: a queued run wakes a worker at once (polling every 2 s is the backstop, and
+      // finds runs whose worker died).
+      notify: true,
     });
-    this.workerId = await this.boss.work<SyncQueueData>(SYNC_QUEUE, { batchSize: 1, localConcurrency: this.options.concurrency, pollingIntervalSeconds: 1 }, async ([job]) => {
+    this.workerId = await this.boss.work<SyncQueueData>(SYNC_QUEUE, { batchSize: 1, localConcurrency: this.options.concurrency, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 }, async ([job]) => {
       const run = this.run(job.data.runId).catch((err: unknown) => this.log.error({ err, runId: job.data.runId }, 'sync run failed unexpectedly'));
       this.running.add(run);
       try {
@@ -139,19 +142,27 @@ export class SyncRunner {
         run = (await this.db.getRepository(SyncRun).findOneBy({ id: run.id }))!;
         this.announce(run, null);
       }
-      let cursor: Json | null = run.cursor;
-      while (cursor) {
-        if (signal.aborted) throw new Stopped();
-        const current: Json = cursor;
-        const page: PollPage = await this.withRetries(() => poller.page(call, run!.resource, current), (ms) => {
+      const fetchPage = (at: Json): Promise<PollPage> =>
+        this.withRetries(() => poller.page(call, run!.resource, at), (ms) => {
           rateWaitMs += ms;
           if (rateWaitMs > MAX_RATE_WAIT_MS) throw new ProviderError('rate_limited', `the provider kept answering 429 for ${Math.round(rateWaitMs / 60_000)} minutes`, false);
         });
+      let next: Promise<PollPage> | null = run.cursor ? fetchPage(run.cursor) : null;
+      while (next) {
+        if (signal.aborted) throw new Stopped();
+        const page: PollPage = await next;
+        next = null;
         if (page.switchTo) {
           await this.db.query(`UPDATE sync_run SET mode = $2, note = $3, cursor = $4 WHERE id = $1 AND status = 'RUNNING'`, [run.id, page.switchTo.mode, page.switchTo.note, JSON.stringify(page.next)]);
           run.mode = page.switchTo.mode;
-          cursor = page.next;
+          next = page.next ? fetchPage(page.next) : null;
           continue;
+        }
+        // The next page is read while this one is committed: its cursor is known already. If the
+        // commit fails or the run stops, what was read is dropped (the cursor stays where it was).
+        if (page.next) {
+          next = fetchPage(page.next);
+          next.catch(() => undefined);
         }
         const committed = await this.commitPage(run, integration, poller, page);
         if (committed === 'stopped') return;
@@ -164,7 +175,6 @@ export class SyncRunner {
         announcePublished(this.services.events, committed.published);
         run = committed.run;
         this.announce(run, null);
-        cursor = page.next;
       }
       await this.complete(run, integration, poller);
     } catch (err) {
@@ -189,16 +199,24 @@ export class SyncRunner {
       )) as Array<{ status: string; integration_status: string }>;
       if (row?.status !== SyncRunStatus.RUNNING) return 'stopped' as const;
       if (row.integration_status !== IntegrationStatus.ACTIVE) return 'paused' as const;
-      const apply = { tx, integration, ownership: this.options.ownership, correlationId: run.correlationId };
+      const apply = { tx, integration, ownership: this.options.ownership, correlationId: run.correlationId, seenBy: run.mode === 'FULL' ? run.id : null };
       const result = await poller.apply(apply, run.resource, page.records);
-      if (run.mode === 'FULL') await markSeen(apply, poller.resources[run.resource], page.records.map((r) => r.externalId), run.id);
+      if (run.mode === 'FULL' && !result.seenMarked) await markSeen(apply, poller.resources[run.resource], page.records.map((r) => r.externalId), run.id);
       await tx.query(
         `UPDATE sync_run SET cursor = $2, checkpoint = $3, pages = pages + 1, records_seen = records_seen + $4, records_changed = records_changed + $5 WHERE id = $1`,
         [run.id, page.next === null ? null : JSON.stringify(page.next), page.checkpoint === null ? null : JSON.stringify(page.checkpoint), page.records.length, result.changed],
       );
       if (run.mode === 'INCREMENTAL' && page.checkpoint) await this.keepCheckpoint(tx, integration.id, run.resource, page.checkpoint);
       const changedAt = page.records.filter((r) => (result.decisions.get(r.externalId) ?? []).some((d) => d.applies)).map((r) => r.at);
-      return { run: (await tx.findOneBy(SyncRun, { id: run.id }))!, changed: result.changed, changedAt, published: result.published };
+      // The row as the UPDATE left it (the FOR UPDATE lock above keeps anyone else from changing it).
+      const after = Object.assign(Object.create(SyncRun.prototype) as SyncRun, run, {
+        cursor: page.next,
+        checkpoint: page.checkpoint,
+        pages: run.pages + 1,
+        recordsSeen: run.recordsSeen + page.records.length,
+        recordsChanged: run.recordsChanged + result.changed,
+      });
+      return { run: after, changed: result.changed, changedAt, published: result.published };
     });
   }
 

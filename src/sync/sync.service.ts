@@ -223,7 +223,7 @@ export class SyncService {
     let decisions: FieldDecision[] = [];
     try {
       const published = await this.db.transaction(async (tx) => {
-        const page = { tx, integration, ownership: this.ownership, correlationId };
+        const page = { tx, integration, ownership: this.ownership, correlationId, seenBy: null };
         const result = await poller.apply(page, found.resource, [found.record]);
         decisions = result.decisions.get(ref.externalId) ?? [];
         if (dryRun) throw new DryRun();

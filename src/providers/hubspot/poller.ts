@@ -21,24 +21,32 @@ const RESOURCES = {
 type Resource = keyof typeof RESOURCES;
 
 /**
- * Where a run is. `later`: records modified at or after `ts`, oldest first. `same`: records
- * modified exactly at `ts` with an id above `afterId`, by id: a query stops at 10,000 results, so
- * a run narrows the window instead of paging on, and when more than 10,000 records share one
- * time it goes through them by id, so it cannot loop. `after`: the page offset within the query.
+ * Where a run is. `later`: records modified after `ts`, or at `ts` with an id above `afterId`,
+ * oldest first (one query: two filter groups). `same`: records modified exactly at `ts` with an
+ * id above `afterId`, by id. A query stops at 10,000 results, so a run narrows the window instead
+ * of paging on, and when more than 10,000 records share one time it goes through them by id, so
+ * it cannot loop. `after`: the page offset within the query.
  */
 interface Cursor {
   phase: 'later' | 'same';
   ts: number;
   afterId: string;
   after: string | null;
-  /** The newest modification time seen: the next INCREMENTAL run starts there. */
+  /** The newest modification time seen, and the greatest id seen at that time: where the next INCREMENTAL run starts. */
   maxTs: number;
+  maxId?: string;
 }
 
-/** INCREMENTAL runs start at records modified at or after `ts` (the boundary record is read again: one record, and nothing changes). */
+/**
+ * INCREMENTAL runs read records modified after `ts`, or at `ts` with an id above `afterId`: the
+ * records of the last run's newest instant are not read again (many can share one millisecond).
+ */
 interface Checkpoint {
   ts: number;
+  afterId?: string;
 }
+
+const byId = (a: string, b: string) => (Number(a) > Number(b) ? a : b);
 
 const lastSearch = new Map<string, number>();
 
@@ -79,7 +87,10 @@ export const hubspotPoller: Poller = {
   async plan(_call, resource, mode, stored): Promise<RunPlan> {
     resourceOf(resource);
     const checkpoint = stored as Checkpoint | null;
-    if (mode === 'INCREMENTAL' && checkpoint) return { mode, cursor: { phase: 'later', ts: checkpoint.ts, afterId: '0', after: null, maxTs: checkpoint.ts } satisfies Cursor as unknown as Json };
+    if (mode === 'INCREMENTAL' && checkpoint) {
+      const afterId = checkpoint.afterId ?? '0';
+      return { mode, cursor: { phase: 'later', ts: checkpoint.ts, afterId, after: null, maxTs: checkpoint.ts, maxId: afterId } satisfies Cursor as unknown as Json };
+    }
     return {
       mode: 'FULL',
       note: mode === 'INCREMENTAL' ? 'no checkpoint yet: ran as FULL (backfill)' : undefined,
@@ -90,16 +101,19 @@ export const hubspotPoller: Poller = {
   async page(call, resource, raw): Promise<PollPage> {
     const r = resourceOf(resource);
     const cursor = raw as unknown as Cursor;
-    const filters =
-      cursor.phase === 'later'
-        ? [{ propertyName: r.modified, operator: 'GTE', value: String(cursor.ts) }]
-        : [
-            { propertyName: r.modified, operator: 'EQ', value: String(cursor.ts) },
-            { propertyName: 'hs_object_id', operator: 'GT', value: cursor.afterId },
-          ];
+    const atTs = [
+      { propertyName: r.modified, operator: 'EQ', value: String(cursor.ts) },
+      { propertyName: 'hs_object_id', operator: 'GT', value: cursor.afterId },
+    ];
+    const filterGroups =
+      cursor.phase === 'same'
+        ? [{ filters: atTs }]
+        : cursor.afterId === '0'
+          ? [{ filters: [{ propertyName: r.modified, operator: 'GTE', value: String(cursor.ts) }] }]
+          : [{ filters: atTs }, { filters: [{ propertyName: r.modified, operator: 'GT', value: String(cursor.ts) }] }];
     await searchTurn(call.baseUrl + String(call.credentials.accessToken));
     const answer = (await hubspotRequest(call, 'POST', `/crm/v3/objects/${r.object}/search`, {
-      filterGroups: [{ filters }],
+      filterGroups,
       sorts: [{ propertyName: cursor.phase === 'later' ? r.modified : 'hs_object_id', direction: 'ASCENDING' }],
       properties: [...r.properties, r.modified, 'hs_object_id'],
       limit: PAGE,
@@ -115,21 +129,32 @@ export const hubspotPoller: Poller = {
       payload: contacts ? { ...o, associations: { contacts: { results: (contacts.get(String(o.id)) ?? []).map((id) => ({ id })) } } } : o,
     }));
     const last = records.at(-1);
-    const maxTs = Math.max(cursor.maxTs, ...records.map((x) => x.at));
+    let maxTs = cursor.maxTs;
+    let maxId = cursor.maxId ?? '0';
+    for (const x of records) {
+      if (x.at > maxTs) [maxTs, maxId] = [x.at, x.externalId];
+      else if (x.at === maxTs) maxId = byId(maxId, x.externalId);
+    }
     const after = answer.paging?.next?.after ?? null;
     let next: Cursor | null = null;
     if (after !== null && Number(after) + PAGE <= SEARCH_CAP) {
-      next = { ...cursor, after, maxTs };
+      next = { ...cursor, after, maxTs, maxId };
     } else if (after !== null && last) {
       // The query's 10,000 results are used up: narrow the window from where this page ended.
       // Records at the page's last time are gone through by id (however many share it), then
       // the later ones: no query pages past the cap, and none is repeated.
-      next = cursor.phase === 'same' ? { ...cursor, afterId: last.externalId, after: null, maxTs } : { phase: 'same', ts: last.at, afterId: '0', after: null, maxTs };
+      next =
+        cursor.phase === 'same'
+          ? { ...cursor, afterId: last.externalId, after: null, maxTs, maxId }
+          : { phase: 'same', ts: last.at, afterId: last.at === cursor.ts ? cursor.afterId : '0', after: null, maxTs, maxId };
     } else if (cursor.phase === 'same') {
       // Every record at that one time is read: on to the later ones.
-      next = { phase: 'later', ts: cursor.ts + 1, afterId: '0', after: null, maxTs };
+      next = { phase: 'later', ts: cursor.ts + 1, afterId: '0', after: null, maxTs, maxId };
     }
-    return { records, next: next as unknown as Json | null, checkpoint: { ts: maxTs } satisfies Checkpoint as unknown as Json };
+    // Mid-run, records of the newest instant may not all be read yet (search orders ties as it
+    // likes): the checkpoint includes that instant. Once the run has read everything, it skips it.
+    const checkpoint: Checkpoint = next === null ? { ts: maxTs, afterId: maxId } : { ts: maxTs };
+    return { records, next: next as unknown as Json | null, checkpoint: checkpoint as unknown as Json };
   },
 
   async apply(page, resource, records) {
@@ -148,7 +173,6 @@ export const hubspotPoller: Poller = {
             extraClocks: CONTACT_PROPERTIES.map((p) => `hubspot.${p}`),
           };
         }),
-        null,
       );
     }
     return applyEach(page, records, (ctx, rec) => applyDealSnapshot(ctx, rec.payload as Json));

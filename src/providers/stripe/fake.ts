@@ -116,6 +116,7 @@ export class StripeFake implements ProviderHandler {
       const customer = { id: fakeId('cus_'), object: 'customer', created, livemode: false, metadata: {}, ...make(i) };
       this.s.customers[customer.id] = customer;
       ids.push(customer.id);
+      this.customerList = null;
     }
     return ids;
   }
@@ -139,6 +140,7 @@ export class StripeFake implements ProviderHandler {
     const customer = this.s.customers[id];
     if (!customer) throw new Error(`no customer ${id}`);
     delete this.s.customers[id];
+    this.customerList = null;
     this.emit('customer.deleted', { ...customer, deleted: true });
   }
 
@@ -180,11 +182,18 @@ export class StripeFake implements ProviderHandler {
     };
     setImmediate(() => void attempt(0));
   }
+  /** Customers newest first, kept until one is added or deleted (large seeded lists page fast). */
+  private customerList: Array<Record<string, unknown>> | null = null;
+
+  private customersNewestFirst(): Array<Record<string, unknown>> {
+    return (this.customerList ??= Object.values(this.s.customers).reverse());
+  }
   private readonly idempotency = new Map<string, Stored>();
   private readonly inFlight = new Set<string>();
 
   reset() {
     this.s = { customers: {}, invoices: {}, invoiceItems: {}, createdPerKey: {} };
+    this.customerList = null;
     this.deliveries.length = 0;
     this.events.length = 0;
     this.clockOffsetSeconds = 0;
@@ -240,8 +249,9 @@ export class StripeFake implements ProviderHandler {
 
     const query = decodeForm(req.path.split('?')[1] ?? '');
     if (req.method === 'GET' && path === '/v1/customers') {
-      const all = Object.values(this.s.customers).filter((c) => inRange(Number(c.created), query.created) && (query.email === undefined || c.email === query.email));
-      return listPage(all.reverse() as Array<{ id: string }>, query, path, 'customer');
+      const filtered = query.created !== undefined || query.email !== undefined;
+      const all = filtered ? Object.values(this.s.customers).filter((c) => inRange(Number(c.created), query.created) && (query.email === undefined || c.email === query.email)).reverse() : this.customersNewestFirst();
+      return listPage(all as Array<{ id: string }>, query, path, 'customer');
     }
     if (req.method === 'GET' && path === '/v1/invoices') {
       const all = Object.values(this.s.invoices).filter((i) => inRange(Number(i.created), query.created) && (query.customer === undefined || i.customer === query.customer) && (query.status === undefined || i.status === query.status));
@@ -270,6 +280,7 @@ export class StripeFake implements ProviderHandler {
       }
       const customer = { id: fakeId('cus_'), object: 'customer', created: now, livemode: false, metadata: {}, ...params };
       this.s.customers[customer.id] = customer;
+      this.customerList = null;
       this.created(key);
       this.emit('customer.created', customer);
       return ok(customer);

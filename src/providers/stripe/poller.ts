@@ -1,9 +1,9 @@
 import { ProviderError, type CallContext } from '../connector.js';
 import type { CanonicalEntityType } from '../../domain/external-ref/external-ref.entity.js';
-import { applyCustomerSnapshots } from '../../sync/apply-customers.js';
-import { applyEach } from '../../sync/apply-each.js';
-import type { Json, Poller, PolledRecord, PollPage, RunPlan, SyncMode } from '../../sync/poller.js';
-import { nonEmpty } from '../../webhooks/reconcile.js';
+import { applyCustomerSnapshots, type CustomerSnapshot } from '../../sync/apply-customers.js';
+import { applyEach, mergeResults } from '../../sync/apply-each.js';
+import type { Json, PageResult, Poller, PolledRecord, PollPage, RunPlan, SyncMode } from '../../sync/poller.js';
+import { nonEmpty, type CustomerFacts } from '../../webhooks/reconcile.js';
 import { stripeGet, type StripeObject } from './connector.js';
 import { stripeHandler } from './inbound.js';
 
@@ -54,6 +54,23 @@ interface EventsCursor {
   /** The newest event of a walk down, and when the walk began (the checkpoint once it ends). */
   newest?: string | null;
   walkReadAt?: number;
+}
+
+/** A customer object (listed, or in a customer event) as the bulk path reads it. */
+function customerSnapshot(record: PolledRecord): CustomerSnapshot {
+  const event = record.payload as Json;
+  const o = (event.data as { object: Json }).object;
+  const previous = (event.data as { previous_attributes?: Json }).previous_attributes;
+  // customer.updated names what changed: only those facts are asserted, as the webhook does.
+  const asserted = event.type === 'customer.updated' && previous ? (Object.keys(previous).filter((k) => ['name', 'email', 'phone', 'currency'].includes(k)) as Array<keyof CustomerFacts>) : undefined;
+  return {
+    externalId: record.externalId,
+    at: record.at,
+    facts: { name: (o.name as string) ?? null, email: (o.email as string) ?? null, phone: (o.phone as string) ?? null, currency: nonEmpty(o.currency) },
+    gatewayId: nonEmpty((o.metadata as Json | undefined)?.switchboard_id),
+    remoteData: { livemode: Boolean(o.livemode) },
+    asserted,
+  };
 }
 
 function resourceOf(resource: string): (typeof RESOURCES)[Resource] {
@@ -167,25 +184,35 @@ export const stripePoller: Poller = {
 
   async apply(page, resource, records) {
     resourceOf(resource);
-    // Customers read in full go through the bulk path; events and invoices through the webhook handler.
-    const snapshots = records.filter((r) => (r.payload as Json).id === null && resource === 'customers');
-    if (snapshots.length === records.length && snapshots.length > 0) {
-      return applyCustomerSnapshots(
-        page,
-        snapshots.map((r) => {
-          const o = ((r.payload as Json).data as { object: Json }).object;
-          return {
-            externalId: r.externalId,
-            at: r.at,
-            facts: { name: (o.name as string) ?? null, email: (o.email as string) ?? null, phone: (o.phone as string) ?? null, currency: nonEmpty(o.currency) },
-            gatewayId: nonEmpty((o.metadata as Json | undefined)?.switchboard_id),
-            remoteData: { livemode: Boolean(o.livemode) },
-          };
-        }),
-        null,
-      );
+    // Customer snapshots (listed objects, customer.created and customer.updated events) go through
+    // the bulk path, a run of them at a time with each customer at most once per run (two events
+    // of one customer apply in order); everything else through the webhook handler, one by one.
+    const results: PageResult[] = [];
+    let bulk: PolledRecord[] = [];
+    let seen = new Set<string>();
+    const flush = async () => {
+      if (bulk.length) results.push(await applyCustomerSnapshots(page, bulk.map(customerSnapshot)));
+      bulk = [];
+      seen = new Set();
+    };
+    for (const record of records) {
+      const event = record.payload as Json;
+      const snapshot = resource === 'customers' && (event.type === 'customer.created' || event.type === 'customer.updated');
+      if (snapshot && !seen.has(record.externalId)) {
+        bulk.push(record);
+        seen.add(record.externalId);
+        continue;
+      }
+      await flush();
+      if (snapshot) {
+        bulk.push(record);
+        seen.add(record.externalId);
+      } else {
+        results.push(await applyEach(page, [record], (ctx, r) => stripeHandler.handle(ctx, r.payload, undefined)));
+      }
     }
-    return applyEach(page, records, (ctx, record) => stripeHandler.handle(ctx, record.payload, undefined));
+    await flush();
+    return mergeResults(results);
   },
 
   async read(call, entityType, externalId) {
