@@ -60,7 +60,7 @@ interface Run {
 /** startSync, then until the run ends (polled every 20 ms); wall-clock seconds from the request. */
 async function run(integrationId: string, resource: string, mode: 'FULL' | 'INCREMENTAL'): Promise<Run> {
   const started = performance.now();
-  const data = await graphql(`mutation($input: StartSyncInput!) { startSync(input: $input) { syncRun { id } } }`, { input: { integrationId, resource, mode } });
+  const data = await graphql(`mutation($i: ID!, $r: String!, $m: SyncMode!) { startSync(integrationId: $i, resource: $r, mode: $m) { syncRun { id } } }`, { i: integrationId, r: resource, m: mode });
   const id = data.startSync.syncRun.id;
   for (;;) {
     const { node } = await graphql(`query($id: ID!) { node(id: $id) { ... on SyncRun { status mode pages recordsSeen recordsChanged error } } }`, { id });

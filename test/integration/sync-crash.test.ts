@@ -34,7 +34,7 @@ it('a worker SIGKILLed in the middle of a FULL run: another resumes after its la
   sandbox.stripe.setFaults({ latencyMs: 60 });
   const workerEnv = { ROLE: 'worker', QUEUE_MONITOR_INTERVAL_SECONDS: '1', QUEUE_HEARTBEAT_SECONDS: '10' };
   const first = await spawnGateway(t, workerEnv);
-  const { startSync } = await t.run(StartSyncDocument, { input: { integrationId, resource: 'customers', mode: 'FULL' } });
+  const { startSync } = await t.run(StartSyncDocument, { integrationId, resource: 'customers', mode: 'FULL' });
   const runId = rowId(startSync.syncRun.id);
 
   await until(async () => (await t.sql<{ pages: number }>(`SELECT pages FROM sync_run WHERE id = $1`, [runId]))[0].pages >= 8, 60_000, 10);

@@ -8,7 +8,7 @@ import type { GraphQLContext } from '../context.js';
 import { streamOf } from '../subscriptions.js';
 import { IntegrationType } from '../types/admin.types.js';
 import { globalIdOf } from '../types/node.js';
-import { FieldChange, RehydratePayload, StartSyncInput, SyncRunConnection, SyncRunFilter, SyncRunPayload, SyncRunType } from '../types/sync.types.js';
+import { FieldChange, RehydratePayload, SyncMode, SyncRunConnection, SyncRunFilter, SyncRunPayload, SyncRunType } from '../types/sync.types.js';
 import { PageArgsType } from './customer.resolver.js';
 import { anyEntityId } from './shared.js';
 
@@ -47,8 +47,13 @@ export class SyncRunResolver {
     description:
       'Queues a run of one resource: FULL reads everything the provider holds (backfill), INCREMENTAL what changed since the last checkpoint. One QUEUED or RUNNING run per integration and resource (CONFLICT otherwise).',
   })
-  async startSync(@Arg('input', () => StartSyncInput) input: StartSyncInput, @Ctx() ctx: GraphQLContext) {
-    const syncRun = await ctx.services.sync.start(parseId('Integration', input.integrationId, 'input.integrationId'), input.resource, input.mode, { correlationId: ctx.correlationId });
+  async startSync(
+    @Arg('integrationId', () => ID) integrationId: string,
+    @Arg('resource', { description: 'The provider resource: customers, invoices (Stripe); contacts, deals (HubSpot).' }) resource: string,
+    @Arg('mode', () => SyncMode) mode: SyncMode,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    const syncRun = await ctx.services.sync.start(parseId('Integration', integrationId, 'integrationId'), resource, mode, { correlationId: ctx.correlationId });
     return { syncRun };
   }
 
@@ -84,19 +89,17 @@ export class SyncRunResolver {
     description: 'Every change of a sync run (queued, each page committed, ended), from any worker process. Needs integrations:read.',
     subscribe: ({ args, context }) => {
       const ctx = context as GraphQLContext;
-      const integrationId = args.integrationId ? parseId('Integration', args.integrationId, 'integrationId') : null;
-      const id = args.id ? parseId('SyncRun', args.id, 'id') : null;
+      const filter = args.filter as SyncRunFilter | null | undefined;
+      const integrationId = filter?.integrationId ? parseId('Integration', filter.integrationId, 'filter.integrationId') : null;
       return streamOf(ctx, 'sync.updated', Scope.INTEGRATIONS_READ, async (event) => {
-        if ((integrationId && event.integrationId !== integrationId) || (id && event.id !== id)) return null;
-        return (await ctx.services.sync.findByIds([event.id]))[0] ?? null;
+        if (integrationId && event.integrationId !== integrationId) return null;
+        const run = (await ctx.services.sync.findByIds([event.id]))[0] ?? null;
+        if (!run || (filter?.status && run.status !== filter.status) || (filter?.resource && run.resource !== filter.resource)) return null;
+        return run;
       });
     },
   })
-  syncRunUpdated(
-    @Root() run: SyncRun,
-    @Arg('integrationId', () => ID, { nullable: true }) _integrationId?: string,
-    @Arg('id', () => ID, { nullable: true }) _id?: string,
-  ): SyncRun {
+  syncRunUpdated(@Root() run: SyncRun, @Arg('filter', () => SyncRunFilter, { nullable: true }) _filter?: SyncRunFilter): SyncRun {
     return run;
   }
 }

@@ -67,6 +67,12 @@ export class SyncRunType extends NodeInterface {
 
   @Field(() => String, { nullable: true, description: 'Why the run FAILED.' })
   error: string | null;
+
+  @Field(() => JSONScalar, {
+    nullable: true,
+    description: "Where the resource's next INCREMENTAL run starts, as of this run's last committed page (Stripe: the last event applied; HubSpot: a modification time and id).",
+  })
+  checkpoint: unknown;
 }
 
 export const SyncRunConnection = ConnectionType('SyncRun', SyncRunType);
@@ -81,18 +87,6 @@ export class SyncRunFilter {
 
   @Field(() => String, { nullable: true })
   resource?: string | null;
-}
-
-@InputType()
-export class StartSyncInput {
-  @Field(() => ID)
-  integrationId: string;
-
-  @Field({ description: 'The provider resource: customers, invoices (Stripe); contacts, deals (HubSpot).' })
-  resource: string;
-
-  @Field(() => SyncMode, { defaultValue: SyncMode.INCREMENTAL })
-  mode: SyncMode;
 }
 
 @ObjectType()
@@ -139,14 +133,14 @@ export class FieldOriginType {
   @Field(() => ID, { nullable: true, description: 'The integration of a WEBHOOK or POLL change.' })
   integrationId: string | null;
 
-  @Field(() => DateTimeScalar)
-  at: Date;
+  @Field(() => DateTimeScalar, { description: 'When the change was made (its provider time, for WEBHOOK and POLL).' })
+  changedAt: Date;
 }
 
 /** A record's fieldOrigins as a list, in field order. */
 export function originsOf(record: { fieldOrigins: FieldOrigins | null }): FieldOriginType[] {
   return Object.entries(record.fieldOrigins ?? {})
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([field, o]) => ({ field, source: o.source, integrationId: o.integrationId ? toGlobalId('Integration', o.integrationId) : null, at: new Date(o.at) }));
+    .map(([field, o]) => ({ field, source: o.source, integrationId: o.integrationId ? toGlobalId('Integration', o.integrationId) : null, changedAt: new Date(o.at) }));
 }
 

@@ -169,7 +169,11 @@ export class HubSpotFake implements ProviderHandler {
   seed(counts: Record<string, number>): Record<string, string[]> {
     const made: Record<string, string[]> = { contacts: [] };
     const n = Math.max(0, Math.min(200_000, Number(counts.contacts ?? 0)));
-    for (let i = 0; i < n; i++) made.contacts.push(this.createObject('contacts', { email: `seeded-${this.nextId}@example.com`, firstname: 'Seeded', lastname: String(this.nextId) }));
+    // As a portal's records are: modified over the past day, oldest first.
+    const start = Date.now() - 86_400_000;
+    for (let i = 0; i < n; i++) {
+      made.contacts.push(this.createObject('contacts', { email: `seeded-${this.nextId}@example.com`, firstname: 'Seeded', lastname: String(this.nextId) }, [], new Date(start + Math.floor((i * 86_000_000) / n))));
+    }
     return made;
   }
 

@@ -10,8 +10,8 @@ import { applyDealSnapshot, CONTACT_PROPERTIES, contactFacts, DEAL_PROPERTIES, h
 const PAGE = 200;
 /** A search query pages through at most this many results. */
 export const SEARCH_CAP = 10_000;
-/** Search allows about 5 requests a second per account: this process keeps them this far apart. */
-const SEARCH_SPACING_MS = 220;
+/** Search allows about 5 requests a second per account: this process keeps them this far apart (4 a second, room for jitter on the way). */
+const SEARCH_SPACING_MS = 250;
 
 /** Each resource: its CRM object, and the property holding its modification time (they differ). */
 const RESOURCES = {
@@ -35,6 +35,8 @@ interface Cursor {
   /** The newest modification time seen, and the greatest id seen at that time: where the next INCREMENTAL run starts. */
   maxTs: number;
   maxId?: string;
+  /** When the run began (ms): records modified shortly before it may not have been searchable yet. */
+  began?: number;
 }
 
 /**
@@ -45,6 +47,13 @@ interface Checkpoint {
   ts: number;
   afterId?: string;
 }
+
+/**
+ * New and changed records take a moment to become searchable: a run does not move its checkpoint
+ * past this long before it began, so the next run reads that window again (the records in it are
+ * re-read and change nothing; one missing from the index when this run searched is found then).
+ */
+export const SEARCH_SETTLE_MS = 60_000;
 
 const byId = (a: string, b: string) => (Number(a) > Number(b) ? a : b);
 
@@ -89,12 +98,12 @@ export const hubspotPoller: Poller = {
     const checkpoint = stored as Checkpoint | null;
     if (mode === 'INCREMENTAL' && checkpoint) {
       const afterId = checkpoint.afterId ?? '0';
-      return { mode, cursor: { phase: 'later', ts: checkpoint.ts, afterId, after: null, maxTs: checkpoint.ts, maxId: afterId } satisfies Cursor as unknown as Json };
+      return { mode, cursor: { phase: 'later', ts: checkpoint.ts, afterId, after: null, maxTs: checkpoint.ts, maxId: afterId, began: Date.now() } satisfies Cursor as unknown as Json };
     }
     return {
       mode: 'FULL',
       note: mode === 'INCREMENTAL' ? 'no checkpoint yet: ran as FULL (backfill)' : undefined,
-      cursor: { phase: 'later', ts: 0, afterId: '0', after: null, maxTs: checkpoint?.ts ?? 0 } satisfies Cursor as unknown as Json,
+      cursor: { phase: 'later', ts: 0, afterId: '0', after: null, maxTs: checkpoint?.ts ?? 0, began: Date.now() } satisfies Cursor as unknown as Json,
     };
   },
 
@@ -153,7 +162,8 @@ export const hubspotPoller: Poller = {
     }
     // Mid-run, records of the newest instant may not all be read yet (search orders ties as it
     // likes): the checkpoint includes that instant. Once the run has read everything, it skips it.
-    const checkpoint: Checkpoint = next === null ? { ts: maxTs, afterId: maxId } : { ts: maxTs };
+    const settled = (cursor.began ?? Date.now()) - SEARCH_SETTLE_MS;
+    const checkpoint: Checkpoint = next === null && maxTs <= settled ? { ts: maxTs, afterId: maxId } : { ts: Math.min(maxTs, settled) };
     return { records, next: next as unknown as Json | null, checkpoint: checkpoint as unknown as Json };
   },
 
