@@ -50,12 +50,13 @@ export function createServices(
 ): Services {
   const outbound = createOutboundHttp(outboundPolicy);
   const integrations = new IntegrationService(db, new CredentialCipher(encryptionKey, previousKeys), outboundPolicy);
+  const jobs = new JobService(db, boss, events);
   return {
     outbound,
-    sync: new SyncService(db, boss, integrations, events, outbound, new SharedRate(db), fieldOwnership),
+    sync: new SyncService(db, boss, integrations, events, outbound, new SharedRate(db), fieldOwnership, jobs),
     webhooks: new WebhookService(db, boss, webhookRetry),
     events,
-    jobs: new JobService(db, boss, events),
+    jobs,
     db,
     customers: new CustomerService(db),
     contracts: new ContractService(db),

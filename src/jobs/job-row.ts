@@ -5,6 +5,7 @@ const JOB_COLUMNS: Record<string, keyof IntegrationJob> = {
   attempts: 'attempts', max_attempts: 'maxAttempts', last_error: 'lastError', correlation_id: 'correlationId', idempotency_key: 'idempotencyKey',
   provider_idempotency_key: 'providerIdempotencyKey', queue_job_id: 'queueJobId', payload: 'payload', result: 'result',
   next_attempt_at: 'nextAttemptAt', created_at: 'createdAt', updated_at: 'updatedAt', completed_at: 'completedAt',
+  source: 'source', source_integration_id: 'sourceIntegrationId', synced_hashes: 'syncedHashes',
 };
 
 /** The columns jobFromRow reads, for statements that must not return `*` (prepared ones keep their result shape). */

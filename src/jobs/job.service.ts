@@ -12,6 +12,9 @@ import { IntegrationLog, JOB_LOGS_SHOWN } from '../domain/job/integration-log.en
 import { badInput, conflict, notFound } from '../domain/shared/errors.js';
 import { newId, toGlobalId } from '../domain/shared/ids.js';
 import { fromMinorUnits } from '../domain/shared/money.js';
+import { ChangeSource } from '../domain/shared/field-origins.js';
+import { canonicalValues, hashesOf, holdsAll, type SyncedHashes } from '../domain/shared/synced-values.js';
+import { syncSuppressed } from '../observability/metrics.js';
 import { paginate, type Connection, type PageArgs } from '../domain/shared/pagination.js';
 import { optionalEmail, requiredText } from '../domain/shared/validation.js';
 import type { EventBus } from './job-events.js';
@@ -30,7 +33,19 @@ export interface EnqueueRequest {
   payload: Record<string, unknown>;
   idempotencyKey?: string | null;
   correlationId: string;
+  /** The change that caused the job; API when absent. */
+  cause?: ChangeCause;
+  /** Hashes of the mapped fields it sends, kept on its link once the provider acknowledges them. */
+  syncedHashes?: SyncedHashes | null;
 }
+
+/** Where a change came from: the jobs it causes say so, and skip the integration it came from. */
+export interface ChangeCause {
+  source: ChangeSource;
+  integrationId: string | null;
+}
+
+export const API_CAUSE: ChangeCause = { source: ChangeSource.API, integrationId: null };
 
 export interface JobFilter {
   integrationId?: string | null;
@@ -95,11 +110,12 @@ const ENTITY_ORDER_LOCKS = `SELECT count(pg_advisory_xact_lock(k)) FROM (
 const INSERT_JOBS_SQL = `
   WITH locked AS MATERIALIZED (${ENTITY_ORDER_LOCKS})
   INSERT INTO integration_job (id, integration_id, operation, entity_type, entity_id, status, attempts, max_attempts,
-                               correlation_id, idempotency_key, provider_idempotency_key, payload, queue_job_id)
+                               correlation_id, idempotency_key, provider_idempotency_key, payload, queue_job_id, source, source_integration_id, synced_hashes)
   SELECT id, integration_id, operation, entity_type, entity_id, 'PENDING', 0, max_attempts,
-         correlation_id, idempotency_key, provider_idempotency_key, payload, queue_job_id
+         correlation_id, idempotency_key, provider_idempotency_key, payload, queue_job_id, source, source_integration_id, synced_hashes
   FROM locked, jsonb_to_recordset($1::jsonb) AS x(id uuid, integration_id uuid, operation text, entity_type text, entity_id uuid, max_attempts int,
-                                          correlation_id text, idempotency_key text, provider_idempotency_key text, payload jsonb, queue_job_id uuid)
+                                          correlation_id text, idempotency_key text, provider_idempotency_key text, payload jsonb, queue_job_id uuid,
+                                          source text, source_integration_id uuid, synced_hashes jsonb)
   ON CONFLICT (integration_id, idempotency_key) DO NOTHING
   RETURNING ${JOB_COLUMN_LIST}`;
 
@@ -167,6 +183,9 @@ export class JobService {
         provider_idempotency_key: `switchboard-${id}`,
         payload: req.payload,
         queue_job_id: newId(),
+        source: (req.cause ?? API_CAUSE).source,
+        source_integration_id: (req.cause ?? API_CAUSE).integrationId,
+        synced_hashes: req.syncedHashes ?? null,
       };
     });
     const inserted = new Map((await preparedIn(tx, 'switchboard_insert_jobs', INSERT_JOBS_SQL, [JSON.stringify(rows)])).map((r) => [r.id as string, jobFromRow(r)]));
@@ -247,18 +266,66 @@ export class JobService {
     return integration;
   }
 
-  /** Jobs for every integration set to auto-sync this entity, in the caller's transaction. */
-  async autoSync(tx: EntityManager, entityType: 'Customer' | 'Contract', entity: Customer | Contract, correlationId: string): Promise<IntegrationJob[]> {
-    const integrations = await tx.query(`SELECT id FROM integration WHERE $1 = ANY(auto_sync) AND status <> 'DISABLED' ORDER BY id`, [entityType]);
-    const jobs: IntegrationJob[] = [];
-    for (const { id } of integrations as { id: string }[]) {
-      const integration = (await tx.findOneBy(Integration, { id }))!;
-      const operation = PROVIDERS[integration.provider].autoSync[entityType];
-      if (!operation) continue;
-      const payload = entityType === 'Customer' ? customerPayload(entity as Customer) : contractPayload(entity as Contract);
-      jobs.push(await this.enqueue(tx, { integration, operation, entityType, entityId: entity.id, payload, correlationId }));
+  /** Jobs for every integration set to auto-sync this entity, in the caller's transaction (see autoSyncMany). */
+  async autoSync(tx: EntityManager, entityType: 'Customer' | 'Contract', entity: Customer | Contract, correlationId: string, cause: ChangeCause = API_CAUSE): Promise<IntegrationJob[]> {
+    return this.autoSyncMany(tx, entityType, [entity], correlationId, cause);
+  }
+
+  /**
+   * A change's fan-out, in the transaction that made it: a job for every integration (not
+   * DISABLED) set to auto-sync the entity type, except the integration the change came from
+   * (`cause.integrationId`; with `only`, just that one: a conflict's correction). A job is not
+   * enqueued when the provider already holds every field the operation carries (its link's
+   * hashes) and no earlier job of the record is unfinished there: counted as a no-op.
+   */
+  async autoSyncMany(
+    tx: EntityManager,
+    entityType: 'Customer' | 'Contract',
+    entities: ReadonlyArray<Customer | Contract>,
+    correlationId: string,
+    cause: ChangeCause = API_CAUSE,
+    only: string | null = null,
+  ): Promise<IntegrationJob[]> {
+    if (entities.length === 0) return [];
+    const integrations = await tx
+      .createQueryBuilder(Integration, 'i')
+      .where(':type = ANY(i.auto_sync) AND i.status <> :disabled', { type: entityType, disabled: IntegrationStatus.DISABLED })
+      .andWhere(only ? 'i.id = :only' : cause.integrationId ? 'i.id <> :source' : 'TRUE', { only, source: cause.integrationId })
+      .orderBy('i.id')
+      .getMany();
+    const targets = integrations.filter((i) => PROVIDERS[i.provider].autoSync[entityType]);
+    if (targets.length === 0) return [];
+    const ids = entities.map((e) => e.id);
+    const [links, unfinished] = await Promise.all([
+      tx.query(
+        `SELECT integration_id, entity_id, synced_hashes FROM external_ref
+          WHERE entity_type = $1 AND entity_id = ANY($2::uuid[]) AND integration_id = ANY($3::uuid[]) AND deleted_at IS NULL`,
+        [entityType, ids, targets.map((i) => i.id)],
+      ) as Promise<Array<{ integration_id: string; entity_id: string; synced_hashes: SyncedHashes }>>,
+      tx.query(
+        `SELECT DISTINCT integration_id, entity_id FROM integration_job
+          WHERE entity_type = $1 AND entity_id = ANY($2::uuid[]) AND integration_id = ANY($3::uuid[]) AND status IN ('PENDING', 'RETRYING', 'PROCESSING')`,
+        [entityType, ids, targets.map((i) => i.id)],
+      ) as Promise<Array<{ integration_id: string; entity_id: string }>>,
+    ]);
+    const held = new Map(links.map((l) => [`${l.integration_id}:${l.entity_id}`, l.synced_hashes]));
+    const busy = new Set(unfinished.map((u) => `${u.integration_id}:${u.entity_id}`));
+    const reqs: EnqueueRequest[] = [];
+    for (const integration of targets) {
+      const module = PROVIDERS[integration.provider];
+      for (const entity of entities) {
+        const values = canonicalValues(entityType, entity);
+        const hashes = hashesOf(values, module.syncedFields?.[entityType] ?? Object.keys(values));
+        const key = `${integration.id}:${entity.id}`;
+        if (!busy.has(key) && holdsAll(held.get(key), hashes)) {
+          syncSuppressed.inc({ integration: integration.id, kind: 'noop' });
+          continue;
+        }
+        const payload = entityType === 'Customer' ? customerPayload(entity as Customer) : contractPayload(entity as Contract);
+        reqs.push({ integration, operation: module.autoSync[entityType]!, entityType, entityId: entity.id, payload, correlationId, cause, syncedHashes: hashes });
+      }
     }
-    return jobs;
+    return reqs.length ? this.enqueueMany(tx, reqs) : [];
   }
 
   /**

@@ -15,7 +15,7 @@ import { isUuid, newId, UUID_PATTERN } from '../domain/shared/ids.js';
 import { prepared } from '../db/prepared.js';
 import { isDatabaseUnavailable } from '../db/db-errors.js';
 import { retryWhileUnavailable } from '../db/retry.js';
-import {
+import { changeToProvider,
   circuitState,
   expectedCallSeconds,
   inFlightBudget,
@@ -798,7 +798,8 @@ export class OutboundWorker {
         integration: r.integration.id,
         provider: r.integration.provider,
         slot: r.slot,
-        links: linkRecords(r.result.links),
+        // The link of the job's own record learns what the provider now holds (echo suppression).
+        links: linkRecords(r.result.links.map((l) => (r.job.syncedHashes && l.entityType === r.job.entityType && l.entityId === r.job.entityId ? { ...l, syncedHashes: r.job.syncedHashes } : l))),
       }));
       const rows = await prepared(this.db, 'switchboard_outbound_succeed', SUCCEED_SQL, [
         JSON.stringify(cohort),
@@ -935,6 +936,8 @@ export class OutboundWorker {
       { signal: this.stopping.signal, onRetry: (err, n) => n === 0 && this.log.warn({ err, jobId: job.id }, 'recording a completed job waits for the database') },
     );
     this.events.publish('log.added', log);
+    // From the change's commit (the job was enqueued in its transaction) to the provider's 2xx.
+    changeToProvider.observe({ integration: integration.id, provider: integration.provider, source: job.source ?? 'API' }, Math.max(0, (Date.now() - new Date(job.createdAt).getTime()) / 1000));
     // The statement returns what it changed beyond what this process knows (the times).
     const completed = Object.assign(new IntegrationJob(), job, {
       status: JobStatus.COMPLETED,

@@ -389,3 +389,18 @@ export const syncLag = new Histogram({
   buckets: [1, 5, 15, 30, 60, 300, 900, 3600, 21600, 86400],
   registers: [registry],
 });
+
+export const syncSuppressed = new Counter({
+  name: 'switchboard_sync_suppressed_total',
+  help: 'Changes not sent on or not applied, by integration and kind: echo (a provider reported back what the gateway last wrote or read there), noop (a job whose mapped fields the provider already holds)',
+  labelNames: ['integration', 'kind'] as const,
+  registers: [registry],
+});
+
+export const changeToProvider = new Histogram({
+  name: 'switchboard_change_to_provider_seconds',
+  help: "From the commit of a change to the target provider's 2xx for the job it caused, by target integration, provider and the change's source",
+  labelNames: ['integration', 'provider', 'source'] as const,
+  buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+  registers: [registry],
+});

@@ -23,6 +23,12 @@ export interface ProviderModule {
   connector: Connector | null;
   /** Which canonical entity each auto-sync choice enqueues, and with which operation. */
   autoSync: Partial<Record<'Customer' | 'Contract', string>>;
+  /**
+   * The canonical fields each auto-sync operation carries to the provider (`name`, `email`,
+   * `title`, `value`, ...): a change to none of them sends nothing, and what the provider
+   * acknowledged is remembered per link (echo suppression). Absent: every field counts.
+   */
+  syncedFields?: Partial<Record<'Customer' | 'Contract', readonly string[]>>;
   /** Its webhook signature scheme. */
   verify: WebhookVerifier;
   /** Its webhook body: the events one request holds. */

@@ -6,6 +6,7 @@ import { ChangeSource } from '../domain/shared/field-origins.js';
 import { isUuid, newId } from '../domain/shared/ids.js';
 import { insertLogsSql, logRecord } from '../jobs/log-row.js';
 import { maskPersonal } from '../observability/masking.js';
+import { canonicalValues, hashesOf } from '../domain/shared/synced-values.js';
 import { CUSTOMER_FIELDS, nonEmpty, normaliseEmail, ReconcileContext, type CustomerFacts, type FieldDecision } from '../webhooks/reconcile.js';
 import { emptyPublished, type PageApply, type PageResult } from './poller.js';
 
@@ -47,6 +48,7 @@ function refRow(r: ExternalRef): Record<string, unknown> {
     field_clock: r.fieldClock,
     deleted_at: r.deletedAt,
     last_seen_run: r.lastSeenRun ?? null,
+    synced_hashes: r.syncedHashes ?? {},
   };
 }
 
@@ -95,6 +97,7 @@ export async function applyCustomerSnapshots(page: PageApply, snapshots: Custome
 
   const fresh: Customer[] = [];
   const touched = new Set<Customer>();
+  const corrections = new Set<string>();
   const refsOut: ExternalRef[] = [];
   const logs: ReconcileContext['published']['logs'] = [];
   for (const r of records) {
@@ -147,6 +150,7 @@ export async function applyCustomerSnapshots(page: PageApply, snapshots: Custome
         fieldClock: {},
         deletedAt: null,
         remoteData: null,
+        syncedHashes: {},
       });
       refs.set(r.externalId, ref);
     }
@@ -160,10 +164,13 @@ export async function applyCustomerSnapshots(page: PageApply, snapshots: Custome
     refsOut.push(ref);
     if (created) {
       for (const f of Object.keys(CUSTOMER_FIELDS)) ref.fieldClock[f] = r.at;
+      // The provider holds what the customer was made from.
+      ref.syncedHashes = { ...(ref.syncedHashes ?? {}), ...hashesOf(canonicalValues('Customer', customer), ['name', 'email', 'phone', 'currency']) };
       result.changed++;
     } else {
       const linkedNow = !refs.get(r.externalId)?.createdAt;
-      const changes = ctx.applyOwned('Customer', currentOf(customer), incomingOf(r.asserted ? (Object.fromEntries(r.asserted.map((k) => [k, r.facts[k]])) as CustomerFacts) : r.facts), ref.fieldClock);
+      const changes = ctx.applyOwned('Customer', currentOf(customer), incomingOf(r.asserted ? (Object.fromEntries(r.asserted.map((k) => [k, r.facts[k]])) as CustomerFacts) : r.facts), ref.fieldClock, null, ref);
+      for (const c of ctx.corrections.values()) corrections.add(c.entityId);
       const address = changes['customer.email'];
       if (typeof address === 'string') {
         const holder = holders.get(address);
@@ -194,6 +201,14 @@ export async function applyCustomerSnapshots(page: PageApply, snapshots: Custome
   await write(tx, fresh, [...touched], refsOut, logs);
   result.published.customers.push(...fresh, ...touched);
   result.published.logs.push(...logs);
+  // The page's changes fan out to the other integrations; a provider whose change lost to an
+  // owner gets the owner's value back.
+  if (page.jobs) {
+    const cause = { source: ChangeSource.POLL, integrationId: integration.id };
+    result.published.jobs.push(...(await page.jobs.autoSyncMany(tx, 'Customer', [...fresh, ...touched], page.correlationId, cause)));
+    const lost = [...customers.values()].filter((c) => corrections.has(c.id));
+    if (lost.length) result.published.jobs.push(...(await page.jobs.autoSyncMany(tx, 'Customer', lost, page.correlationId, cause, integration.id)));
+  }
   return result;
 }
 
@@ -227,12 +242,13 @@ async function write(tx: EntityManager, fresh: Customer[], touched: Customer[], 
   }
   if (refs.length) {
     await tx.query(
-      `INSERT INTO external_ref (id, entity_type, entity_id, integration_id, provider, external_id, remote_data, last_synced_at, field_clock, deleted_at, last_seen_run)
-       SELECT id, entity_type, entity_id, integration_id, provider, external_id, remote_data, last_synced_at, field_clock, deleted_at, last_seen_run
+      `INSERT INTO external_ref (id, entity_type, entity_id, integration_id, provider, external_id, remote_data, last_synced_at, field_clock, deleted_at, last_seen_run, synced_hashes)
+       SELECT id, entity_type, entity_id, integration_id, provider, external_id, remote_data, last_synced_at, field_clock, deleted_at, last_seen_run, synced_hashes
          FROM jsonb_populate_recordset(NULL::external_ref, $1::jsonb)
        ON CONFLICT (integration_id, entity_type, external_id) DO UPDATE
          SET entity_id = excluded.entity_id, remote_data = excluded.remote_data, last_synced_at = excluded.last_synced_at,
-             field_clock = excluded.field_clock, deleted_at = excluded.deleted_at, last_seen_run = COALESCE(excluded.last_seen_run, external_ref.last_seen_run)`,
+             field_clock = excluded.field_clock, deleted_at = excluded.deleted_at, last_seen_run = COALESCE(excluded.last_seen_run, external_ref.last_seen_run),
+             synced_hashes = external_ref.synced_hashes || excluded.synced_hashes`,
       [JSON.stringify(refs.map(refRow))],
     );
   }

@@ -19,6 +19,8 @@ export async function applyEach(page: PageApply, records: PolledRecord[], apply:
   for (const record of records) {
     const ctx = pollContext(page, record);
     const outcome = await apply(ctx, record);
+    if (page.jobs) await ctx.fanOut(page.jobs);
+    ctx.published.jobs.push(...ctx.fanned);
     await ctx.flushLogs();
     const p = ctx.published;
     if (p.customers.length + p.invoices.length + p.contracts.length + p.jobs.length > 0) result.changed++;

@@ -3,6 +3,7 @@ import type { CanonicalEntityType } from '../domain/external-ref/external-ref.en
 import type { Integration } from '../domain/integration/integration.entity.js';
 import type { CallContext } from '../providers/connector.js';
 import type { Ownership } from '../webhooks/ownership.js';
+import type { JobService } from '../jobs/job.service.js';
 import type { FieldDecision, Published } from '../webhooks/reconcile.js';
 
 export type SyncMode = 'INCREMENTAL' | 'FULL';
@@ -51,6 +52,8 @@ export interface PageApply {
   correlationId: string;
   /** A FULL run's id: the links of the page's records are marked seen by it (deletions are what it did not see). */
   seenBy: string | null;
+  /** Fans the page's changes out to the other integrations (jobs in the page's transaction); none: a dry run. */
+  jobs: JobService | null;
 }
 
 export interface PageResult {

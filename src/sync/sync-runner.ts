@@ -199,7 +199,7 @@ export class SyncRunner {
       )) as Array<{ status: string; integration_status: string }>;
       if (row?.status !== SyncRunStatus.RUNNING) return 'stopped' as const;
       if (row.integration_status !== IntegrationStatus.ACTIVE) return 'paused' as const;
-      const apply = { tx, integration, ownership: this.options.ownership, correlationId: run.correlationId, seenBy: run.mode === 'FULL' ? run.id : null };
+      const apply = { tx, integration, ownership: this.options.ownership, correlationId: run.correlationId, seenBy: run.mode === 'FULL' ? run.id : null, jobs: this.services.jobs };
       const result = await poller.apply(apply, run.resource, page.records);
       if (run.mode === 'FULL' && !result.seenMarked) await markSeen(apply, poller.resources[run.resource], page.records.map((r) => r.externalId), run.id);
       await tx.query(

@@ -10,6 +10,7 @@ import { newId } from '../domain/shared/ids.js';
 import { paginate, type Connection, type PageArgs } from '../domain/shared/pagination.js';
 import type { OutboundHttp } from '../http/outbound-policy.js';
 import type { EventBus } from '../jobs/job-events.js';
+import type { JobService } from '../jobs/job.service.js';
 import { queueDb } from '../jobs/queue.js';
 import { SYNC_QUEUE, type SyncQueueData } from '../jobs/queue-names.js';
 import type { SharedRate } from '../jobs/shared-rate.js';
@@ -60,6 +61,7 @@ export class SyncService {
     private readonly outbound: OutboundHttp,
     private readonly rate: SharedRate,
     private readonly ownership: Ownership,
+    private readonly jobs: JobService,
   ) {}
 
   /** The poller of an integration's provider, or BAD_USER_INPUT. */
@@ -223,7 +225,7 @@ export class SyncService {
     let decisions: FieldDecision[] = [];
     try {
       const published = await this.db.transaction(async (tx) => {
-        const page = { tx, integration, ownership: this.ownership, correlationId, seenBy: null };
+        const page = { tx, integration, ownership: this.ownership, correlationId, seenBy: null, jobs: dryRun ? null : this.jobs };
         const result = await poller.apply(page, found.resource, [found.record]);
         decisions = result.decisions.get(ref.externalId) ?? [];
         if (dryRun) throw new DryRun();

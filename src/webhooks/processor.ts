@@ -227,6 +227,8 @@ export class WebhookProcessor {
         if (row?.status !== WebhookStatus.RECEIVED) return null;
         const ctx = new ReconcileContext(tx, integration, webhookOrigin(event), this.options.ownership);
         const result = await handler.handle(ctx, payload, remote);
+        // What changed reaches the other integrations, in this transaction.
+        await ctx.fanOut(this.services.jobs);
         if (result.note) ctx.notes.unshift(result.note);
         const note = ctx.notes.join('; ').slice(0, 2000) || null;
         ctx.addLog({
@@ -289,6 +291,7 @@ export class WebhookProcessor {
     for (const i of ctx.published.invoices) events.publish('invoice.updated', i);
     for (const k of ctx.published.contracts) events.publish('contract.updated', k);
     for (const j of ctx.published.jobs) events.publish('job.updated', j);
+    this.services.jobs.announce(ctx.fanned);
     for (const l of ctx.published.logs) events.publish('log.added', l);
   }
 }

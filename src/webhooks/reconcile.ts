@@ -12,6 +12,12 @@ import type { WebhookEvent } from '../domain/webhook/webhook-event.entity.js';
 import type { OwnedField, Ownership } from './ownership.js';
 import { maskPersonal } from '../observability/masking.js';
 import { ChangeSource, markOrigins, type FieldOrigins } from '../domain/shared/field-origins.js';
+import { canonicalValues, hashesOf, linkField, valueHash, type SyncedHashes } from '../domain/shared/synced-values.js';
+import type { JobService } from '../jobs/job.service.js';
+import { syncSuppressed } from '../observability/metrics.js';
+import { In } from 'typeorm';
+
+const uniqueById = <T extends { id: string }>(records: T[]): T[] => [...new Map(records.map((r) => [r.id, r])).values()];
 
 /** What one event changed, published on the internal topics once its transaction commits. */
 export interface Published {
@@ -55,6 +61,12 @@ export class ReconcileContext {
   readonly notes: string[] = [];
   /** Every field applyOwned weighed, with its verdict. */
   readonly decisions: FieldDecision[] = [];
+  /** Records whose change from this provider lost to another owner: the provider gets the owner's value back. */
+  readonly corrections = new Map<string, { entityType: 'Customer' | 'Contract'; entityId: string }>();
+  /** Jobs the change fanned out to other integrations (announced after the commit). */
+  readonly fanned: IntegrationJob[] = [];
+  /** Per link: hashes of the last values the gateway sent there (jobs in flight or done), read once. */
+  private readonly sent = new Map<string, SyncedHashes>();
 
   constructor(
     readonly tx: EntityManager,
@@ -80,7 +92,36 @@ export class ReconcileContext {
   }
 
   async findRef(entityType: CanonicalEntityType, externalId: string): Promise<ExternalRef | null> {
-    return this.tx.findOne(ExternalRef, { where: { integrationId: this.integration.id, entityType, externalId }, lock: { mode: 'pessimistic_write' } });
+    const ref = await this.tx.findOne(ExternalRef, { where: { integrationId: this.integration.id, entityType, externalId }, lock: { mode: 'pessimistic_write' } });
+    if (ref && (entityType === 'Customer' || entityType === 'Contract')) {
+      // What the gateway sent there last: a webhook reporting it back may arrive before the job's
+      // completion is recorded on the link.
+      const [job] = (await this.tx.query(
+        `SELECT synced_hashes FROM integration_job
+          WHERE integration_id = $1 AND entity_type = $2 AND entity_id = $3 AND synced_hashes IS NOT NULL AND status IN ('PROCESSING', 'COMPLETED', 'RETRYING')
+          ORDER BY created_at DESC LIMIT 1`,
+        [this.integration.id, entityType, ref.entityId],
+      )) as Array<{ synced_hashes: SyncedHashes }>;
+      if (job) this.sent.set(ref.id, job.synced_hashes);
+    }
+    return ref;
+  }
+
+  /**
+   * The change's fan-out, in its transaction: jobs for every other integration auto-syncing the
+   * records it changed, and for this one where its change lost to another owner (the owner's
+   * value goes back, once). Announce `fanned` after the commit.
+   */
+  async fanOut(jobs: JobService): Promise<void> {
+    const cause = { source: this.origin.source, integrationId: this.integration.id };
+    const changed = { Customer: uniqueById(this.published.customers), Contract: uniqueById(this.published.contracts) };
+    for (const entityType of ['Customer', 'Contract'] as const) {
+      this.fanned.push(...(await jobs.autoSyncMany(this.tx, entityType, changed[entityType], this.origin.correlationId, cause)));
+      const lost = [...this.corrections.values()].filter((c) => c.entityType === entityType).map((c) => c.entityId);
+      if (lost.length === 0) continue;
+      const records = entityType === 'Customer' ? await this.tx.findBy(Customer, { id: In(lost) }) : await this.tx.findBy(Contract, { id: In(lost) });
+      this.fanned.push(...(await jobs.autoSyncMany(this.tx, entityType, records, this.origin.correlationId, cause, this.integration.id)));
+    }
   }
 
   async link(entityType: CanonicalEntityType, entityId: string, externalId: string, remoteData: Record<string, unknown> | null): Promise<ExternalRef> {
@@ -144,6 +185,9 @@ export class ReconcileContext {
    * - a field its sender does not own is not applied; a differing value is logged as a conflict
    *   with both values;
    * - a field changed by a newer event (per-field provider time on the link) is not overwritten.
+   * - with the `link` of an auto-synced record: a value the provider is known to hold (the
+   *   gateway wrote it there, or read it from there before) is an echo, not a change: it is not
+   *   applied, whatever the model holds now. The link learns each value asserted.
    * Returns the fields to write. `clock` is the link's field clock (null: order checked elsewhere).
    */
   applyOwned<F extends OwnedField>(
@@ -151,11 +195,14 @@ export class ReconcileContext {
     current: Partial<Record<F, unknown>>,
     incoming: Partial<Record<F, unknown>>,
     clock: Record<string, number> | null,
-    tieBreak?: (field: F) => boolean,
+    tieBreak?: ((field: F) => boolean) | null,
+    link?: ExternalRef | null,
   ): Partial<Record<F, unknown>> {
     const out: Partial<Record<F, unknown>> = {};
     const sender = this.integration.provider;
     const at = this.occurredAtMs;
+    let asserted = 0;
+    let echoed = 0;
     for (const field of Object.keys(incoming) as F[]) {
       const value = incoming[field];
       if (value === undefined) continue;
@@ -163,8 +210,24 @@ export class ReconcileContext {
       const owner = this.ownership[field];
       const decide = (applies: boolean, reason: string | null) =>
         this.decisions.push({ field, current: current[field] ?? null, incoming: value ?? null, applies, reason });
+      if (link) {
+        asserted++;
+        const key = linkField(field);
+        const hash = valueHash(key, value);
+        const known = link.syncedHashes?.[key] === hash || this.sent.get(link.id)?.[key] === hash;
+        link.syncedHashes = { ...(link.syncedHashes ?? {}), [key]: hash };
+        if (known) {
+          echoed++;
+          if (clock && (clock[field] ?? -Infinity) < at) clock[field] = at;
+          decide(false, same ? 'equal' : 'echo: the provider reports a value the gateway wrote (or read) there before');
+          continue;
+        }
+      }
       if (owner !== sender) {
         decide(false, same ? 'equal' : `owned by ${owner}`);
+        if (!same && link && (link.entityType === 'Customer' || link.entityType === 'Contract')) {
+          this.corrections.set(`${link.entityType}:${link.entityId}`, { entityType: link.entityType, entityId: link.entityId });
+        }
         if (!same) {
           this.addLog({
             eventType: `conflict.${field}`,
@@ -188,6 +251,7 @@ export class ReconcileContext {
       decide(!same, same ? 'equal' : null);
       if (!same) out[field] = value;
     }
+    if (asserted > 0 && echoed === asserted) syncSuppressed.inc({ integration: this.integration.id, kind: 'echo' });
     return out;
   }
 }
@@ -294,8 +358,10 @@ export async function resolveCustomer(
   }
   const linked = await ctx.link('Customer', customer.id, externalId, null);
   if (created) {
-    // Every field came from this event: later events are ordered against it.
+    // Every field came from this event: later events are ordered against it, and the provider
+    // holds these values (a later event repeating them is no change).
     for (const f of Object.keys(CUSTOMER_FIELDS)) linked.fieldClock[f] = ctx.occurredAtMs;
+    linked.syncedHashes = { ...(linked.syncedHashes ?? {}), ...hashesOf(canonicalValues('Customer', customer), ['name', 'email', 'phone', 'currency']) };
     await ctx.tx.save(linked);
   }
   return { customer, ref: linked, created };
@@ -315,7 +381,7 @@ export async function updateCustomer(ctx: ReconcileContext, customer: Customer, 
   if (facts.email !== undefined && normaliseEmail(facts.email)) incoming['customer.email'] = normaliseEmail(facts.email);
   if (facts.phone !== undefined) incoming['customer.phone'] = nonEmpty(facts.phone);
   if (facts.currency) incoming['customer.currency'] = facts.currency.toUpperCase();
-  const changes = ctx.applyOwned('Customer', current, incoming, ordered ? ref.fieldClock : null);
+  const changes = ctx.applyOwned('Customer', current, incoming, ordered ? ref.fieldClock : null, null, ref);
   const email = changes['customer.email'];
   if (typeof email === 'string' && (await emailHolder(ctx, email, customer.id)) !== null) {
     // Another customer has the address: it is not moved (nor merged) by an inbound event.

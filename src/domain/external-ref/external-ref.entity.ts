@@ -44,4 +44,8 @@ export class ExternalRef {
   /** The FULL sync run that last read this record at the provider (a run ends the links it did not see). */
   @Column('uuid', { name: 'last_seen_run', nullable: true })
   lastSeenRun: string | null;
+
+  /** Per canonical field, a hash of the value the provider holds as far as the gateway knows (echo suppression). */
+  @Column('jsonb', { name: 'synced_hashes', default: () => "'{}'::jsonb" })
+  syncedHashes: Record<string, string>;
 }

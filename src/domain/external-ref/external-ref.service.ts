@@ -31,11 +31,13 @@ export interface LinkInput {
   entityId: string;
   externalId: string;
   remoteData?: Record<string, unknown> | null;
+  /** Hashes of values the provider now holds (merged into the link's). */
+  syncedHashes?: Record<string, string> | null;
 }
 
 /** Links as the JSON array `upsertLinksSql` reads. */
 export function linkRecords(links: LinkInput[]): Array<Record<string, unknown>> {
-  return links.map((l) => ({ id: newId(), entityType: l.entityType, entityId: l.entityId, externalId: l.externalId, remoteData: l.remoteData ?? null }));
+  return links.map((l) => ({ id: newId(), entityType: l.entityType, entityId: l.entityId, externalId: l.externalId, remoteData: l.remoteData ?? null, syncedHashes: l.syncedHashes ?? null }));
 }
 
 /** Links as the JSON parameter `upsertLinksSql` reads. */
@@ -51,9 +53,10 @@ export function linksParam(links: LinkInput[]): string {
  * statement both carry is written once (an upsert cannot touch one row twice).
  */
 export function upsertLinksSql(integrationParam: string, providerParam: string, linksParamRef: string, from = ''): string {
-  return `INSERT INTO external_ref (id, entity_type, entity_id, integration_id, provider, external_id, remote_data, last_synced_at)
-    SELECT DISTINCT ON (${integrationParam}::uuid, r."entityType", r."externalId") r.id, r."entityType", r."entityId", ${integrationParam}::uuid, ${providerParam}::text, r."externalId", r."remoteData", now()
-    FROM ${from} jsonb_to_recordset(${linksParamRef}::jsonb) AS r(id uuid, "entityType" text, "entityId" uuid, "externalId" text, "remoteData" jsonb)
+  return `INSERT INTO external_ref (id, entity_type, entity_id, integration_id, provider, external_id, remote_data, last_synced_at, synced_hashes)
+    SELECT DISTINCT ON (${integrationParam}::uuid, r."entityType", r."externalId") r.id, r."entityType", r."entityId", ${integrationParam}::uuid, ${providerParam}::text, r."externalId", r."remoteData", now(), COALESCE(r."syncedHashes", '{}'::jsonb)
+    FROM ${from} jsonb_to_recordset(${linksParamRef}::jsonb) AS r(id uuid, "entityType" text, "entityId" uuid, "externalId" text, "remoteData" jsonb, "syncedHashes" jsonb)
     ON CONFLICT (integration_id, entity_type, external_id)
-    DO UPDATE SET entity_id = EXCLUDED.entity_id, remote_data = COALESCE(EXCLUDED.remote_data, external_ref.remote_data), last_synced_at = now()`;
+    DO UPDATE SET entity_id = EXCLUDED.entity_id, remote_data = COALESCE(EXCLUDED.remote_data, external_ref.remote_data), last_synced_at = now(),
+                  synced_hashes = external_ref.synced_hashes || EXCLUDED.synced_hashes`;
 }

@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type { ChangeSource } from '../shared/field-origins.js';
 
 export enum JobStatus {
   PENDING = 'PENDING',
@@ -76,4 +77,16 @@ export class IntegrationJob {
 
   @Column('timestamptz', { name: 'completed_at', nullable: true })
   completedAt: Date | null;
+
+  /** The change that caused the job: API, WEBHOOK, POLL or IMPORT. */
+  @Column('text', { default: 'API' })
+  source: ChangeSource;
+
+  /** The integration the change came from (WEBHOOK, POLL); it gets no job for its own change. */
+  @Column('uuid', { name: 'source_integration_id', nullable: true })
+  sourceIntegrationId: string | null;
+
+  /** Hashes of the mapped fields the job sends (auto-sync), kept on its link once acknowledged. */
+  @Column('jsonb', { name: 'synced_hashes', nullable: true })
+  syncedHashes: Record<string, string> | null;
 }

@@ -16,6 +16,7 @@ export const hubspotProvider = {
   webhookSecretKind: 'hmac-secret',
   connector: hubspotConnector,
   autoSync: { Customer: 'customer.upsert', Contract: 'contract.upsert' },
+  syncedFields: { Customer: ['name', 'email', 'phone'], Contract: ['title', 'status', 'value', 'currency', 'endDate'] },
   verify: verifyHubspot,
   parse: parseHubspotEvents,
   inbound: hubspotHandler,

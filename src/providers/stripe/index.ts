@@ -16,6 +16,7 @@ export const stripeProvider = {
   webhookSecretKind: 'hmac-secret',
   connector: stripeConnector,
   autoSync: { Customer: 'customer.upsert' },
+  syncedFields: { Customer: ['name', 'email', 'phone'] },
   verify: verifyStripe,
   parse: parseStripeEvents,
   inbound: stripeHandler,
