@@ -6,6 +6,7 @@ import { ExternalRefByEntity1763760000004 } from './1763760000004-external-ref-b
 import { JobOrder1763760000005 } from './1763760000005-job-order.js';
 import { ExternalRefEntityFirst1763760000006 } from './1763760000006-external-ref-entity-first.js';
 import { SecurityHardening1763760000010 } from './1763760000010-security-hardening.js';
+import { SalesforceAndMappings1763760000030 } from './1763760000030-salesforce-and-mappings.js';
 
 /** Every migration, in order. TypeORM's glob loading fails under vitest and percent-encodes braces. */
-export const migrations = [CanonicalModel1763760000000, OutboundEngine1763760000001, WebhookIngress1763760000002, LogServiceName1763760000003, ExternalRefByEntity1763760000004, JobOrder1763760000005, ExternalRefEntityFirst1763760000006, SecurityHardening1763760000010];
+export const migrations = [CanonicalModel1763760000000, OutboundEngine1763760000001, WebhookIngress1763760000002, LogServiceName1763760000003, ExternalRefByEntity1763760000004, JobOrder1763760000005, ExternalRefEntityFirst1763760000006, SecurityHardening1763760000010, SalesforceAndMappings1763760000030];

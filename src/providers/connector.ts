@@ -16,6 +16,15 @@ export interface CallContext {
   pace?: () => Promise<void>;
   /** Where calls may go and how much of an answer is read (the gateway's one outbound policy). */
   outbound: OutboundHttp;
+  /** GENERIC: the integration's saved mappings (how each operation calls its API). */
+  mappings?: Record<string, unknown> | null;
+  /**
+   * The provider said this integration's account must slow down (a quota nearly or wholly spent,
+   * Salesforce's Sforce-Limit-Info and REQUEST_LIMIT_EXCEEDED): no call of the integration, from
+   * any worker process, gets a rate-limit instant in the next `ms` (at most a minute: see MAX_HOLD_MS). The
+   * integration's shared schedule moves; jobs not yet started wait unfetched, spending no attempt.
+   */
+  holdOff?: (ms: number) => Promise<void>;
 }
 
 /** One HTTP exchange, with bodies already masked, for the IntegrationLog. */

@@ -180,7 +180,8 @@ export class FakeServer<H extends ProviderHandler = ProviderHandler> {
     }
     if (method === 'POST' && path === '/__sandbox/webhook' && this.handler.setWebhook) {
       const target = body ? (JSON.parse(body) as { url?: string; secret?: string }) : {};
-      this.handler.setWebhook(target.url && target.secret ? { url: target.url, secret: target.secret } : null);
+      // Salesforce's fake needs only the URL (its token authenticates); the others sign with the secret.
+      this.handler.setWebhook(target.url ? { url: target.url, secret: target.secret ?? '' } : null);
       return this.send(res, { status: 200, body: { webhook: target.url ?? null } });
     }
     if (method === 'POST' && path === '/__sandbox/reset') {

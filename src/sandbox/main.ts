@@ -8,7 +8,7 @@ const base = Number(process.env.SANDBOX_PORT ?? 4010);
 const names = PROVIDER_MODULES.flatMap((m) => ('sandbox' in m ? [m.sandbox.name as FakeName] : []));
 const sandbox = await startSandbox(Object.fromEntries(names.map((name, i) => [name, base === 0 ? 0 : base + i])));
 for (const server of sandbox.servers) {
-  console.log(`${server.name.padEnd(9)} ${server.url}   (faults: POST ${server.url}/__sandbox/faults, requests: GET ${server.url}/__sandbox/requests)`);
+  console.log(`${server.name.padEnd(10)} ${server.url}   (faults: POST ${server.url}/__sandbox/faults, requests: GET ${server.url}/__sandbox/requests)`);
 }
 const stop = () => sandbox.stop().then(() => process.exit(0));
 process.on('SIGINT', stop);
