@@ -278,6 +278,27 @@ describe('Salesforce inbound: Outbound Messages', () => {
     await until(async () => (await t.sql<{ status: string }>(`SELECT status FROM contract WHERE id = $1`, [contract.id]))[0].status === 'ACTIVE');
   });
 
+  it('the literal fixtures: an Account, then an Opportunity on it, become a customer and its contract', async () => {
+    const xml = (name: string) => readFileSync(new URL(`../../src/providers/salesforce/fixtures/${name}`, import.meta.url), 'utf8');
+    const { createIntegration } = await t.run(CreateIntegrationDocument, {
+      input: { provider: 'SALESFORCE', name: 'Acme org', baseUrl: sandbox.salesforce.url, credentials: CREDENTIALS, webhookSecret: '00D000000000062' },
+    });
+    const row = rowId(createIntegration.integration.id);
+    for (const name of ['account.notification.xml', 'opportunity.notification.xml']) {
+      const res = await post(createIntegration.integration.webhookUrl, xml(name), soap);
+      expect(res.status).toBe(200);
+      await waitProcessed(t, row, [/<Notification>\s*<Id>(\w+)<\/Id>/.exec(xml(name))![1]]);
+    }
+    const [contract] = await t.sql<{ title: string; status: string; end_date: Date; value_minor: string | null; customer: string }>(
+      `SELECT k.title, k.status, k.end_date, k.value_minor, c.name AS customer FROM contract k JOIN customer c ON c.id = k.customer_id
+        JOIN external_ref r ON r.entity_id = k.id WHERE r.integration_id = $1 AND r.external_id = '0065e00000Jb7TfAAJ'`,
+      [row],
+    );
+    // No currency on the customer nor CurrencyIsoCode in the message: the amount is not guessed.
+    expect(contract).toMatchObject({ title: 'Difference Engine No. 2', status: 'SUSPENDED', value_minor: null, customer: 'Babbage & Lovelace Ltd' });
+    expect(contract.end_date.toISOString()).toBe('2027-03-31T00:00:00.000Z');
+  });
+
   it('rotateIntegrationSecret issues a new URL token; with no grace the previous URL stops at once', async () => {
     const sf = await salesforce();
     const { rotateIntegrationSecret } = await t.run(RotateSecretWithGraceDocument, { id: sf.id, webhookSecret: fake.organizationId.slice(0, 15), graceSeconds: 0 });

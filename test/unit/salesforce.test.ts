@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Provider } from '../../src/domain/integration/integration.entity.js';
-import { apiUsage, usageHoldMs } from '../../src/providers/salesforce/api.js';
+import { apiUsage, REQUEST_LIMIT_HOLD_MS, salesforceError, usageHoldMs } from '../../src/providers/salesforce/api.js';
+import { SalesforceFake } from '../../src/providers/salesforce/fake.js';
+import type { HttpResponse } from '../../src/providers/http.js';
 import { parseSalesforceEvents, type StoredNotification } from '../../src/providers/salesforce/events.js';
 import { issueSalesforceSecret, salesforceId18, salesforceUrlQuery } from '../../src/providers/salesforce/signature.js';
 import { ACK_ENVELOPE, outboundMessageXml, readOutboundMessage } from '../../src/providers/salesforce/soap.js';
@@ -153,5 +155,35 @@ describe('Sforce-Limit-Info', () => {
     // The app's own quota is the tighter one here.
     expect(usageHoldMs('api-usage=100/15000; per-app-api-usage=240/250(appName=x)')).toBe(Math.ceil(86_400_000 / 250));
     expect(usageHoldMs(null)).toBe(0);
+  });
+});
+
+describe('Salesforce answers, as documented (fixtures) and as the sandbox gives them', () => {
+  const answer = (status: number, body: unknown): HttpResponse => ({
+    status,
+    body,
+    headers: { get: () => null },
+    exchange: { method: 'PATCH', path: '/x', status, durationMs: 1, request: null, response: null },
+  });
+  const json = (name: string) => JSON.parse(fixture(name).toString()) as unknown;
+
+  it('REQUEST_LIMIT_EXCEEDED is a rate limit retried after the hold; INVALID_SESSION_ID alone (after a renewal) is auth, final', () => {
+    const limit = salesforceError(answer(403, json('request-limit-exceeded.json')), []);
+    expect([limit.kind, limit.retryable, limit.retryAfterMs, limit.errorCode]).toEqual(['rate_limited', true, REQUEST_LIMIT_HOLD_MS, 'REQUEST_LIMIT_EXCEEDED']);
+    const session = salesforceError(answer(401, json('invalid-session.json')), []);
+    expect([session.kind, session.retryable, session.errorCode]).toEqual(['auth', false, 'INVALID_SESSION_ID']);
+    const locked = salesforceError(answer(400, [{ errorCode: 'UNABLE_TO_LOCK_ROW', message: 'unable to obtain exclusive access to this record' }]), []);
+    expect([locked.kind, locked.retryable]).toEqual(['server', true]);
+    const several = salesforceError(answer(300, ['/services/data/v62.0/sobjects/Account/001A', '/services/data/v62.0/sobjects/Account/001B']), []);
+    expect([several.kind, several.retryable, several.message]).toEqual(['client', false, expect.stringMatching(/2 records carry this external id/)]);
+  });
+
+  it("the sandbox's token answer and session end have the documented shapes", async () => {
+    const fake = new SalesforceFake();
+    const res = await fake.handle({ at: 0, answeredAt: null, method: 'POST', path: '/services/oauth2/token', headers: {}, body: 'grant_type=client_credentials&client_id=3MVG9sandbox.Switchboard.Connected.App&client_secret=sandbox-consumer-secret-0123456789ABCDEF', status: null });
+    expect(Object.keys(res.body as object).sort()).toEqual(Object.keys(json('token.json') as object).sort());
+    fake.expireSessions();
+    const refused = await fake.handle({ at: 0, answeredAt: null, method: 'GET', path: '/services/data/v62.0/query?q=x', headers: { authorization: `Bearer ${(res.body as { access_token: string }).access_token}` }, body: '', status: null });
+    expect([refused.status, refused.body]).toEqual([401, json('invalid-session.json')]);
   });
 });
