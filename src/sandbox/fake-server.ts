@@ -58,6 +58,8 @@ export interface ProviderHandler {
   state(): unknown;
   /** Where this fake posts its signed webhooks (POST /__sandbox/webhook {url, secret}). */
   setWebhook?(target: { url: string; secret: string } | null): void;
+  /** This fake's own control endpoints under /__sandbox/ (its JSON body parsed); undefined: not one of them. */
+  control?(method: string, path: string, body: unknown): Reply | undefined;
 }
 
 export const fakeId = (prefix: string) => `${prefix}${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
@@ -188,6 +190,8 @@ export class FakeServer<H extends ProviderHandler = ProviderHandler> {
       this.reset();
       return this.send(res, { status: 200, body: { reset: true } });
     }
+    const own = this.handler.control?.(method, path, body ? (JSON.parse(body) as unknown) : {});
+    if (own) return this.send(res, own);
     this.send(res, { status: 404, body: { error: 'unknown sandbox control endpoint' } });
   }
 }

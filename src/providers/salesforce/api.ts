@@ -72,7 +72,7 @@ function sessionOf(ctx: CallContext): Session {
 async function requestToken(ctx: CallContext, reason: 'first' | 'expired', log: HttpExchange[]): Promise<string> {
   const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: String(ctx.credentials.clientId), client_secret: String(ctx.credentials.clientSecret) });
   try {
-    // Token requests do not count against the org's API allocation: not paced.
+    // Not paced: one per session is too few to matter to the rate, and a renewal must not wait behind the calls that need it.
     const res = await send(
       { ...ctx, pace: undefined },
       {

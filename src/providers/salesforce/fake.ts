@@ -59,7 +59,7 @@ export interface OutboundFaults {
   shuffle: boolean;
 }
 
-const sfErrors = (status: number, errorCode: string, message: string, fields: string[] = []): Reply => ({ status, body: [{ message, errorCode, fields }] });
+const sfErrors = (status: number, errorCode: string, message: string, fields: string[] = []): Reply => ({ status, body: [{ message, errorCode, ...(fields.length ? { fields } : {}) }] });
 const restTime = (iso: string) => iso.replace('Z', '+0000');
 
 /**
@@ -123,6 +123,37 @@ export class SalesforceFake implements ProviderHandler {
   /** Outbound Messages go to this URL (the integration's webhookUrl, with its token); null stops them. */
   setWebhook(target: { url: string } | null): void {
     this.webhook = target?.url ?? null;
+  }
+
+  /**
+   * `POST /__sandbox/expire-sessions`; `POST /__sandbox/records {"type","fields","id"?}` (a
+   * person's edit: answers the id); `POST /__sandbox/api-usage {"used","allowed"?}`;
+   * `POST /__sandbox/outbound-faults {"duplicateRate"?,"shuffle"?}`.
+   */
+  control(method: string, path: string, body: unknown): Reply | undefined {
+    if (method !== 'POST') return undefined;
+    const input = (body ?? {}) as Record<string, unknown>;
+    if (path === '/__sandbox/expire-sessions') {
+      this.expireSessions();
+      return { status: 200, body: { expired: true } };
+    }
+    if (path === '/__sandbox/records') {
+      if (input.type !== 'Account' && input.type !== 'Opportunity') return { status: 400, body: { error: 'type must be Account or Opportunity' } };
+      try {
+        return { status: 200, body: { id: this.userChange(input.type, (input.fields ?? {}) as SObjectRecord, typeof input.id === 'string' ? input.id : undefined) } };
+      } catch (err) {
+        return { status: 404, body: { error: (err as Error).message } };
+      }
+    }
+    if (path === '/__sandbox/api-usage') {
+      this.setApiUsage(Number(input.used ?? 0), input.allowed === undefined ? undefined : Number(input.allowed));
+      return { status: 200, body: this.s.apiUsage };
+    }
+    if (path === '/__sandbox/outbound-faults') {
+      this.outboundFaults = { ...this.outboundFaults, ...(input as Partial<OutboundFaults>) };
+      return { status: 200, body: this.outboundFaults };
+    }
+    return undefined;
   }
 
   errorReply(status: number, message: string): Reply {
