@@ -173,6 +173,12 @@ describe('mappings are validated when saved', () => {
     const stripeMappings = await t.request(CreateIntegrationDocument, { input: { provider: 'STRIPE', name: 'Refused CRM', baseUrl: sandbox.stripe.url, credentials: { apiKey: STRIPE_KEY }, mappings: { 'customer.upsert': CUSTOMER_MAPPING } } });
     expect(stripeMappings.body.errors![0].message).toMatch(/STRIPE integrations take no mappings/);
     expect(await integrationsNamed('Refused CRM')).toBe(0);
+
+    // A webhook-only GENERIC integration (no mappings) refuses a push instead of failing its job later.
+    const inbox = await crmIntegration({});
+    const { createCustomer } = await t.run(CreateCustomerWithJobsDocument, { input: { name: 'Not Mapped', email: `unmapped.${Date.now()}@example.com` } });
+    const push = await t.request(PushCustomerDocument, { customerId: createCustomer.customer.id, integrationId: inbox.id });
+    expect(push.body.errors![0]).toMatchObject({ message: expect.stringMatching(/has no mapping for customer\.upsert/), extensions: { code: 'BAD_USER_INPUT', field: 'integrationId' } });
   });
 
   it('updateIntegration validates the same way and keeps the saved mappings on refusal; dropping a mapping auto-sync uses is refused', async () => {
