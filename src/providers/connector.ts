@@ -19,10 +19,11 @@ export interface CallContext {
   /** GENERIC: the integration's saved mappings (how each operation calls its API). */
   mappings?: Record<string, unknown> | null;
   /**
-   * The provider said this integration's account must slow down (a quota nearly or wholly spent,
-   * Salesforce's Sforce-Limit-Info and REQUEST_LIMIT_EXCEEDED): no call of the integration, from
-   * any worker process, gets a rate-limit instant in the next `ms` (at most a minute: see MAX_HOLD_MS). The
-   * integration's shared schedule moves; jobs not yet started wait unfetched, spending no attempt.
+   * The provider said this integration's account must slow down (a quota nearly or wholly spent:
+   * Salesforce's Sforce-Limit-Info and REQUEST_LIMIT_EXCEEDED). No call of the integration, from
+   * any worker process, gets a rate-limit instant in the next `ms` (at most a minute, see
+   * MAX_HOLD_MS): its shared schedule moves, and jobs not yet started wait unfetched, spending no
+   * attempt (ADR 0013).
    */
   holdOff?: (ms: number) => Promise<void>;
 }

@@ -56,8 +56,8 @@ export interface ProviderHandler {
   errorReply(status: number, message: string): Reply;
   reset(): void;
   state(): unknown;
-  /** Where this fake posts its signed webhooks (POST /__sandbox/webhook {url, secret}). */
-  setWebhook?(target: { url: string; secret: string } | null): void;
+  /** Where this fake posts its webhooks (POST /__sandbox/webhook {url, secret}; Salesforce's needs no secret). */
+  setWebhook?(target: { url: string; secret?: string } | null): void;
   /** This fake's own control endpoints under /__sandbox/ (its JSON body parsed); undefined: not one of them. */
   control?(method: string, path: string, body: unknown): Reply | undefined;
 }
@@ -182,8 +182,7 @@ export class FakeServer<H extends ProviderHandler = ProviderHandler> {
     }
     if (method === 'POST' && path === '/__sandbox/webhook' && this.handler.setWebhook) {
       const target = body ? (JSON.parse(body) as { url?: string; secret?: string }) : {};
-      // Salesforce's fake needs only the URL (its token authenticates); the others sign with the secret.
-      this.handler.setWebhook(target.url ? { url: target.url, secret: target.secret ?? '' } : null);
+      this.handler.setWebhook(target.url ? { url: target.url, secret: target.secret } : null);
       return this.send(res, { status: 200, body: { webhook: target.url ?? null } });
     }
     if (method === 'POST' && path === '/__sandbox/reset') {

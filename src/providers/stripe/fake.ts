@@ -33,8 +33,9 @@ export class StripeFake implements ProviderHandler {
   /** Events posted (or given up on) so far, for tests: id, type, last HTTP status. */
   readonly deliveries: Array<{ id: string; type: string; status: number | null }> = [];
 
-  setWebhook(target: { url: string; secret: string } | null): void {
-    this.webhook = target;
+  setWebhook(target: { url: string; secret?: string } | null): void {
+    // Events are signed: without a secret there is nothing to send.
+    this.webhook = target?.secret ? { url: target.url, secret: target.secret } : null;
   }
 
   /**
