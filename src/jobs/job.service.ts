@@ -166,6 +166,10 @@ export class JobService {
       if (!descriptor.connector?.operations[req.operation]) {
         throw badInput('integrationId', `a ${req.integration.provider} integration does not support ${req.operation}`);
       }
+      // A provider called through mappings (GENERIC) supports only the operations this integration maps.
+      if (descriptor.parseMappings && !(req.operation in (req.integration.mappings ?? {}))) {
+        throw badInput('integrationId', `this ${req.integration.provider} integration has no mapping for ${req.operation} (updateIntegration with mappings adds one)`);
+      }
       if (req.integration.status === IntegrationStatus.DISABLED) throw badInput('integrationId', 'the integration is disabled');
       if (req.idempotencyKey != null && !IDEMPOTENCY_KEY.test(req.idempotencyKey)) {
         throw badInput('idempotencyKey', 'idempotencyKey must be 1 to 200 printable ASCII characters without spaces');

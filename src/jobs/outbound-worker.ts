@@ -157,6 +157,20 @@ const SUCCEED_SQL = `
   SELECT done.id, done.completed_at, done.updated_at FROM done`;
 
 
+/** A slot's lease outlives the longest attempt; a crashed worker's lease frees itself after it. */
+const slotLeaseMs = (timeoutMs: number) => timeoutMs * 8 + 10_000;
+
+/**
+ * The longest a provider may hold an integration's calls in one go (CallContext.holdOff), and at
+ * most half the slot lease, so an attempt waiting for its instant keeps its slot. A longer quota
+ * wait is several holds, each renewed by the next refusal.
+ */
+export const MAX_HOLD_MS = 60_000;
+
+/** The integration's next rate-limit instant is no earlier than $2 ms from now (a provider's hold). */
+const HOLD_SQL = `INSERT INTO integration_throttle (integration_id, tat) VALUES ($1, clock_timestamp() + $2::int * interval '1 ms')
+  ON CONFLICT (integration_id) DO UPDATE SET tat = GREATEST(integration_throttle.tat, EXCLUDED.tat)`;
+
 /**
  * A step of the gateway's own inside a provider operation (PostgreSQL, not the provider): when it
  * fails, no request is sent for that step and the attempt fails as kind `gateway`. Left to the
@@ -682,8 +696,7 @@ export class OutboundWorker {
     version: number | null,
   ): Promise<Started | 'put off' | null> {
     await this.slotRows(integration.id, settings.concurrency);
-    // The lease outlives the longest attempt; a crashed worker's lease frees itself after it.
-    const leaseMs = settings.timeoutMs * 8 + 10_000;
+    const leaseMs = slotLeaseMs(settings.timeoutMs);
     const deadline = Date.now() + SLOT_WAIT_MS;
     for (let woken: SlotWake | null = null; ; ) {
       const row = await this.starts.load({ jobId, integrationId: integration.id, concurrency: settings.concurrency, leaseMs, probe, version });
@@ -894,6 +907,10 @@ export class OutboundWorker {
       // Once the call has its first instant, the fair fetch no longer counts it against the rate's room.
       pace: ownStep('rate-limit reservation', this.log, this.pacer(integration.id, settings.requestsPerSecond, () => this.lanes.paced(integration.id, bossJob.id))),
       outbound: this.services.outbound,
+      mappings: integration.mappings,
+      holdOff: ownStep('rate-limit hold', this.log, async (ms: number) => {
+        await this.db.query(HOLD_SQL, [integration.id, Math.round(Math.min(Math.max(ms, 0), MAX_HOLD_MS, slotLeaseMs(settings.timeoutMs) / 2))]);
+      }),
     };
     const callStarted = performance.now();
     let outcome: OperationResult | ProviderError;

@@ -47,6 +47,14 @@ export const providerErrors = new Counter({
   registers: [registry],
 });
 
+/** OAuth access tokens a connector fetched (Salesforce): `first` per process and credentials, `expired` after INVALID_SESSION_ID. */
+export const providerTokenRequests = new Counter({
+  name: 'switchboard_provider_token_requests_total',
+  help: 'OAuth access tokens fetched for outbound calls, by provider, why (first, expired) and outcome (success, failed)',
+  labelNames: ['provider', 'reason', 'outcome'] as const,
+  registers: [registry],
+});
+
 export const providerCallDuration = new Histogram({
   name: 'switchboard_provider_call_duration_seconds',
   help: 'Outbound provider call attempt duration',

@@ -16,6 +16,16 @@ export interface CallContext {
   pace?: () => Promise<void>;
   /** Where calls may go and how much of an answer is read (the gateway's one outbound policy). */
   outbound: OutboundHttp;
+  /** GENERIC: the integration's saved mappings (how each operation calls its API). */
+  mappings?: Record<string, unknown> | null;
+  /**
+   * The provider said this integration's account must slow down (a quota nearly or wholly spent:
+   * Salesforce's Sforce-Limit-Info and REQUEST_LIMIT_EXCEEDED). No call of the integration, from
+   * any worker process, gets a rate-limit instant in the next `ms` (at most a minute, see
+   * MAX_HOLD_MS): its shared schedule moves, and jobs not yet started wait unfetched, spending no
+   * attempt (ADR 0013).
+   */
+  holdOff?: (ms: number) => Promise<void>;
 }
 
 /** One HTTP exchange, with bodies already masked, for the IntegrationLog. */

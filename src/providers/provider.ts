@@ -18,7 +18,22 @@ export interface ProviderModule {
   /** The documented request rate to stay under when an integration sets none. */
   defaultRequestsPerSecond: number;
   /** What `webhookSecret` means for this provider. */
-  webhookSecretKind: 'hmac-secret' | 'ecdsa-public-key' | 'standard-webhooks-secret';
+  webhookSecretKind: 'hmac-secret' | 'ecdsa-public-key' | 'standard-webhooks-secret' | 'organization-id';
+  /**
+   * For a provider that does not sign its webhooks (Salesforce Outbound Messages): the webhook URL
+   * carries a secret the gateway made. `issue` turns the `webhookSecret` an operator gives into
+   * what is stored (validated, BAD_USER_INPUT otherwise, with a fresh token: at creation and at
+   * every rotation); `urlQuery` is what the integration's webhookUrl ends in for a stored value.
+   */
+  webhookUrlSecret?: { issue(input: string): string; urlQuery(stored: string): string };
+  /** The body of the 2xx for an accepted webhook, where the provider needs its own (a SOAP Ack); JSON otherwise. */
+  acknowledge?: () => { contentType: string; body: string };
+  /**
+   * For a provider called through configuration rather than code (GENERIC): validates the
+   * `mappings` of an integration when saved (BAD_USER_INPUT naming the operation) and returns
+   * what is stored. Providers without it take no mappings.
+   */
+  parseMappings?: (raw: unknown) => Promise<Record<string, unknown>>;
   /** The outbound operations, or null where the gateway does not call this provider. */
   connector: Connector | null;
   /** Which canonical entity each auto-sync choice enqueues, and with which operation. */

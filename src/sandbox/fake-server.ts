@@ -56,10 +56,12 @@ export interface ProviderHandler {
   errorReply(status: number, message: string): Reply;
   reset(): void;
   state(): unknown;
-  /** Where this fake posts its signed webhooks (POST /__sandbox/webhook {url, secret}). */
-  setWebhook?(target: { url: string; secret: string; dropRate?: number } | null): void;
+  /** Where this fake posts its webhooks (POST /__sandbox/webhook {url, secret, dropRate}; Salesforce's needs no secret). */
+  setWebhook?(target: { url: string; secret?: string; dropRate?: number } | null): void;
   /** Fills the fake with records that exist before the test (POST /__sandbox/seed {kind: count}); the ids made, per kind. */
   seed?(counts: Record<string, number>): Record<string, string[]>;
+  /** This fake's own control endpoints under /__sandbox/ (its JSON body parsed); undefined: not one of them. */
+  control?(method: string, path: string, body: unknown): Reply | undefined;
 }
 
 export const fakeId = (prefix: string) => `${prefix}${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
@@ -182,7 +184,7 @@ export class FakeServer<H extends ProviderHandler = ProviderHandler> {
     }
     if (method === 'POST' && path === '/__sandbox/webhook' && this.handler.setWebhook) {
       const target = body ? (JSON.parse(body) as { url?: string; secret?: string; dropRate?: number }) : {};
-      this.handler.setWebhook(target.url && target.secret ? { url: target.url, secret: target.secret, dropRate: Number(target.dropRate ?? 0) } : null);
+      this.handler.setWebhook(target.url ? { url: target.url, secret: target.secret, dropRate: Number(target.dropRate ?? 0) } : null);
       return this.send(res, { status: 200, body: { webhook: target.url ?? null } });
     }
     if (method === 'POST' && path === '/__sandbox/seed' && this.handler.seed) {
@@ -194,6 +196,8 @@ export class FakeServer<H extends ProviderHandler = ProviderHandler> {
       this.reset();
       return this.send(res, { status: 200, body: { reset: true } });
     }
+    const own = this.handler.control?.(method, path, body ? (JSON.parse(body) as unknown) : {});
+    if (own) return this.send(res, own);
     this.send(res, { status: 404, body: { error: 'unknown sandbox control endpoint' } });
   }
 }

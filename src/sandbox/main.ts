@@ -16,7 +16,7 @@ for (const item of (process.env.SANDBOX_SEED ?? '').split(',').filter(Boolean)) 
   console.log(`seeded ${m[1]}: ${Object.entries(made).map(([k, ids]) => `${ids.length} ${k}`).join(', ')}`);
 }
 for (const server of sandbox.servers) {
-  console.log(`${server.name.padEnd(9)} ${server.url}   (faults: POST ${server.url}/__sandbox/faults, requests: GET ${server.url}/__sandbox/requests)`);
+  console.log(`${server.name.padEnd(10)} ${server.url}   (faults: POST ${server.url}/__sandbox/faults, requests: GET ${server.url}/__sandbox/requests)`);
 }
 const stop = () => sandbox.stop().then(() => process.exit(0));
 process.on('SIGINT', stop);

@@ -137,6 +137,8 @@ const ROUTE = /^\/webhooks\/([^/?#]+)\/?(?:\?.*)?$/;
 interface Answer {
   status: number;
   body: Record<string, unknown>;
+  /** Sent instead of `body` as JSON, where the provider needs its own acknowledgement (ProviderModule.acknowledge). */
+  raw?: { contentType: string; body: string };
 }
 
 interface InboundRequest {
@@ -228,7 +230,9 @@ async function receive(deps: IngressDeps, req: InboundRequest): Promise<Answer> 
   const duplicates = ids.filter((x) => x === null).length;
   webhookRequests.inc({ ...labels, outcome: duplicates === ids.length ? 'duplicate' : 'accepted' });
   if (duplicates) webhookDuplicates.inc(labels, duplicates);
-  return { status: 200, body: { received: true, duplicate: duplicates === ids.length, events: ids.length, duplicates } };
+  // Salesforce stops redelivering only on its SOAP Ack, sent (like every 2xx) after the commit.
+  const raw = PROVIDERS[integration.provider].acknowledge?.();
+  return { status: 200, body: { received: true, duplicate: duplicates === ids.length, events: ids.length, duplicates }, ...(raw ? { raw } : {}) };
 }
 
 /** The row the group commit wrote for a request; it points at the request's first event only when that was new. */
@@ -254,9 +258,9 @@ function publishedLog(log: IngressLog, webhookEventId: string | null): Integrati
 }
 
 function reply(res: ServerResponse, answer: Answer, correlationId: string, started: bigint, close = false): void {
-  const json = JSON.stringify(answer.body);
+  const json = answer.raw?.body ?? JSON.stringify(answer.body);
   res.writeHead(answer.status, {
-    'content-type': 'application/json; charset=utf-8',
+    'content-type': answer.raw?.contentType ?? 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(json),
     'x-correlation-id': correlationId,
     ...(answer.status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {}),

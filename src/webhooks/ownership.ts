@@ -39,8 +39,8 @@ export const ownershipOverrides = z
     }
   })
   .pipe(
-    z.partialRecord(z.enum(OWNED_FIELDS, { message: `expected field names among ${OWNED_FIELDS.join(', ')}` }), z.enum(['STRIPE', 'HUBSPOT', 'SENDGRID', 'GENERIC', 'GATEWAY'], {
-      message: 'expected an owner: STRIPE, HUBSPOT, SENDGRID, GENERIC or GATEWAY',
+    z.partialRecord(z.enum(OWNED_FIELDS, { message: `expected field names among ${OWNED_FIELDS.join(', ')}` }), z.enum(['STRIPE', 'HUBSPOT', 'SENDGRID', 'GENERIC', 'SALESFORCE', 'GATEWAY'], {
+      message: 'expected an owner: STRIPE, HUBSPOT, SENDGRID, GENERIC, SALESFORCE or GATEWAY',
     })),
   );
 

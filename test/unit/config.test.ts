@@ -31,7 +31,7 @@ describe('environment schema', () => {
     ['CORS_ORIGINS', 'https://a.example.com/path', /CORS_ORIGINS/],
     ['FIELD_OWNERSHIP', '{"customer.name":', /FIELD_OWNERSHIP: expected a JSON object/],
     ['FIELD_OWNERSHIP', '{"customer.shoeSize":"HUBSPOT"}', /FIELD_OWNERSHIP/],
-    ['FIELD_OWNERSHIP', '{"customer.name":"SALESFORCE"}', /FIELD_OWNERSHIP: expected an owner/],
+    ['FIELD_OWNERSHIP', '{"customer.name":"ZENDESK"}', /FIELD_OWNERSHIP: expected an owner/],
   ])('a bad %s names the variable and what it expects', (name, value, message) => {
     let error: unknown;
     try {

@@ -5,6 +5,7 @@ export enum Provider {
   HUBSPOT = 'HUBSPOT',
   SENDGRID = 'SENDGRID',
   GENERIC = 'GENERIC',
+  SALESFORCE = 'SALESFORCE',
 }
 
 export enum IntegrationStatus {
@@ -68,6 +69,13 @@ export class Integration {
   /** Canonical entities whose create/update mutations enqueue a sync job for this integration. */
   @Column('text', { name: 'auto_sync', array: true, default: () => "'{}'" })
   autoSync: string[];
+
+  /**
+   * GENERIC only: per operation, how the integration's API is called (method, path template,
+   * JSONata for the body and for the provider id in the answer). Validated when saved.
+   */
+  @Column('jsonb', { nullable: true })
+  mappings: Record<string, unknown> | null;
 
   @Column('int', { default: 1 })
   version: number;

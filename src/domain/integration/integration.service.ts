@@ -24,6 +24,8 @@ export interface CreateIntegrationInput {
   webhookSecret?: string | null;
   settings?: unknown;
   autoSync?: string[] | null;
+  /** GENERIC: how each operation calls the integration's API (src/providers/generic/mappings.ts). */
+  mappings?: unknown;
 }
 
 export interface UpdateIntegrationInput {
@@ -32,6 +34,8 @@ export interface UpdateIntegrationInput {
   credentials?: unknown;
   settings?: unknown;
   autoSync?: string[] | null;
+  /** Replaces the mappings; null drops them. */
+  mappings?: unknown;
 }
 
 /** How long the previous webhook secret keeps verifying after a rotation, unless the rotation says otherwise. */
@@ -74,6 +78,13 @@ function validateCredentials(provider: Provider, raw: unknown): Record<string, u
       if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.values(value).every((v) => typeof v === 'string')) {
         throw badInput('credentials.headers', 'credentials.headers must map header names to string values');
       }
+      for (const [name, v] of Object.entries(value as Record<string, string>)) {
+        // An HTTP token, not one the connection itself sets; no line breaks in a value.
+        if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/.test(name) || RESERVED_HEADERS.has(name.toLowerCase())) {
+          throw badInput(`credentials.headers.${name}`, `"${name}" cannot be a configured header (not a header name, or one the gateway sets: ${[...RESERVED_HEADERS].join(', ')})`);
+        }
+        if (/[\r\n\0]/.test(v) || v.length > 8192) throw badInput(`credentials.headers.${name}`, `credentials.headers.${name} must be one line of at most 8192 characters`);
+      }
     } else if (typeof value !== 'string' || value.length === 0 || value.length > 4096) {
       throw badInput(`credentials.${key}`, `credentials.${key} must be a non-empty string`);
     }
@@ -83,12 +94,40 @@ function validateCredentials(provider: Provider, raw: unknown): Record<string, u
   return raw as Record<string, unknown>;
 }
 
-function validateAutoSync(provider: Provider, entities: string[] | null | undefined): string[] {
-  const supported = Object.keys(PROVIDERS[provider].autoSync);
+/** Headers a connection sets itself: never taken from configuration. */
+const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'expect']);
+
+/**
+ * Entities the provider can auto-sync; for a provider called through mappings (GENERIC), only
+ * those whose operation the integration maps.
+ */
+function validateAutoSync(provider: Provider, entities: string[] | null | undefined, mappings: Record<string, unknown> | null): string[] {
+  const module = PROVIDERS[provider];
+  const supported = Object.entries(module.autoSync)
+    .filter(([, operation]) => !module.parseMappings || (mappings !== null && operation in mappings))
+    .map(([entity]) => entity);
   const list = [...new Set(entities ?? [])];
   const refused = list.find((e) => !supported.includes(e));
-  if (refused) throw badInput('autoSync', `${provider} cannot auto-sync ${refused}${supported.length ? `; it syncs ${supported.join(', ')}` : ''}`);
+  if (refused) {
+    const operation = (module.autoSync as Record<string, string>)[refused];
+    if (module.parseMappings && operation) throw badInput('autoSync', `${provider} auto-syncs ${refused} only with a mapping for ${operation}`);
+    throw badInput('autoSync', `${provider} cannot auto-sync ${refused}${supported.length ? `; it syncs ${supported.join(', ')}` : ''}`);
+  }
   return list;
+}
+
+/** Mappings for a provider that takes them (validated: BAD_USER_INPUT naming the operation); null when none are given. */
+async function parseMappings(provider: Provider, raw: unknown): Promise<Record<string, unknown> | null> {
+  if (raw === undefined || raw === null) return null;
+  const parse = PROVIDERS[provider].parseMappings;
+  if (!parse) throw badInput('mappings', `${provider} integrations take no mappings (only GENERIC ones are called through mappings)`);
+  return parse(raw);
+}
+
+/** What is stored for the webhookSecret an operator gives: the provider's own form where it makes one (Salesforce), else the secret. */
+function issueWebhookSecret(provider: Provider, value: string): string {
+  const urlSecret = PROVIDERS[provider].webhookUrlSecret;
+  return urlSecret ? urlSecret.issue(value) : validateSecret(value);
 }
 
 function validateSecret(value: string, field = 'webhookSecret'): string {
@@ -109,6 +148,7 @@ function audited(i: Integration): Record<string, unknown> {
     baseUrl: i.baseUrl,
     settings: i.settings,
     autoSync: i.autoSync,
+    mappings: i.mappings,
     hasCredentials: i.credentialsEncrypted !== null,
     credentialsReplaced: false,
     hasWebhookSecret: i.webhookSecretEncrypted !== null,
@@ -156,8 +196,19 @@ export class IntegrationService {
     return secrets;
   }
 
+  /**
+   * What the webhook URL carries after the integration's id: for a provider that does not sign
+   * (Salesforce), `?token=` of the current secret; else nothing. For resolvers of webhookUrl.
+   */
+  webhookUrlQuery(integration: Integration): string {
+    const urlSecret = PROVIDERS[integration.provider]?.webhookUrlSecret;
+    if (!urlSecret || !integration.webhookSecretEncrypted) return '';
+    return urlSecret.urlQuery(this.cipher.decrypt(integration.webhookSecretEncrypted, `${integration.id}:webhookSecret`));
+  }
+
   async create(input: CreateIntegrationInput): Promise<Integration> {
     if (!PROVIDERS[input.provider]) throw badInput('provider', 'provider is not supported');
+    const mappings = await parseMappings(input.provider, input.mappings);
     const id = newId();
     const integration = this.db.getRepository(Integration).create({
       id,
@@ -168,10 +219,11 @@ export class IntegrationService {
       settings: parseSettings(input.settings),
       credentialsEncrypted:
         input.credentials == null ? null : this.seal(id, 'credentials', JSON.stringify(validateCredentials(input.provider, input.credentials))),
-      webhookSecretEncrypted: input.webhookSecret ? this.seal(id, 'webhookSecret', validateSecret(input.webhookSecret)) : null,
+      webhookSecretEncrypted: input.webhookSecret ? this.seal(id, 'webhookSecret', issueWebhookSecret(input.provider, input.webhookSecret)) : null,
       previousWebhookSecretEncrypted: null,
       previousSecretExpiresAt: null,
-      autoSync: validateAutoSync(input.provider, input.autoSync),
+      autoSync: validateAutoSync(input.provider, input.autoSync, mappings),
+      mappings,
       version: 1,
     });
     return this.db.transaction(async (tx) => {
@@ -206,6 +258,9 @@ export class IntegrationService {
 
   async update(id: string, input: UpdateIntegrationInput): Promise<Integration> {
     const settings = input.settings === undefined ? undefined : parseSettings(input.settings);
+    // Validated before the transaction (expressions are tried on sample records); the provider
+    // cannot change, so reading it first is safe.
+    const mappings = input.mappings === undefined ? undefined : await parseMappings((await this.get(id)).provider, input.mappings);
     return this.change(id, 'updateIntegration', (integration) => {
       if (input.name != null) integration.name = requiredText(input.name, 'name', 200);
       if (input.baseUrl != null) {
@@ -220,7 +275,9 @@ export class IntegrationService {
         integration.baseUrl = baseUrl;
       }
       if (settings !== undefined) integration.settings = settings;
-      if (input.autoSync != null) integration.autoSync = validateAutoSync(integration.provider, input.autoSync);
+      if (mappings !== undefined) integration.mappings = mappings;
+      // Dropping a mapping that auto-sync uses is refused as well as adding auto-sync without one.
+      if (input.autoSync != null || mappings !== undefined) integration.autoSync = validateAutoSync(integration.provider, input.autoSync ?? integration.autoSync, integration.mappings);
       if (input.credentials !== undefined) {
         integration.credentialsEncrypted =
           input.credentials === null
@@ -235,7 +292,6 @@ export class IntegrationService {
    * leaked secret off at once, in every process: the change is announced with its commit).
    */
   async rotateSecret(id: string, webhookSecret: string, graceSeconds: number | null = SECRET_ROTATION_GRACE_SECONDS): Promise<Integration> {
-    const secret = validateSecret(webhookSecret);
     const grace = graceSeconds ?? SECRET_ROTATION_GRACE_SECONDS;
     if (!Number.isInteger(grace) || grace < 0 || grace > MAX_SECRET_ROTATION_GRACE_SECONDS) {
       throw badInput('graceSeconds', `graceSeconds must be a whole number from 0 to ${MAX_SECRET_ROTATION_GRACE_SECONDS} (7 days)`);
@@ -243,7 +299,8 @@ export class IntegrationService {
     return this.change(id, 'rotateIntegrationSecret', (integration) => {
       integration.previousWebhookSecretEncrypted = grace > 0 ? integration.webhookSecretEncrypted : null;
       integration.previousSecretExpiresAt = grace > 0 && integration.webhookSecretEncrypted ? new Date(Date.now() + grace * 1000) : null;
-      integration.webhookSecretEncrypted = this.seal(id, 'webhookSecret', secret);
+      // Salesforce: the organisation id, and a new URL token (the previous URL works for the grace).
+      integration.webhookSecretEncrypted = this.seal(id, 'webhookSecret', issueWebhookSecret(integration.provider, webhookSecret));
       return { graceSeconds: grace };
     });
   }

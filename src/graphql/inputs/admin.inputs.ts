@@ -19,13 +19,14 @@ export class CreateIntegrationInput {
 
   @Field(() => JSONScalar, {
     nullable: true,
-    description: 'STRIPE { apiKey }, HUBSPOT { accessToken }, SENDGRID { apiKey }, GENERIC { headers }. Write-only.',
+    description: 'STRIPE { apiKey }, HUBSPOT { accessToken }, SENDGRID { apiKey }, GENERIC { headers }, SALESFORCE { clientId, clientSecret }. Write-only.',
   })
   credentials?: unknown;
 
   @Field(() => String, {
     nullable: true,
-    description: 'STRIPE and GENERIC: the whsec_ secret; HUBSPOT: the app secret; SENDGRID: the public key. Write-only.',
+    description:
+      'STRIPE and GENERIC: the whsec_ secret; HUBSPOT: the app secret; SENDGRID: the public key; SALESFORCE: the organisation id (the webhookUrl then ends in a ?token= the gateway made). Write-only.',
   })
   webhookSecret?: string | null;
 
@@ -34,6 +35,13 @@ export class CreateIntegrationInput {
 
   @Field(() => [AutoSyncEntity], { nullable: true, description: 'Canonical entities whose create/update enqueue a sync job for this integration.' })
   autoSync?: AutoSyncEntity[] | null;
+
+  @Field(() => JSONScalar, {
+    nullable: true,
+    description:
+      'GENERIC only: keyed by operation (customer.upsert, contract.upsert), each { method, path, body, id, create? }: path a template ({customerId}, {externalId}, ...), body and id JSONata expressions (the request body from the record; the provider id from the answer). Validated when saved.',
+  })
+  mappings?: unknown;
 }
 
 @InputType()
@@ -52,6 +60,9 @@ export class UpdateIntegrationInput {
 
   @Field(() => [AutoSyncEntity], { nullable: true })
   autoSync?: AutoSyncEntity[] | null;
+
+  @Field(() => JSONScalar, { nullable: true, description: 'GENERIC only: replaces the mappings (validated as in createIntegration); null drops them.' })
+  mappings?: unknown;
 }
 
 @InputType()

@@ -21,9 +21,9 @@ export class IntegrationResolver {
     return globalIdOf(integration);
   }
 
-  @FieldResolver(() => String, { description: 'Where the provider should post webhooks for this integration.' })
+  @FieldResolver(() => String, { description: 'Where the provider should post webhooks for this integration (SALESFORCE: with the token Outbound Messages authenticate by).' })
   webhookUrl(@Root() integration: Integration, @Ctx() ctx: GraphQLContext): string {
-    return `${ctx.publicUrl}/webhooks/${integration.id}`;
+    return `${ctx.publicUrl}/webhooks/${integration.id}${ctx.services.integrations.webhookUrlQuery(integration)}`;
   }
 
   @FieldResolver(() => Boolean)

@@ -1,5 +1,5 @@
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { DateTimeScalar } from '../scalars.js';
+import { DateTimeScalar, JSONScalar } from '../scalars.js';
 import { ConnectionType } from './connection.js';
 import { CircuitState, IntegrationStatus, Provider, Role } from './enums.js';
 import { NodeInterface } from './node.js';
@@ -29,6 +29,9 @@ export class IntegrationType extends NodeInterface {
 
   @Field(() => CircuitState)
   circuit: CircuitState;
+
+  @Field(() => JSONScalar, { nullable: true, description: 'GENERIC: how each operation calls the integration API (no secrets: headers are credentials).' })
+  mappings: Record<string, unknown> | null;
 
   @Field(() => DateTimeScalar)
   createdAt: Date;

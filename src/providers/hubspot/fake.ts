@@ -87,8 +87,9 @@ export class HubSpotFake implements ProviderHandler {
   constructor(private readonly random: () => number = Math.random) {}
 
   /** Where the app's webhooks go (signed v3 with the app's client secret); `dropRate`: the share never sent. */
-  setWebhook(target: { url: string; secret: string; dropRate?: number } | null): void {
-    this.webhook = target;
+  setWebhook(target: { url: string; secret?: string; dropRate?: number } | null): void {
+    // Events are signed with the app's client secret: without one there is nothing to send.
+    this.webhook = target?.secret ? { url: target.url, secret: target.secret, dropRate: target.dropRate } : null;
   }
 
   /**

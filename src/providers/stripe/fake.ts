@@ -90,8 +90,9 @@ export class StripeFake implements ProviderHandler {
 
   constructor(private readonly random: () => number = Math.random) {}
 
-  setWebhook(target: StripeWebhookTarget | null): void {
-    this.webhook = target;
+  setWebhook(target: { url: string; secret?: string; dropRate?: number } | null): void {
+    // Events are signed: without a secret there is nothing to send.
+    this.webhook = target?.secret ? { url: target.url, secret: target.secret, dropRate: target.dropRate } : null;
   }
 
   private now(): number {
