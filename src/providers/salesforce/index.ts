@@ -20,6 +20,7 @@ export const salesforceProvider = {
   acknowledge: () => ({ contentType: 'text/xml; charset=utf-8', body: ACK_ENVELOPE }),
   connector: salesforceConnector,
   autoSync: { Customer: 'customer.upsert', Contract: 'contract.upsert' },
+  syncedFields: { Customer: ['name', 'phone'], Contract: ['title', 'status', 'value', 'endDate'] },
   verify: verifySalesforce,
   parse: parseSalesforceEvents,
   inbound: salesforceHandler,
