@@ -186,8 +186,10 @@ describe('sync runs (backfill and polling)', () => {
     const tag = Date.now().toString(36);
     const cus = sandbox.stripe.handler.seedCustomers(250, (i) => ({ name: `Drop ${i}`, email: `drop-${i}-${tag}@example.com` }));
     const contacts = Array.from({ length: 250 }, (_, i) => sandbox.hubspot.handler.createObject('contacts', { email: `hs-${i}-${tag}@example.com`, firstname: 'Contact', lastname: String(i), phone: '+1000' }));
-    await runSync(stripe.id, 'customers', 'FULL');
     await runSync(hubspot.id, 'contacts', 'FULL');
+    // Changes follow the Stripe backfill at once, mostly within the second it read in: events
+    // (whole seconds) of that second must still apply over the listed state.
+    await runSync(stripe.id, 'customers', 'FULL');
 
     sandbox.stripe.handler.setWebhook({ url: stripe.webhookUrl, secret: STRIPE_SECRET, dropRate: 0.1 });
     sandbox.hubspot.handler.setWebhook({ url: hubspot.webhookUrl, secret: HUBSPOT_SECRET, dropRate: 0.1 });

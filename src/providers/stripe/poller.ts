@@ -102,6 +102,15 @@ async function fullPlan(call: CallContext, r: (typeof RESOURCES)[Resource], note
   return { mode: 'FULL', note, cursor: { phase: 'list', startingAfter: null, leaves: await newestEvent(call, r.events) } satisfies ListCursor as unknown as Json };
 }
 
+/**
+ * The time a listed (or read) object's state is taken as of: just before the second it was read
+ * in. Stripe's events carry whole seconds, so an event of that same second (which the read may
+ * or may not show) still orders after it and applies; one from an earlier second does not.
+ */
+function snapshotTime(requestedMs: number): number {
+  return Math.floor(requestedMs / 1000) * 1000 - 1;
+}
+
 /** A listed object as the event a webhook would carry for it: its state as of the page's request. */
 function snapshotEvent(type: string, object: StripeObject, at: number): Json {
   return { id: null, object: 'event', type, created: Math.floor(at / 1000), data: { object } };
@@ -140,7 +149,8 @@ export const stripePoller: Poller = {
     const cursor = raw as unknown as ListCursor | EventsCursor;
     if (cursor.phase === 'list') {
       const page = await list(call, r.list, { limit: PAGE, ...(cursor.startingAfter ? { starting_after: cursor.startingAfter } : {}) });
-      const records = page.data.map<PolledRecord>((o) => ({ externalId: String(o.id), at: requested, payload: snapshotEvent(`${o.object}.updated`, o, requested) }));
+      const at = snapshotTime(requested);
+      const records = page.data.map<PolledRecord>((o) => ({ externalId: String(o.id), at, payload: snapshotEvent(`${o.object}.updated`, o, at) }));
       const last = page.data.at(-1)?.id ?? null;
       return { records, next: page.has_more && last ? ({ ...cursor, startingAfter: last } as unknown as Json) : null, checkpoint: cursor.leaves as unknown as Json };
     }
@@ -221,6 +231,7 @@ export const stripePoller: Poller = {
     const requested = Date.now();
     const object = await stripeGet(call, `${RESOURCES[resource].list}/${encodeURIComponent(externalId)}`, {});
     if (!object || object.deleted === true) return null;
-    return { resource, record: { externalId, at: requested, payload: snapshotEvent(`${object.object}.updated`, object, requested) } };
+    const at = snapshotTime(requested);
+    return { resource, record: { externalId, at, payload: snapshotEvent(`${object.object}.updated`, object, at) } };
   },
 };
