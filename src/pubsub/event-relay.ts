@@ -24,8 +24,8 @@ const SEEN_MAX = 50_000;
 const MAX_ENVELOPE_BYTES = 7_900;
 
 /** What crosses processes: small snapshots, never bodies, credentials or personal data. */
-export type RelayTopic = 'job.updated' | 'log.added' | 'customer.updated' | 'invoice.updated' | 'sync.updated';
-const RELAY_TOPICS: RelayTopic[] = ['job.updated', 'log.added', 'customer.updated', 'invoice.updated', 'sync.updated'];
+export type RelayTopic = 'job.updated' | 'log.added' | 'customer.updated' | 'invoice.updated' | 'contract.updated' | 'sync.updated';
+const RELAY_TOPICS: RelayTopic[] = ['job.updated', 'log.added', 'customer.updated', 'invoice.updated', 'contract.updated', 'sync.updated'];
 
 interface Envelope {
   /** Unique per publication: a process delivers each one at most once. */
@@ -56,6 +56,7 @@ export type Delivered = {
   /** Canonical changes carry ids only; subscribers load the current record. */
   'customer.updated': { id: string };
   'invoice.updated': { id: string; customerId: string };
+  'contract.updated': { id: string; customerId: string };
   /** A sync run's progress: subscribers load the run as it is now. */
   'sync.updated': { id: string; integrationId: string };
 };
@@ -97,7 +98,7 @@ function snapshot<K extends RelayTopic>(topic: K, value: GatewayTopics[K]): Reco
         id: j.id, integrationId: j.integrationId, operation: j.operation, entityType: j.entityType, entityId: j.entityId, status: j.status,
         attempts: j.attempts, maxAttempts: j.maxAttempts, lastError: cut(j.lastError), correlationId: j.correlationId,
         idempotencyKey: j.idempotencyKey, nextAttemptAt: iso(j.nextAttemptAt), createdAt: iso(j.createdAt), updatedAt: iso(j.updatedAt),
-        completedAt: iso(j.completedAt), delivery: delivery ?? null,
+        completedAt: iso(j.completedAt), delivery: delivery ?? null, source: j.source ?? 'API', sourceIntegrationId: j.sourceIntegrationId ?? null,
       };
     }
     case 'log.added': {
@@ -112,6 +113,8 @@ function snapshot<K extends RelayTopic>(topic: K, value: GatewayTopics[K]): Reco
       return { id: (value as Customer).id };
     case 'invoice.updated':
       return { id: (value as Invoice).id, customerId: (value as Invoice).customerId };
+    case 'contract.updated':
+      return { id: (value as Contract).id, customerId: (value as Contract).customerId };
     case 'sync.updated':
       return { id: (value as SyncRunEvent).id, integrationId: (value as SyncRunEvent).integrationId };
     default:

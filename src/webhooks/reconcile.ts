@@ -17,6 +17,11 @@ import type { JobService } from '../jobs/job.service.js';
 import { syncSuppressed } from '../observability/metrics.js';
 import { In } from 'typeorm';
 
+/** How far back the gateway's writes to a link count when a provider reports values back. */
+const ECHO_WINDOW_MINUTES = 30;
+/** Tolerance between a provider's clock (event times) and ours (when a job completed). */
+const CLOCK_SKEW_MS = 2_000;
+
 const uniqueById = <T extends { id: string }>(records: T[]): T[] => [...new Map(records.map((r) => [r.id, r])).values()];
 
 /** What one event changed, published on the internal topics once its transaction commits. */
@@ -65,8 +70,8 @@ export class ReconcileContext {
   readonly corrections = new Map<string, { entityType: 'Customer' | 'Contract'; entityId: string }>();
   /** Jobs the change fanned out to other integrations (announced after the commit). */
   readonly fanned: IntegrationJob[] = [];
-  /** Per link: hashes of the last values the gateway sent there (jobs in flight or done), read once. */
-  private readonly sent = new Map<string, SyncedHashes>();
+  /** Per link: the values the gateway sent there lately (jobs in flight or done), and when the last write was. */
+  private readonly sent = new Map<string, { hashes: Map<string, Set<string>>; lastWriteAt: number }>();
 
   constructor(
     readonly tx: EntityManager,
@@ -94,15 +99,21 @@ export class ReconcileContext {
   async findRef(entityType: CanonicalEntityType, externalId: string): Promise<ExternalRef | null> {
     const ref = await this.tx.findOne(ExternalRef, { where: { integrationId: this.integration.id, entityType, externalId }, lock: { mode: 'pessimistic_write' } });
     if (ref && (entityType === 'Customer' || entityType === 'Contract')) {
-      // What the gateway sent there last: a webhook reporting it back may arrive before the job's
-      // completion is recorded on the link.
-      const [job] = (await this.tx.query(
-        `SELECT synced_hashes FROM integration_job
-          WHERE integration_id = $1 AND entity_type = $2 AND entity_id = $3 AND synced_hashes IS NOT NULL AND status IN ('PROCESSING', 'COMPLETED', 'RETRYING')
-          ORDER BY created_at DESC LIMIT 1`,
+      // What the gateway sent there lately: a provider reports its writes back late and out of
+      // order (Salesforce retries Outbound Messages for 24 h), after the link learned newer ones.
+      const jobs = (await this.tx.query(
+        `SELECT synced_hashes, status, updated_at FROM integration_job
+          WHERE integration_id = $1 AND entity_type = $2 AND entity_id = $3 AND synced_hashes IS NOT NULL
+            AND status IN ('PROCESSING', 'COMPLETED', 'RETRYING') AND created_at > now() - interval '${ECHO_WINDOW_MINUTES} minutes'
+          ORDER BY created_at DESC LIMIT 20`,
         [this.integration.id, entityType, ref.entityId],
-      )) as Array<{ synced_hashes: SyncedHashes }>;
-      if (job) this.sent.set(ref.id, job.synced_hashes);
+      )) as Array<{ synced_hashes: SyncedHashes; status: string; updated_at: Date }>;
+      if (jobs.length) {
+        const hashes = new Map<string, Set<string>>();
+        for (const job of jobs) for (const [field, hash] of Object.entries(job.synced_hashes)) (hashes.get(field) ?? hashes.set(field, new Set()).get(field)!).add(hash);
+        const lastWriteAt = jobs.some((j) => j.status !== 'COMPLETED') ? Date.now() : Math.max(...jobs.map((j) => new Date(j.updated_at).getTime()));
+        this.sent.set(ref.id, { hashes, lastWriteAt });
+      }
     }
     return ref;
   }
@@ -214,7 +225,11 @@ export class ReconcileContext {
         asserted++;
         const key = linkField(field);
         const hash = valueHash(key, value);
-        const known = link.syncedHashes?.[key] === hash || this.sent.get(link.id)?.[key] === hash;
+        // Known: the value the provider holds as far as the link knows, or one the gateway wrote
+        // there lately, reported as of no later than its last write there (give or take the
+        // clocks' skew): a person setting an old value again after that is a change.
+        const sent = this.sent.get(link.id);
+        const known = link.syncedHashes?.[key] === hash || (!!sent?.hashes.get(key)?.has(hash) && at <= sent.lastWriteAt + CLOCK_SKEW_MS);
         link.syncedHashes = { ...(link.syncedHashes ?? {}), [key]: hash };
         if (known) {
           echoed++;

@@ -1,4 +1,4 @@
-import { FieldOriginType, originsOf } from '../types/sync.types.js';
+import { FieldOriginType, lastChangeOf, originsOf } from '../types/sync.types.js';
 import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import { Scope } from '../../domain/auth/roles.js';
 import type { Contract } from '../../domain/contract/contract.entity.js';
@@ -41,6 +41,11 @@ export class ContractResolver {
     return originsOf(contract);
   }
 
+  @FieldResolver(() => FieldOriginType, { nullable: true, description: 'The latest change (the newest field origin): on customerUpdated, contractUpdated and invoiceUpdated, where the change came from.' })
+  lastChange(@Root() contract: Contract): FieldOriginType | null {
+    return lastChangeOf(contract);
+  }
+
   @FieldResolver(() => CustomerType)
   async customer(@Root() contract: Contract, @Ctx() ctx: GraphQLContext): Promise<Customer> {
     return (await ctx.loaders.customer.load(contract.customerId))!;
@@ -78,6 +83,7 @@ export class ContractResolver {
       ctx.services.jobs.autoSync(tx, 'Contract', k, ctx.correlationId),
     );
     ctx.services.jobs.announce(extra ?? []);
+    ctx.services.events.publish('contract.updated', contract);
     return { contract, jobs: extra ?? [] };
   }
 
@@ -93,6 +99,7 @@ export class ContractResolver {
       ctx.services.jobs.autoSync(tx, 'Contract', k, ctx.correlationId),
     );
     ctx.services.jobs.announce(extra ?? []);
+    ctx.services.events.publish('contract.updated', contract);
     return { contract, jobs: extra ?? [] };
   }
 }

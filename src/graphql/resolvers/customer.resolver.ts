@@ -1,4 +1,4 @@
-import { FieldOriginType, originsOf } from '../types/sync.types.js';
+import { FieldOriginType, lastChangeOf, originsOf } from '../types/sync.types.js';
 import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import { hasScopes, Scope } from '../../domain/auth/roles.js';
 import type { Customer } from '../../domain/customer/customer.entity.js';
@@ -54,6 +54,11 @@ export class CustomerResolver {
     return originsOf(customer);
   }
 
+  @FieldResolver(() => FieldOriginType, { nullable: true, description: 'The latest change (the newest field origin): on customerUpdated, contractUpdated and invoiceUpdated, where the change came from.' })
+  lastChange(@Root() customer: Customer): FieldOriginType | null {
+    return lastChangeOf(customer);
+  }
+
   @FieldResolver(() => String, { nullable: true, description: 'Personal: null for keys without pii:read.' })
   email(@Root() customer: Customer, @Ctx() ctx: GraphQLContext): string | null {
     return hasScopes(ctx.principal.scopes, [Scope.PII_READ]) ? customer.email : null;
@@ -101,6 +106,7 @@ export class CustomerResolver {
   async createCustomer(@Arg('input', () => CreateCustomerInput) input: CreateCustomerInput, @Ctx() ctx: GraphQLContext): Promise<CustomerPayload> {
     const { customer, extra } = await ctx.services.customers.create(input, (tx, c) => ctx.services.jobs.autoSync(tx, 'Customer', c, ctx.correlationId));
     ctx.services.jobs.announce(extra ?? []);
+    ctx.services.events.publish('customer.updated', customer);
     return { customer, jobs: extra ?? [] };
   }
 
@@ -116,6 +122,7 @@ export class CustomerResolver {
       ctx.services.jobs.autoSync(tx, 'Customer', c, ctx.correlationId),
     );
     ctx.services.jobs.announce(extra ?? []);
+    ctx.services.events.publish('customer.updated', customer);
     return { customer, jobs: extra ?? [] };
   }
 }

@@ -1,4 +1,4 @@
-import { FieldOriginType, originsOf } from '../types/sync.types.js';
+import { FieldOriginType, lastChangeOf, originsOf } from '../types/sync.types.js';
 import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import { Scope } from '../../domain/auth/roles.js';
 import type { Contract } from '../../domain/contract/contract.entity.js';
@@ -45,6 +45,11 @@ export class InvoiceResolver {
   @FieldResolver(() => [FieldOriginType], { description: 'Where each field\'s current value came from (API, WEBHOOK, POLL, IMPORT, and which integration), by field.' })
   fieldOrigins(@Root() invoice: Invoice): FieldOriginType[] {
     return originsOf(invoice);
+  }
+
+  @FieldResolver(() => FieldOriginType, { nullable: true, description: 'The latest change (the newest field origin): on customerUpdated, contractUpdated and invoiceUpdated, where the change came from.' })
+  lastChange(@Root() invoice: Invoice): FieldOriginType | null {
+    return lastChangeOf(invoice);
   }
 
   @FieldResolver(() => CustomerType)
@@ -117,7 +122,9 @@ export class InvoiceResolver {
   async createInvoice(@Arg('input', () => CreateInvoiceInput) input: CreateInvoiceInput, @Ctx() ctx: GraphQLContext): Promise<InvoicePayload> {
     const customerId = parseId('Customer', input.customerId, 'customerId');
     const contractId = input.contractId ? parseId('Contract', input.contractId, 'contractId') : null;
-    return { invoice: await ctx.services.invoices.create({ ...input, customerId, contractId }), jobs: [] };
+    const invoice = await ctx.services.invoices.create({ ...input, customerId, contractId });
+    ctx.services.events.publish('invoice.updated', invoice);
+    return { invoice, jobs: [] };
   }
 
   @Authorized(Scope.CANONICAL_WRITE)
@@ -128,6 +135,8 @@ export class InvoiceResolver {
     @Arg('input', () => UpdateInvoiceInput) input: UpdateInvoiceInput,
     @Ctx() ctx: GraphQLContext,
   ): Promise<InvoicePayload> {
-    return { invoice: await ctx.services.invoices.update(parseId('Invoice', id, 'id'), expectedVersion, input), jobs: [] };
+    const invoice = await ctx.services.invoices.update(parseId('Invoice', id, 'id'), expectedVersion, input);
+    ctx.services.events.publish('invoice.updated', invoice);
+    return { invoice, jobs: [] };
   }
 }

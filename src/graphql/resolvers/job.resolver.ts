@@ -36,6 +36,11 @@ export class IntegrationJobResolver {
     return (await ctx.loaders.integration.load(job.integrationId))!;
   }
 
+  @FieldResolver(() => ID, { nullable: true, description: 'The integration the change came from (WEBHOOK, POLL); it gets no job for its own change.' })
+  sourceIntegrationId(@Root() job: IntegrationJob): string | null {
+    return job.sourceIntegrationId ? toGlobalId('Integration', job.sourceIntegrationId) : null;
+  }
+
   @FieldResolver(() => ID, { nullable: true, description: 'Global id of the canonical record.' })
   entityId(@Root() job: IntegrationJob): string | null {
     return job.entityId && job.entityType ? toGlobalId(job.entityType, job.entityId) : null;

@@ -9,7 +9,8 @@ import { parseId } from '../../domain/shared/ids.js';
 import type { GraphQLContext } from '../context.js';
 import { streamOf } from '../subscriptions.js';
 import { anyEntityId } from './shared.js';
-import { CustomerType, InvoiceType } from '../types/canonical.types.js';
+import { ContractType, CustomerType, InvoiceType } from '../types/canonical.types.js';
+import type { Contract } from '../../domain/contract/contract.entity.js';
 import { IntegrationJobType, IntegrationLogType } from '../types/job.types.js';
 
 @InputType({ description: 'Every field given must match (server-side).' })
@@ -31,6 +32,15 @@ export class IntegrationEventFilter {
 export class CustomerEventFilter {
   @Field(() => ID, { nullable: true })
   id?: string | null;
+}
+
+@InputType()
+export class ContractEventFilter {
+  @Field(() => ID, { nullable: true })
+  id?: string | null;
+
+  @Field(() => ID, { nullable: true })
+  customerId?: string | null;
 }
 
 @InputType()
@@ -117,7 +127,7 @@ export class SubscriptionResolver {
   }
 
   @Subscription(() => CustomerType, {
-    description: 'A customer changed by an inbound provider event (webhook), as it is now. Partners receive only their granted customers.',
+    description: 'A customer changed, whatever the source (a mutation, a provider webhook, a sync run), as it is now; lastChange says where the change came from. Partners receive only their granted customers.',
     subscribe: ({ args, context }) => {
       const ctx = context as GraphQLContext;
       const id = args.filter?.id ? parseId('Customer', args.filter.id, 'filter.id') : null;
@@ -132,7 +142,7 @@ export class SubscriptionResolver {
   }
 
   @Subscription(() => InvoiceType, {
-    description: 'An invoice changed by an inbound provider event (for example PAID from Stripe), as it is now. Partners receive only their granted customers.',
+    description: 'An invoice changed, whatever the source (a mutation, a provider webhook such as PAID from Stripe, a sync run), as it is now; lastChange says where the change came from. Partners receive only their granted customers.',
     subscribe: ({ args, context }) => {
       const ctx = context as GraphQLContext;
       const id = args.filter?.id ? parseId('Invoice', args.filter.id, 'filter.id') : null;
@@ -145,5 +155,21 @@ export class SubscriptionResolver {
   })
   invoiceUpdated(@Root() invoice: Invoice, @Arg('filter', () => InvoiceEventFilter, { nullable: true }) _filter?: InvoiceEventFilter): Invoice {
     return invoice;
+  }
+
+  @Subscription(() => ContractType, {
+    description: 'A contract changed, whatever the source (a mutation, a provider webhook, a sync run), as it is now; lastChange says where the change came from. Partners receive only their granted customers.',
+    subscribe: ({ args, context }) => {
+      const ctx = context as GraphQLContext;
+      const id = args.filter?.id ? parseId('Contract', args.filter.id, 'filter.id') : null;
+      const customerId = args.filter?.customerId ? parseId('Customer', args.filter.customerId, 'filter.customerId') : null;
+      return streamOf(ctx, 'contract.updated', Scope.CANONICAL_READ, async (event) => {
+        if ((id && event.id !== id) || (customerId && event.customerId !== customerId) || !canSeeCustomer(ctx.scope, event.customerId)) return null;
+        return (await loadOnce(event, async () => (await ctx.services.contracts.findByIds([event.id]))[0] ?? null)) as Contract | null;
+      });
+    },
+  })
+  contractUpdated(@Root() contract: Contract, @Arg('filter', () => ContractEventFilter, { nullable: true }) _filter?: ContractEventFilter): Contract {
+    return contract;
   }
 }

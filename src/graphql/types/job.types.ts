@@ -1,3 +1,5 @@
+import { ChangeSource } from '../../domain/shared/field-origins.js';
+import './sync.types.js';
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { JobStatus } from '../../domain/job/integration-job.entity.js';
 import { Direction, LogStatus } from '../../domain/job/integration-log.entity.js';
@@ -13,6 +15,9 @@ registerEnumType(Direction, { name: 'Direction' });
 export class IntegrationJobType extends NodeInterface {
   @Field({ description: 'customer.upsert, contract.upsert, invoice.send, notification.send' })
   operation: string;
+
+  @Field(() => ChangeSource, { description: 'The change that caused the job: API (a mutation), WEBHOOK or POLL (a change another provider reported, fanned out), IMPORT.' })
+  source: ChangeSource;
 
   @Field(() => String, { nullable: true })
   entityType: string | null;

@@ -144,3 +144,9 @@ export function originsOf(record: { fieldOrigins: FieldOrigins | null }): FieldO
     .map(([field, o]) => ({ field, source: o.source, integrationId: o.integrationId ? toGlobalId('Integration', o.integrationId) : null, changedAt: new Date(o.at) }));
 }
 
+
+/** The record's latest change (the newest of its fieldOrigins): on a subscription event, where the change came from. */
+export function lastChangeOf(record: { fieldOrigins: FieldOrigins | null }): FieldOriginType | null {
+  const origins = originsOf(record);
+  return origins.reduce<FieldOriginType | null>((latest, o) => (!latest || o.changedAt > latest.changedAt ? o : latest), null);
+}

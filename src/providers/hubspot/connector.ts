@@ -42,20 +42,15 @@ export const hubspotConnector: Connector = {
     async 'customer.upsert'(p, _key, ctx) {
       const log: HttpExchange[] = [];
       if (!p.email) throw new ProviderError('client', 'HubSpot contacts are keyed by email: this customer has none', false);
-      const body = {
-        inputs: [
-          {
-            idProperty: 'email',
-            id: String(p.email).toLowerCase(),
-            properties: { email: String(p.email).toLowerCase(), ...splitName(String(p.name)), phone: p.phone ?? '', switchboard_id: String(p.customerId) },
-          },
-        ],
-      };
+      const properties = { email: String(p.email).toLowerCase(), ...splitName(String(p.name)), phone: p.phone ?? '', switchboard_id: String(p.customerId) };
+      const body = { inputs: [{ idProperty: 'email', id: properties.email, properties }] };
       const res = (await call(ctx, 'POST', '/crm/v3/objects/contacts/batch/upsert', body, log)) as { results?: Array<{ id: string; new?: boolean }> };
       const contact = res.results?.[0];
       if (!contact) throw new ProviderError('server', 'HubSpot answered without a result', true, 200, null, log);
       return {
-        links: [{ entityType: 'Customer', entityId: String(p.customerId), externalId: contact.id }],
+        // The contact's mapped properties as written: a later webhook naming one property
+        // (propertyChange) is combined with the others (a name is firstname and lastname).
+        links: [{ entityType: 'Customer', entityId: String(p.customerId), externalId: contact.id, remoteData: { email: properties.email, firstname: properties.firstname, lastname: properties.lastname, phone: properties.phone || null } }],
         exchanges: log,
         summary: { hubspotContactId: contact.id, created: contact.new ?? null },
       };

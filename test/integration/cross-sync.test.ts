@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXTERNAL_ID_FIELD } from '../../src/providers/salesforce/api.js';
+import { SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from '../../src/providers/salesforce/fake.js';
+import type { StripeState } from '../../src/providers/stripe/fake.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
+import { CreateCustomerFanOutDocument as CreateCustomerDocument, CreateIntegrationDocument, UpdateCustomerFanOutDocument as UpdateCustomerDocument } from '../generated/graphql.js';
+import { scrapeMetrics, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { HUBSPOT_TOKEN, rowId, STRIPE_KEY } from '../support/outbound.js';
+import { until } from '../support/processes.js';
+
+/**
+ * A change reaches every other provider, whatever its source, and never comes back: Stripe,
+ * HubSpot and Salesforce all auto-sync customers, and every fake posts its own webhooks (Stripe
+ * events, HubSpot v3 events, Salesforce Outbound Messages) to the gateway as its records change,
+ * the gateway's own writes included. Default ownership: HubSpot owns customer names and phones.
+ */
+let t: TestGateway;
+let sandbox: Sandbox;
+const STRIPE_SECRET = 'whsec_' + 'Y3Jvc3Mtc3luYy1zdHJpcGUtc2VjcmV0';
+const HUBSPOT_SECRET = 'hubspot-cross-sync-client-secret-01';
+const integration = { stripe: { id: '', row: '' }, hubspot: { id: '', row: '' }, salesforce: { id: '', row: '' } };
+
+beforeAll(async () => {
+  sandbox = await startSandbox();
+  t = await startTestGateway({ WEBHOOK_RETRY_DELAY_SECONDS: '1' });
+  const make = async (key: keyof typeof integration, provider: 'STRIPE' | 'HUBSPOT' | 'SALESFORCE', baseUrl: string, credentials: Record<string, unknown>, webhookSecret: string) => {
+    const { createIntegration } = await t.run(CreateIntegrationDocument, {
+      input: { provider, name: `${provider} cross-sync`, baseUrl, credentials, webhookSecret, autoSync: ['Customer'], settings: { timeoutMs: 2000, retryBaseDelayMs: 20, retryMaxDelayMs: 200 } },
+    });
+    integration[key] = { id: createIntegration.integration.id, row: rowId(createIntegration.integration.id) };
+    return createIntegration.integration.webhookUrl!;
+  };
+  sandbox.stripe.handler.setWebhook({ url: await make('stripe', 'STRIPE', sandbox.stripe.url, { apiKey: STRIPE_KEY }, STRIPE_SECRET), secret: STRIPE_SECRET });
+  sandbox.hubspot.handler.setWebhook({ url: await make('hubspot', 'HUBSPOT', sandbox.hubspot.url, { accessToken: HUBSPOT_TOKEN }, HUBSPOT_SECRET), secret: HUBSPOT_SECRET });
+  const sf = sandbox.salesforce.handler;
+  sf.setWebhook({ url: await make('salesforce', 'SALESFORCE', sandbox.salesforce.url, { clientId: SANDBOX_CLIENT_ID, clientSecret: SANDBOX_CLIENT_SECRET }, sf.organizationId) });
+});
+afterAll(async () => {
+  await t?.stop();
+  await sandbox?.stop();
+});
+
+/** Nothing left in flight: every job ended, every webhook sent was answered and processed. */
+async function settled(): Promise<void> {
+  await until(async () => {
+    const fakesDone =
+      sandbox.stripe.handler.deliveries.every((d) => d.dropped || d.status === 200) &&
+      sandbox.hubspot.handler.deliveries.every((d) => d.dropped || d.status === 200) &&
+      sandbox.salesforce.handler.deliveries.every((d) => d.acked);
+    if (!fakesDone) return false;
+    const [row] = await t.sql<{ jobs: number; events: number }>(
+      `SELECT (SELECT count(*)::int FROM integration_job WHERE status IN ('PENDING', 'PROCESSING', 'RETRYING')) AS jobs,
+              (SELECT count(*)::int FROM webhook_event WHERE status = 'RECEIVED') AS events`,
+    );
+    return row.jobs === 0 && row.events === 0;
+  }, 30_000, 50);
+  // A fake may post once more after the last job (its webhook for that write): look again.
+  await until(async () => {
+    const [row] = await t.sql<{ events: number }>(`SELECT count(*)::int AS events FROM webhook_event WHERE status = 'RECEIVED'`);
+    return row.events === 0 && sandbox.salesforce.handler.deliveries.every((d) => d.acked);
+  }, 30_000, 50);
+}
+
+const stripeCustomer = (customerId: string) => Object.values(sandbox.stripe.state<StripeState>().customers).find((c: any) => c.metadata?.switchboard_id === customerId) as any;
+const hubspotContact = (customerId: string) => Object.values(sandbox.hubspot.handler.state().contacts).find((c) => c.properties.switchboard_id === customerId)!;
+const salesforceAccount = (customerId: string) => Object.values(sandbox.salesforce.handler.state().accounts).find((a) => a[EXTERNAL_ID_FIELD] === customerId) as any;
+const writesTo = (server: { requests: Array<{ method: string; path: string; at: number }> }, since: number) => server.requests.filter((r) => r.at >= since && r.method !== 'GET' && !r.path.includes('/oauth2/'));
+const suppressed = async (kind: 'echo' | 'noop', integrationId: string) =>
+  Number(new RegExp(`switchboard_sync_suppressed_total\\{integration="${integrationId}",kind="${kind}"\\} (\\d+)`).exec(await scrapeMetrics(t.url, t.adminKey))?.[1] ?? 0);
+const jobCount = async () => (await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM integration_job`))[0].n;
+
+async function newCustomer(name: string): Promise<string> {
+  const { createCustomer } = await t.run(CreateCustomerDocument, { input: { name, email: `${name.toLowerCase().replace(/\W+/g, '.')}.${Date.now()}@example.com`, phone: '+1 555 0100' } });
+  expect(createCustomer.jobs).toHaveLength(3);
+  await settled();
+  return rowId(createCustomer.customer.id);
+}
+
+describe('a change reaches the other providers, and only them', () => {
+  it('a HubSpot contact change arrives by webhook: Stripe and Salesforce receive the new name within 2 s; HubSpot receives nothing; their webhooks for those writes come back as echoes: no change, no job', async () => {
+    const customerId = await newCustomer('Grace Before');
+    const contact = hubspotContact(customerId);
+    expect(contact.properties).toMatchObject({ firstname: 'Grace', lastname: 'Before' });
+    const before = { version: (await t.sql<{ version: number }>(`SELECT version FROM customer WHERE id = $1`, [customerId]))[0].version, jobs: await jobCount() };
+    const echoes = { stripe: await suppressed('echo', integration.stripe.row), salesforce: await suppressed('echo', integration.salesforce.row) };
+
+    const changedAt = Date.now();
+    sandbox.hubspot.handler.updateObject('contacts', contact.id, { firstname: 'Ada' });
+    await until(() => stripeCustomer(customerId)?.name === 'Ada Before' && salesforceAccount(customerId)?.Name === 'Ada Before', 15_000, 10);
+    const arrived = Date.now() - changedAt;
+    expect(arrived).toBeLessThan(2000);
+    await settled();
+
+    // The fan-out: one job each for Stripe and Salesforce, caused by HubSpot's webhook; none for HubSpot.
+    const jobs = await t.sql<{ integration_id: string; source: string; source_integration_id: string; status: string }>(
+      `SELECT integration_id, source, source_integration_id, status FROM integration_job WHERE entity_id = $1 AND source = 'WEBHOOK'`,
+      [customerId],
+    );
+    expect(jobs.map((j) => j.integration_id).sort()).toEqual([integration.stripe.row, integration.salesforce.row].sort());
+    expect(jobs.every((j) => j.source_integration_id === integration.hubspot.row && j.status === 'COMPLETED')).toBe(true);
+    expect(writesTo(sandbox.hubspot, changedAt)).toEqual([]);
+
+    // Stripe's customer.updated and Salesforce's Outbound Message for those writes came back (and
+    // were processed, settled() waited for them): no canonical change, no new job, echoes counted.
+    const [after] = await t.sql<{ version: number; name: string }>(`SELECT version, name FROM customer WHERE id = $1`, [customerId]);
+    expect(after).toEqual({ version: before.version + 1, name: 'Ada Before' });
+    expect(await jobCount()).toBe(before.jobs + 2);
+    expect(await suppressed('echo', integration.stripe.row)).toBeGreaterThan(echoes.stripe);
+    expect(await suppressed('echo', integration.salesforce.row)).toBeGreaterThan(echoes.salesforce);
+    const stripeEvents = await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM webhook_event WHERE integration_id = $1 AND received_at >= $2`, [integration.stripe.row, new Date(changedAt)]);
+    expect(stripeEvents[0].n).toBeGreaterThan(0);
+  });
+
+  it('an update that changes no field a provider carries sends nothing there', async () => {
+    const customerId = await newCustomer('Tax Only');
+    const since = Date.now();
+    const noops = await suppressed('noop', integration.stripe.row);
+    const { updateCustomer } = await t.run(UpdateCustomerDocument, { id: globalId(customerId), input: { taxId: 'DE123456789' } });
+    expect(updateCustomer.customer.taxId).toBe('DE123456789');
+    expect(updateCustomer.jobs).toEqual([]);
+    await settled();
+    expect(await suppressed('noop', integration.stripe.row)).toBe(noops + 1);
+    expect([...writesTo(sandbox.stripe, since), ...writesTo(sandbox.hubspot, since), ...writesTo(sandbox.salesforce, since)]).toEqual([]);
+    // A change to a carried field still goes everywhere.
+    const { updateCustomer: renamed } = await t.run(UpdateCustomerDocument, { id: globalId(customerId), input: { phone: '+1 555 0199' } });
+    expect(renamed.jobs).toHaveLength(3);
+    await settled();
+  });
+
+  it('Stripe and HubSpot change the name in the same second: the owner (HubSpot) wins everywhere, with one conflict row, and it does not flap', async () => {
+    const customerId = await newCustomer('Conflict Start');
+    const contact = hubspotContact(customerId);
+    const stripeId = stripeCustomer(customerId).id as string;
+    const since = new Date();
+    sandbox.stripe.handler.updateCustomer(stripeId, { name: 'Stripe Says' });
+    sandbox.hubspot.handler.updateObject('contacts', contact.id, { firstname: 'HubSpot', lastname: 'Says' });
+    await settled();
+    const [customer] = await t.sql<{ name: string }>(`SELECT name FROM customer WHERE id = $1`, [customerId]);
+    expect(customer.name).toBe('HubSpot Says');
+    expect(stripeCustomer(customerId).name).toBe('HubSpot Says');
+    expect(salesforceAccount(customerId).Name).toBe('HubSpot Says');
+    const hs = hubspotContact(customerId).properties;
+    expect(`${hs.firstname} ${hs.lastname}`).toBe('HubSpot Says');
+    const conflicts = await t.sql<{ integration_id: string; response: any }>(
+      `SELECT integration_id, response FROM integration_log WHERE event_type = 'conflict.customer.name' AND timestamp >= $1`,
+      [since],
+    );
+    expect(conflicts).toHaveLength(1);
+    expect(conflicts[0].integration_id).toBe(integration.stripe.row);
+    // Both values, masked.
+    expect(JSON.stringify(conflicts[0].response)).not.toContain('Stripe Says');
+    expect(conflicts[0].response).toMatchObject({ field: 'customer.name', owner: 'HUBSPOT', sender: 'STRIPE' });
+    // Settled means settled: nothing more is sent anywhere.
+    const quiet = Date.now();
+    await settled();
+    expect([...writesTo(sandbox.stripe, quiet), ...writesTo(sandbox.hubspot, quiet), ...writesTo(sandbox.salesforce, quiet)]).toEqual([]);
+  });
+});
+
+const globalId = (row: string) => Buffer.from(`Customer:${row}`).toString('base64url');
