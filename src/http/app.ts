@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { ApolloServer, HeaderMap } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
@@ -19,6 +19,7 @@ import { collectMetrics, httpRequestDuration, httpRequests, registry } from '../
 import type { Services } from '../services.js';
 import type { Principal } from '../domain/auth/api-key.service.js';
 import { setActor, withRequestScope } from '../observability/audit.js';
+import { graphiqlRedirect, mountConsole } from './console.js';
 
 export const BODY_LIMIT = '1mb';
 
@@ -171,6 +172,8 @@ export async function createHttpApp(httpServer: Server, options: HttpOptions): P
         ApolloServerPluginDrainHttpServer({ httpServer }),
         // Nothing here is HTTP-cacheable; the plugin would otherwise wrap every field resolver.
         ApolloServerPluginCacheControlDisabled(),
+        // Apollo's landing page loads from a CDN; browsers are sent to the bundled /graphiql instead.
+        ApolloServerPluginLandingPageDisabled(),
         errorLoggingPlugin(log),
         {
           async requestDidStart() {
@@ -215,8 +218,10 @@ export async function createHttpApp(httpServer: Server, options: HttpOptions): P
       exposedHeaders: ['X-Correlation-Id'],
       maxAge: 600,
     });
+    mountConsole(app);
     app.use(
       '/graphql',
+      graphiqlRedirect,
       ...(options.corsOrigins.length ? [corsMiddleware] : []),
       express.json({ limit: BODY_LIMIT }),
       (req: express.Request, res: express.Response, next: express.NextFunction) =>
