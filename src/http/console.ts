@@ -8,8 +8,9 @@ import helmet from 'helmet';
  * compiled gateway runs from dist/src/http, the sources (under vitest) from src/http.
  */
 export function consoleDistDir(): string | null {
-  const candidates = ['../../console/', '../../dist/console/'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
-  return candidates.find((dir) => existsSync(`${dir}index.html`)) ?? null;
+  // From the sources, ../../console is the console's source folder: only a built one has assets/.
+  const candidates = ['../../dist/console/', '../../console/'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  return candidates.find((dir) => existsSync(`${dir}index.html`) && existsSync(`${dir}assets`)) ?? null;
 }
 
 /** The WebSocket origin of the page's own host: the only place besides 'self' the pages talk to. */
@@ -43,6 +44,8 @@ export function pageSecurityHeaders(): RequestHandler {
       },
     },
     referrerPolicy: { policy: 'no-referrer' },
+    // The same refusal as frame-ancestors 'none', for browsers that only read X-Frame-Options.
+    frameguard: { action: 'deny' },
     crossOriginEmbedderPolicy: false,
   });
 }

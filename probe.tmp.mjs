@@ -1,0 +1,11 @@
+import { chromium } from 'playwright-core';
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+const p = await b.newPage();
+p.on('console', m => console.log('console', m.type(), m.text()));
+p.on('pageerror', e => console.log('pageerror', e));
+p.on('requestfailed', r => console.log('failed', r.url(), r.failure()?.errorText));
+p.on('response', r => console.log('resp', r.status(), r.url()));
+await p.goto(process.argv[2]);
+await p.waitForTimeout(2000);
+console.log((await p.content()).slice(0, 800));
+await b.close();

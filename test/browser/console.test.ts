@@ -1,0 +1,138 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CreateApiKeyDocument, CreateCustomerDocument, CreateIntegrationDocument, PushCustomerDocument } from '../generated/graphql.js';
+import { waitForJobs } from '../support/outbound.js';
+import { startBrowserWorld, type BrowserWorld, type WatchedPage } from './support.js';
+
+let world: BrowserWorld;
+const watched: WatchedPage[] = [];
+
+beforeAll(async () => {
+  world = await startBrowserWorld({ CIRCUIT_COOLDOWN_MS: '500' });
+});
+afterAll(async () => {
+  await world?.stop();
+});
+// Every page of every test: nothing but the gateway's own origin, and a clean console.
+afterEach(() => {
+  const pages = watched.splice(0);
+  expect(pages.flatMap((p) => p.foreign)).toEqual([]);
+  expect(pages.flatMap((p) => p.errors)).toEqual([]);
+});
+
+async function session(): Promise<WatchedPage> {
+  const s = await world.session();
+  watched.push(s);
+  return s;
+}
+
+let seq = 0;
+/** A Stripe integration on the sandbox with a key of its own, so its faults touch nothing else. */
+async function stripe(settings: Record<string, unknown> = {}) {
+  const key = `sk_test_console${++seq}_0123456789abcdefghij`;
+  const { createIntegration } = await world.t.run(CreateIntegrationDocument, {
+    input: { provider: 'STRIPE', name: `Stripe console ${seq}`, baseUrl: world.sandbox.stripe.url, credentials: { apiKey: key }, settings },
+  });
+  return { id: createIntegration.integration.id, key };
+}
+
+async function customer(name: string) {
+  return (await world.t.run(CreateCustomerDocument, { input: { name, email: `${name.toLowerCase().replace(/\W+/g, '.')}@example.com` } })).createCustomer.customer.id;
+}
+
+describe('operator console in Chromium', () => {
+  it('signs in with an admin key; the key is kept in sessionStorage only, never in localStorage or the address', async () => {
+    const { page, signIn } = await session();
+    await signIn(world.t.adminKey);
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    const storage = await page.evaluate(() => ({ session: sessionStorage.length, local: JSON.stringify(localStorage), url: location.href }));
+    expect(storage.session).toBe(1);
+    expect(storage.local).not.toContain(world.t.adminKey);
+    expect(storage.url).not.toContain(world.t.adminKey);
+  });
+
+  it('a pushCustomer made through the API appears in Jobs and turns COMPLETED live, without a reload', async () => {
+    const integration = await stripe();
+    // Slow enough that the page sees the job before it completes.
+    world.sandbox.stripe.setFaults({ byCredential: { [integration.key]: { latencyMs: 1500 } } });
+    const { page, signIn } = await session();
+    await signIn(world.t.adminKey);
+    await page.getByRole('link', { name: 'Jobs' }).click();
+    await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+
+    const { pushCustomer } = await world.t.run(PushCustomerDocument, { customerId: await customer('Live Jobs Ltd'), integrationId: integration.id });
+    const row = page.locator(`tr[data-job-id="${pushCustomer.job.id}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.locator('.badge').textContent()).not.toBe('COMPLETED');
+    await expect.poll(() => row.locator('.badge').textContent(), { timeout: 15_000 }).toBe('COMPLETED');
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+  });
+
+  it('a FAILED job is retried from its timeline and completes', async () => {
+    const integration = await stripe({ maxAttempts: 1, retryBaseDelayMs: 10, retryMaxDelayMs: 20 });
+    world.sandbox.stripe.setFaults({ byCredential: { [integration.key]: { errorRate: 1 } } });
+    const { job } = (await world.t.run(PushCustomerDocument, { customerId: await customer('Retry Me Ltd'), integrationId: integration.id })).pushCustomer;
+    await waitForJobs(world.t, [job.id], ['FAILED']);
+    world.sandbox.stripe.setFaults({ byCredential: { [integration.key]: { errorRate: 0 } } });
+
+    const { page, signIn } = await session();
+    await signIn(world.t.adminKey);
+    await page.goto(`${world.t.url}/console/jobs/${encodeURIComponent(job.id)}`);
+    const status = page.locator('.facts dd').first();
+    await expect.poll(() => status.textContent(), { timeout: 10_000 }).toBe('FAILED');
+    // The timeline shows the failed attempt with its HTTP status.
+    const timeline = await page.getByRole('list', { name: 'Attempts' }).textContent();
+    expect(timeline).toContain('attempt 1');
+    expect(timeline).toMatch(/HTTP 50[03]/);
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await expect.poll(() => status.textContent(), { timeout: 15_000 }).toBe('COMPLETED');
+  });
+
+  it("a paused integration's jobs wait, and Resume on the Integrations page releases them", async () => {
+    const integration = await stripe();
+    const { page, signIn } = await session();
+    await signIn(world.t.adminKey);
+    await page.getByRole('link', { name: 'Integrations' }).click();
+    const card = page.locator(`article[data-integration-id="${integration.id}"]`);
+    await card.getByRole('button', { name: 'Pause' }).click();
+    await card.getByRole('button', { name: 'Resume' }).waitFor();
+
+    const { job } = (await world.t.run(PushCustomerDocument, { customerId: await customer('Paused Co'), integrationId: integration.id })).pushCustomer;
+    // A negative: nothing to wait on but time. Workers poll far faster than this.
+    await new Promise((r) => setTimeout(r, 1500));
+    const [{ status }] = await world.t.sql<{ status: string }>('SELECT status FROM integration_job WHERE correlation_id = $1', [job.correlationId]);
+    expect(status).toBe('PENDING');
+    expect(world.sandbox.stripe.requests.filter((r) => r.headers.authorization === `Bearer ${integration.key}`)).toHaveLength(0);
+
+    await card.getByRole('button', { name: 'Resume' }).click();
+    await card.getByRole('button', { name: 'Pause' }).waitFor();
+    await waitForJobs(world.t, [job.id], ['COMPLETED'], 15_000);
+  });
+
+  for (const role of ['APP', 'PARTNER'] as const) {
+    it(`a ${role} key sees no operator page and receives no operator data`, async () => {
+      const { createApiKey } = await world.t.run(CreateApiKeyDocument, { input: { name: `console ${role}`, role, customerIds: role === 'PARTNER' ? [] : undefined } });
+      const watchedPage = await session();
+      const { page } = watchedPage;
+      const answers: string[] = [];
+      page.on('response', async (res) => {
+        if (res.url().endsWith('/graphql')) answers.push(await res.text());
+      });
+      await page.goto(`${world.t.url}/console/jobs`);
+      await page.getByLabel('API key').fill(createApiKey.key);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'No operator access' }).waitFor();
+      expect(await page.getByRole('navigation', { name: 'Console' }).count()).toBe(0);
+      expect(await page.getByRole('heading', { name: 'Jobs' }).count()).toBe(0);
+      expect(answers.length).toBeGreaterThan(0);
+      for (const body of answers) {
+        const parsed = JSON.parse(body) as { data?: unknown; errors?: Array<{ extensions?: { code?: string } }> };
+        expect(parsed.data ?? null).toBeNull();
+        expect(parsed.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      }
+      // Chromium logs the refused probe (HTTP 403) as a console error: that one, and nothing else, is expected here.
+      expect(watchedPage.errors.every((e) => e.includes('status of 403'))).toBe(true);
+      watchedPage.errors.length = 0;
+    });
+  }
+});
