@@ -44,7 +44,8 @@ describe('operator console in Chromium', () => {
     const { page, signIn } = await session();
     await signIn(world.t.adminKey);
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
-    const storage = await page.evaluate(() => ({ session: sessionStorage.length, local: JSON.stringify(localStorage), url: location.href }));
+    // A string: the test's tsconfig has no DOM types.
+    const storage = (await page.evaluate('({ session: sessionStorage.length, local: JSON.stringify(localStorage), url: location.href })')) as { session: number; local: string; url: string };
     expect(storage.session).toBe(1);
     expect(storage.local).not.toContain(world.t.adminKey);
     expect(storage.url).not.toContain(world.t.adminKey);
@@ -58,14 +59,14 @@ describe('operator console in Chromium', () => {
     await signIn(world.t.adminKey);
     await page.getByRole('link', { name: 'Jobs' }).click();
     await page.getByRole('heading', { name: 'Jobs' }).waitFor();
-    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    await page.evaluate('window.notReloaded = true');
 
     const { pushCustomer } = await world.t.run(PushCustomerDocument, { customerId: await customer('Live Jobs Ltd'), integrationId: integration.id });
     const row = page.locator(`tr[data-job-id="${pushCustomer.job.id}"]`);
     await row.waitFor({ timeout: 10_000 });
     expect(await row.locator('.badge').textContent()).not.toBe('COMPLETED');
     await expect.poll(() => row.locator('.badge').textContent(), { timeout: 15_000 }).toBe('COMPLETED');
-    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    expect(await page.evaluate('window.notReloaded')).toBe(true);
   });
 
   it('a FAILED job is retried from its timeline and completes', async () => {
