@@ -175,6 +175,16 @@ export class AlertService {
     };
   }
 
+  /** FIRING alerts by rule kind, every kind present (0 when none): the switchboard_alerts_firing gauge. */
+  async firingByKind(): Promise<Record<AlertKind, number>> {
+    const rows = (await this.db.query(
+      `SELECT r.kind, count(*)::int AS n FROM alert a JOIN alert_rule r ON r.id = a.rule_id WHERE a.status = 'FIRING' GROUP BY r.kind`,
+    )) as Array<{ kind: AlertKind; n: number }>;
+    const counts = Object.fromEntries(Object.values(AlertKind).map((k) => [k, 0])) as Record<AlertKind, number>;
+    for (const r of rows) counts[r.kind] = r.n;
+    return counts;
+  }
+
   /** Every rule, oldest first (an operator keeps tens, not thousands). */
   listRules(): Promise<AlertRule[]> {
     return this.db.getRepository(AlertRule).find({ order: { id: 'ASC' } });
