@@ -236,6 +236,42 @@ describe('alerts', () => {
     expect(await alertsOf(rule.id)).toEqual([]);
   }, 60_000);
 
+  it('two worker processes take turns: one alert and one email per transition, and a subscriber on an api-only process hears both', async () => {
+    // A worker-only process and an api-only process on the same database, beside the first (ROLE all).
+    const shared = { ENCRYPTION_KEY: t.env.ENCRYPTION_KEY!, ALERT_EVAL_INTERVAL_MS: String(EVAL_MS), ALERT_EMAIL_FROM: 'alerts@example.com' };
+    const worker = await startTestGateway({ ...shared, ROLE: 'worker' }, { database: { url: t.databaseUrl } });
+    const api = await startTestGateway({ ...shared, ROLE: 'api' }, { database: { url: t.databaseUrl } });
+    try {
+      const integrationId = await stripeIntegration('two workers', { requestsPerSecond: 1000 });
+      await t.run(PauseIntegrationDocument, { id: integrationId });
+      const listener = subscribe(api.url, operatorKey, 'subscription { alertUpdated { id status rule { id } } }');
+      await listener.connected;
+      const rule = await createRule({ name: 'two workers lag', kind: 'QUEUE_LAG', integrationId, threshold: 0.5, resolveAfterEvaluations: 2, notifyIntegrationId: sendgridId, notifyEmail: 'oncall@example.com' });
+      const jobIds = await push(integrationId, 2, 'TwoWorkers');
+      const firing = await until(async () => (await alertsOf(rule.id)).find((a) => a.status === 'FIRING'), 15_000);
+      await rounds(rule.id, 4);
+      await t.run(ResumeIntegrationDocument, { id: integrationId });
+      await waitForJobs(t, jobIds, ['COMPLETED']);
+      await until(async () => (await alertsOf(rule.id)).find((a) => a.status === 'RESOLVED'), 15_000);
+      await until(() => emailsAbout('two workers lag').length === 2, 15_000);
+      await rounds(rule.id, 3);
+
+      expect((await alertsOf(rule.id)).map((a) => a.id)).toEqual([firing.id]);
+      expect(emailsAbout('two workers lag').map((e) => e.subject)).toEqual(['[Switchboard] FIRING: two workers lag', '[Switchboard] RESOLVED: two workers lag']);
+      await until(() => listener.events.filter((e) => e.alertUpdated.rule.id === rule.id).length === 2, 10_000);
+      expect(listener.events.filter((e) => e.alertUpdated.rule.id === rule.id).map((e) => e.alertUpdated.status)).toEqual(['FIRING', 'RESOLVED']);
+      // Rounds are spaced by the interval whichever process makes them (not one per process per interval).
+      const before = await lastEvaluated(rule.id);
+      await rounds(rule.id, 5);
+      const spacing = ((await lastEvaluated(rule.id)) - before) / 5;
+      expect(spacing).toBeGreaterThanOrEqual(EVAL_MS * 0.75);
+      await listener.dispose();
+    } finally {
+      await api.stop();
+      await worker.stop();
+    }
+  }, 90_000);
+
   it('health and throughput report the attempts, outcomes, latencies and error kinds of the work done', async () => {
     const key = 'sk_test_health_0123456789abcdefghij';
     const integrationId = (
