@@ -14,6 +14,7 @@ import {
   PushCustomerDocument,
   ResumeIntegrationDocument,
   SendNotificationDocument,
+  StartSyncDocument,
   ThroughputDocument,
   UpdateAlertRuleDocument,
   type CreateAlertRuleInput,
@@ -271,6 +272,39 @@ describe('alerts', () => {
       await worker.stop();
     }
   }, 90_000);
+
+  it('WEBHOOK_FAILURES counts rejected webhook requests in its window and resolves once they age out; SYNC_FAILED counts FAILED runs', async () => {
+    const hooked = (
+      await t.run(CreateIntegrationDocument, {
+        input: { provider: 'STRIPE', name: 'hooked', baseUrl: sandbox.stripe.url, credentials: { apiKey: STRIPE_KEY }, webhookSecret: 'whsec_alertstest0123456789abcdefgh' },
+      })
+    ).createIntegration.integration.id;
+    const hooks = await createRule({ name: 'bad hooks', kind: 'WEBHOOK_FAILURES', integrationId: hooked, threshold: 1, windowSeconds: 2, resolveAfterEvaluations: 2 });
+    const body = JSON.stringify({ id: 'evt_forged', type: 'customer.updated', data: { object: {} } });
+    const res = await fetch(`${t.url}/webhooks/${rowId(hooked)}`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}` }, body });
+    expect(res.status).toBe(401);
+    const firing = await until(async () => (await alertsOf(hooks.id)).find((a) => a.status === 'FIRING'), 10_000);
+    expect(firing.value).toBe(1);
+    expect(firing.message).toContain('1 requests rejected, 0 events failed processing');
+    // Two seconds on, the rejection has left the window.
+    const resolved = await until(async () => (await alertsOf(hooks.id)).find((a) => a.status === 'RESOLVED'), 15_000);
+    expect(resolved.resolvedValue).toBe(0);
+    expect(Date.parse(resolved.resolvedAt!) - Date.parse(resolved.firedAt)).toBeGreaterThanOrEqual(1_000);
+
+    // A Stripe key the provider refuses: the run ends FAILED.
+    const refused = (
+      await t.run(CreateIntegrationDocument, { input: { provider: 'STRIPE', name: 'refused', baseUrl: sandbox.stripe.url, credentials: { apiKey: 'rk_live_refused0123456789' } } })
+    ).createIntegration.integration.id;
+    const syncs = await createRule({ name: 'failed syncs', kind: 'SYNC_FAILED', threshold: 1, windowSeconds: 600 });
+    const run = (await t.run(StartSyncDocument, { integrationId: refused, resource: 'customers', mode: 'FULL' })).startSync.syncRun;
+    await until(async () => (await t.sql<{ status: string }>(`SELECT status FROM sync_run WHERE id = $1`, [rowId(run.id)]))[0].status === 'FAILED', 20_000);
+    const syncAlert = await until(async () => (await alertsOf(syncs.id)).find((a) => a.status === 'FIRING'), 10_000);
+    expect(syncAlert.value).toBeGreaterThanOrEqual(1);
+    expect(syncAlert.message).toContain('sync runs FAILED in the last 600 s across all integrations');
+    const health = (await t.run(IntegrationHealthDocument, { id: refused }, { key: operatorKey })).integration.health;
+    expect(health.lastSyncRun).toEqual({ id: run.id, status: 'FAILED' });
+    await t.run(DeleteAlertRuleDocument, { id: syncs.id }, { key: operatorKey });
+  }, 60_000);
 
   it('health and throughput report the attempts, outcomes, latencies and error kinds of the work done', async () => {
     const key = 'sk_test_health_0123456789abcdefghij';
