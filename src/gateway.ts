@@ -21,13 +21,14 @@ import { configureMasking } from './observability/masking.js';
 import { REVOCATION_CHANNEL } from './domain/auth/api-key.service.js';
 import { listen } from './pubsub/pg-listener.js';
 import { createServices, type Services } from './services.js';
-import { collectMetrics, onScrape, registry, webhookLag, webhookWaiting } from './observability/metrics.js';
+import { alertsFiring, collectMetrics, onScrape, registry, webhookLag, webhookWaiting } from './observability/metrics.js';
 import { EventWriter } from './webhooks/event-writer.js';
 import { IntegrationCache, RejectionSampler, webhookRoute } from './webhooks/ingress.js';
 import { insertLogSql, logParams } from './jobs/log-row.js';
 import { ownership } from './webhooks/ownership.js';
 import { WebhookProcessor } from './webhooks/processor.js';
 import { scheduleOrphanSweep } from './jobs/orphans.js';
+import { AlertEvaluator } from './alerts/alert-evaluator.js';
 import { scheduleRetention } from './jobs/retention.js';
 import { EventRelay } from './pubsub/event-relay.js';
 import { attachSubscriptions } from './graphql/subscriptions.js';
@@ -234,6 +235,11 @@ export async function startGateway(env: Env, log: Logger, options: GatewayOption
       onStop('retention sweep', stopRetention);
       const stopOrphanSweep = await scheduleOrphanSweep(services.jobs, services.webhooks, boss, log);
       onStop('orphan sweep', stopOrphanSweep);
+
+      // Alert rules: every worker process runs the loop, one evaluates at a time (src/alerts, ADR 0016).
+      const alertEvaluator = new AlertEvaluator(db, services.jobs, services.events, log, { intervalMs: env.ALERT_EVAL_INTERVAL_MS, fromEmail: env.ALERT_EMAIL_FROM });
+      alertEvaluator.start();
+      onStop('alert evaluator', () => alertEvaluator.stop());
     }
 
     // Webhook ingress (API roles): group-committed event writes; lag gauges for /metrics.
@@ -245,6 +251,10 @@ export async function startGateway(env: Env, log: Logger, options: GatewayOption
       }
     });
     onStop('webhook gauges', async () => stopLagGauge());
+    const stopAlertGauge = onScrape(async () => {
+      for (const [kind, n] of Object.entries(await services.alerts.firingByKind())) alertsFiring.set({ kind }, n);
+    });
+    onStop('alert gauge', async () => stopAlertGauge());
 
     const httpServer: Server = createServer();
     let publicUrl = env.PUBLIC_URL?.replace(/\/$/, '') ?? '';

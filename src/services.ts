@@ -14,6 +14,8 @@ import { JobService } from './jobs/job.service.js';
 import { WebhookService } from './webhooks/webhook.service.js';
 import { SharedRate } from './jobs/shared-rate.js';
 import { SyncService } from './sync/sync.service.js';
+import { AlertService } from './alerts/alert.service.js';
+import { HealthService } from './alerts/health.service.js';
 import { DEFAULT_OWNERSHIP, type Ownership } from './webhooks/ownership.js';
 import { createOutboundHttp, DEFAULT_OUTBOUND_POLICY, type OutboundHttp, type OutboundPolicy } from './http/outbound-policy.js';
 
@@ -36,6 +38,10 @@ export interface Services {
   outbound: OutboundHttp;
   /** Sync runs (backfill and polling) and rehydrate; the runs are carried out by SyncRunner. */
   sync: SyncService;
+  /** Alert rules and alerts; AlertEvaluator (worker roles) fires and resolves them. */
+  alerts: AlertService;
+  /** The console overview's health and throughput figures. */
+  health: HealthService;
 }
 
 export function createServices(
@@ -66,5 +72,7 @@ export function createServices(
     apiKeys: new ApiKeyService(db),
     keyRateLimiter: new KeyRateLimiter(db),
     audit: new AuditService(db),
+    alerts: new AlertService(db),
+    health: new HealthService(db),
   };
 }

@@ -86,6 +86,10 @@ const baseSchema = z.object({
   /** Sync runs (backfill, polling) one worker process carries out at once. */
   SYNC_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(2),
   /** How often worker processes look for integrations whose pollIntervalSeconds has come round. */
+  /** How often a worker evaluates the alert rules (one worker at a time). */
+  ALERT_EVAL_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
+  /** The sender of alert emails (a sender the SENDGRID account has verified). */
+  ALERT_EMAIL_FROM: z.email({ message: 'expected an email address such as alerts@example.com' }).default('alerts@switchboard.example.com'),
   SYNC_SCHEDULE_CHECK_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
   WS_MAX_CONNECTIONS_PER_KEY: z.coerce.number().int().min(1).default(1000),
   WS_MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).default(5000),

@@ -1,3 +1,5 @@
+import { AlertRule } from '../alerts/alert-rule.entity.js';
+import { Alert } from '../alerts/alert.entity.js';
 import { SyncRun } from '../sync/sync-run.entity.js';
 import { AuditLog } from '../domain/audit/audit-log.entity.js';
 import { DataSource, type DataSourceOptions, type Logger as TypeOrmLogger } from 'typeorm';
@@ -27,7 +29,7 @@ export interface DataSourceFaultOptions {
   role: DbRole;
 }
 
-export const entities = [Customer, Contract, Invoice, InvoiceLineItem, ExternalRef, Integration, ApiKey, IntegrationJob, IntegrationLog, WebhookEvent, AuditLog, SyncRun];
+export const entities = [Customer, Contract, Invoice, InvoiceLineItem, ExternalRef, Integration, ApiKey, IntegrationJob, IntegrationLog, WebhookEvent, AuditLog, SyncRun, AlertRule, Alert];
 
 /** Counts every statement (the N+1 guard reads it) and logs failures without their parameters. */
 class CountingLogger implements TypeOrmLogger {

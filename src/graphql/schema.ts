@@ -15,6 +15,8 @@ import { SubscriptionResolver } from './resolvers/subscription.resolver.js';
 import { NodeResolver } from './resolvers/node.resolver.js';
 import { SyncRunResolver } from './resolvers/sync.resolver.js';
 import { SyncRunType } from './types/sync.types.js';
+import { AlertResolver, AlertRuleResolver, IntegrationHealthResolver, ThroughputResolver } from './resolvers/alert.resolver.js';
+import { AlertRuleType, AlertType } from './types/alert.types.js';
 import { ApiKeyType, IntegrationType } from './types/admin.types.js';
 import { ContractType, CustomerType, InvoiceType } from './types/canonical.types.js';
 import './types/enums.js';
@@ -34,6 +36,10 @@ export const resolvers = [
   SubscriptionResolver,
   AuditLogResolver,
   SyncRunResolver,
+  AlertRuleResolver,
+  AlertResolver,
+  IntegrationHealthResolver,
+  ThroughputResolver,
 ] as const;
 
 let cached: Promise<GraphQLSchema> | undefined;
@@ -42,7 +48,7 @@ let cached: Promise<GraphQLSchema> | undefined;
 export function getSchema(): Promise<GraphQLSchema> {
   return (cached ??= buildSchema({
     resolvers,
-    orphanedTypes: [CustomerType, ContractType, InvoiceType, IntegrationType, ApiKeyType, IntegrationJobType, IntegrationLogType, WebhookEventType, AuditLogType, SyncRunType],
+    orphanedTypes: [CustomerType, ContractType, InvoiceType, IntegrationType, ApiKeyType, IntegrationJobType, IntegrationLogType, WebhookEventType, AuditLogType, SyncRunType, AlertRuleType, AlertType],
     authChecker,
     validate: false,
     // type-graphql insists on a PubSub once a schema has subscriptions. Ours all use `subscribe`

@@ -16,6 +16,16 @@ export interface GatewayTopics {
   'contract.updated': Contract;
   /** A sync run queued, progressed or ended. */
   'sync.updated': SyncRunEvent;
+  /** An alert fired or resolved. */
+  'alert.updated': AlertEvent;
+}
+
+/** What an alert's event carries (subscribers load the alert). */
+export interface AlertEvent {
+  id: string;
+  ruleId: string;
+  integrationId: string | null;
+  status: string;
 }
 
 /** What a sync run's progress event carries (the run row holds the rest). */

@@ -2,7 +2,7 @@ import type { IntegrationLog } from '../domain/job/integration-log.entity.js';
 
 const COLUMNS = [
   'id', 'service', 'event_type', 'direction', 'status', 'timestamp', 'error_msg', 'correlation_id', 'integration_id',
-  'job_id', 'webhook_event_id', 'http_status', 'duration_ms', 'attempt', 'request', 'response',
+  'job_id', 'webhook_event_id', 'http_status', 'duration_ms', 'attempt', 'request', 'response', 'error_kind',
 ] as const;
 
 /** IntegrationLog.service: the provider's name in lower case ('stripe'), in and out alike. */
@@ -19,6 +19,7 @@ export function logParams(log: IntegrationLog): unknown[] {
   return [
     log.id, log.service, log.eventType, log.direction, log.status, log.timestamp, log.errorMsg, log.correlationId, log.integrationId,
     log.jobId, log.webhookEventId, log.httpStatus, log.durationMs, log.attempt, JSON.stringify(log.request), JSON.stringify(log.response),
+    log.errorKind ?? null,
   ];
 }
 
@@ -37,6 +38,6 @@ export function logRecord(log: IntegrationLog): Record<(typeof COLUMNS)[number],
     id: log.id, service: log.service, event_type: log.eventType, direction: log.direction, status: log.status, timestamp: log.timestamp,
     error_msg: log.errorMsg, correlation_id: log.correlationId, integration_id: log.integrationId, job_id: log.jobId,
     webhook_event_id: log.webhookEventId, http_status: log.httpStatus, duration_ms: log.durationMs, attempt: log.attempt,
-    request: log.request, response: log.response,
+    request: log.request, response: log.response, error_kind: log.errorKind ?? null,
   };
 }

@@ -987,7 +987,7 @@ export class OutboundWorker {
     const { integration } = loaded;
     const nextAt = new Date(Date.now() + delayMs);
     const message = error.message.slice(0, 2_000);
-    const log = this.logRow(job, integration, LogStatus.FAILED, message, error.exchanges, durationMs, error.httpStatus);
+    const log = this.logRow(job, integration, LogStatus.FAILED, message, error.exchanges, durationMs, error.httpStatus, error.kind);
     // Recorded even through a database outage (retried; a retry first looks whether the failed
     // try committed after all: the job is no longer PROCESSING then).
     const updated = await retryWhileUnavailable(async (attempt) => {
@@ -1103,6 +1103,7 @@ export class OutboundWorker {
     exchanges: HttpExchange[],
     durationMs: number,
     httpStatus: number | null = exchanges.at(-1)?.status ?? null,
+    errorKind: string | null = null,
   ): IntegrationLog {
     return Object.assign(new IntegrationLog(), {
       id: newId(),
@@ -1121,6 +1122,7 @@ export class OutboundWorker {
       attempt: job.attempts,
       request: exchanges.map((e) => ({ method: e.method, path: e.path, body: e.request })),
       response: exchanges.map((e) => ({ status: e.status, durationMs: e.durationMs, body: e.response })),
+      errorKind,
     });
   }
 

@@ -412,3 +412,23 @@ export const changeToProvider = new Histogram({
   buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
   registers: [registry],
 });
+
+export const alertsFiring = new Gauge({
+  name: 'switchboard_alerts_firing',
+  help: 'Alerts FIRING now, by rule kind (read from the database at scrape time)',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
+export const alertTransitions = new Counter({
+  name: 'switchboard_alert_transitions_total',
+  help: 'Alerts fired and resolved by the evaluator of this process, by rule kind and status',
+  labelNames: ['kind', 'status'] as const,
+  registers: [registry],
+});
+
+export const alertEvaluations = new Counter({
+  name: 'switchboard_alert_evaluations_total',
+  help: 'Rounds of alert rule evaluation this process made (one worker evaluates at a time)',
+  registers: [registry],
+});

@@ -7,7 +7,7 @@ import { Invoice } from '../domain/invoice/invoice.entity.js';
 import { IntegrationJob } from '../domain/job/integration-job.entity.js';
 import { IntegrationLog } from '../domain/job/integration-log.entity.js';
 import { newId } from '../domain/shared/ids.js';
-import type { EventBus, GatewayTopics, SyncRunEvent } from '../jobs/job-events.js';
+import type { AlertEvent, EventBus, GatewayTopics, SyncRunEvent } from '../jobs/job-events.js';
 import { listen, type ListenOptions, type PgListener } from './pg-listener.js';
 import { preparedIn } from '../db/prepared.js';
 
@@ -24,8 +24,8 @@ const SEEN_MAX = 50_000;
 const MAX_ENVELOPE_BYTES = 7_900;
 
 /** What crosses processes: small snapshots, never bodies, credentials or personal data. */
-export type RelayTopic = 'job.updated' | 'log.added' | 'customer.updated' | 'invoice.updated' | 'contract.updated' | 'sync.updated';
-const RELAY_TOPICS: RelayTopic[] = ['job.updated', 'log.added', 'customer.updated', 'invoice.updated', 'contract.updated', 'sync.updated'];
+export type RelayTopic = 'job.updated' | 'log.added' | 'customer.updated' | 'invoice.updated' | 'contract.updated' | 'sync.updated' | 'alert.updated';
+const RELAY_TOPICS: RelayTopic[] = ['job.updated', 'log.added', 'customer.updated', 'invoice.updated', 'contract.updated', 'sync.updated', 'alert.updated'];
 
 interface Envelope {
   /** Unique per publication: a process delivers each one at most once. */
@@ -59,6 +59,8 @@ export type Delivered = {
   'contract.updated': { id: string; customerId: string };
   /** A sync run's progress: subscribers load the run as it is now. */
   'sync.updated': { id: string; integrationId: string };
+  /** An alert fired or resolved: subscribers load it as it is now. */
+  'alert.updated': AlertEvent;
 };
 
 /**
@@ -117,6 +119,10 @@ function snapshot<K extends RelayTopic>(topic: K, value: GatewayTopics[K]): Reco
       return { id: (value as Contract).id, customerId: (value as Contract).customerId };
     case 'sync.updated':
       return { id: (value as SyncRunEvent).id, integrationId: (value as SyncRunEvent).integrationId };
+    case 'alert.updated': {
+      const a = value as AlertEvent;
+      return { id: a.id, ruleId: a.ruleId, integrationId: a.integrationId, status: a.status };
+    }
     default:
       throw new Error(`unknown topic ${String(topic)}`);
   }

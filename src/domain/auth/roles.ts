@@ -18,6 +18,10 @@ export enum Scope {
   AUDIT_READ = 'audit:read',
   /** Prometheus metrics on the API port (their labels name every integration). */
   METRICS_READ = 'metrics:read',
+  /** Alert rules and alerts (reading, and alertUpdated). */
+  ALERTS_READ = 'alerts:read',
+  /** Creating, changing and deleting alert rules. */
+  ALERTS_MANAGE = 'alerts:manage',
 }
 
 export const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
@@ -32,6 +36,8 @@ export const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
     Scope.LOGS_READ,
     Scope.WEBHOOKS_MANAGE,
     Scope.METRICS_READ,
+    Scope.ALERTS_READ,
+    Scope.ALERTS_MANAGE,
   ],
   [Role.APP]: [Scope.CANONICAL_READ, Scope.PII_READ, Scope.CANONICAL_WRITE, Scope.JOBS_START, Scope.JOBS_READ, Scope.INTEGRATIONS_READ],
   [Role.PARTNER]: [Scope.CANONICAL_READ],

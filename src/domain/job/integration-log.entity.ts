@@ -64,4 +64,8 @@ export class IntegrationLog {
 
   @Column('jsonb', { nullable: true })
   response: unknown;
+
+  /** A failed outbound attempt's failure kind as the engine classified it (timeout, network, server, rate_limited, client, auth, gateway). */
+  @Column('text', { name: 'error_kind', nullable: true })
+  errorKind?: string | null;
 }

@@ -21,6 +21,8 @@ const NODE_READERS: Record<string, { scope: Scope; load: (ctx: GraphQLContext, i
   WebhookEvent: { scope: Scope.LOGS_READ, load: async (ctx, id) => (await ctx.services.webhooks.findByIds([id]))[0] ?? null },
   AuditLog: { scope: Scope.AUDIT_READ, load: (ctx, id) => ctx.services.audit.get(id) },
   SyncRun: { scope: Scope.INTEGRATIONS_READ, load: async (ctx, id) => (await ctx.services.sync.findByIds([id]))[0] ?? null },
+  AlertRule: { scope: Scope.ALERTS_READ, load: async (ctx, id) => (await ctx.services.alerts.findRulesByIds([id]))[0] ?? null },
+  Alert: { scope: Scope.ALERTS_READ, load: async (ctx, id) => (await ctx.services.alerts.findByIds([id]))[0] ?? null },
 };
 
 @Resolver()

@@ -10,6 +10,8 @@ import { IntegrationLog } from '../../domain/job/integration-log.entity.js';
 import { toGlobalId } from '../../domain/shared/ids.js';
 import { WebhookEvent } from '../../domain/webhook/webhook-event.entity.js';
 import { SyncRun } from '../../sync/sync-run.entity.js';
+import { AlertRule } from '../../alerts/alert-rule.entity.js';
+import { Alert } from '../../alerts/alert.entity.js';
 
 /** Entity classes and the GraphQL type each is exposed as; extended as node types are added. */
 export const NODE_TYPES = new Map<Function, string>([
@@ -23,6 +25,8 @@ export const NODE_TYPES = new Map<Function, string>([
   [WebhookEvent, 'WebhookEvent'],
   [AuditLog, 'AuditLog'],
   [SyncRun, 'SyncRun'],
+  [AlertRule, 'AlertRule'],
+  [Alert, 'Alert'],
 ]);
 
 export function typeNameOf(value: object): string | undefined {

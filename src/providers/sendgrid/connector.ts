@@ -4,8 +4,8 @@ import { classifyStatus, parseRetryAfter, send } from '../http.js';
 import { maskBody } from '../../observability/masking.js';
 
 /**
- * SendGrid Mail Send with a dynamic template. 202 means queued; delivery arrives later as
- * events. SendGrid has no idempotency key: the job's key travels in custom_args so that a
+ * SendGrid Mail Send with a dynamic template, or (no templateId: the gateway's own alert emails)
+ * a plain-text subject and body. 202 means queued; delivery arrives later as events. SendGrid has no idempotency key: the job's key travels in custom_args so that a
  * duplicate send after a lost answer can be recognised in the event stream.
  */
 export const sendgridConnector: Connector = {
@@ -15,8 +15,9 @@ export const sendgridConnector: Connector = {
       const log: HttpExchange[] = [];
       const body = {
         from: { email: p.from },
-        personalizations: [{ to: [{ email: p.to }], dynamic_template_data: p.data ?? {} }],
-        template_id: p.templateId,
+        ...(p.templateId
+          ? { personalizations: [{ to: [{ email: p.to }], dynamic_template_data: p.data ?? {} }], template_id: p.templateId }
+          : { personalizations: [{ to: [{ email: p.to }] }], subject: String(p.subject ?? ''), content: [{ type: 'text/plain', value: String(p.text ?? '') }] }),
         custom_args: {
           switchboard_key: key,
           kind: String(p.kind ?? 'notification'),

@@ -34,6 +34,11 @@ export class SendGridFake implements ProviderHandler {
     if (!personalizations?.length || !personalizations.every((p) => Array.isArray(p.to) && p.to.length)) {
       return sgError(400, 'The personalizations field is required and must have at least one personalization.', 'personalizations');
     }
+    const content = body.content as Array<{ type?: string; value?: string }> | undefined;
+    if (!body.template_id && !content?.some((c) => c.type && c.value)) {
+      return sgError(400, 'Unless a valid template_id is provided, the content parameter is required.', 'content');
+    }
+    if (!body.template_id && !body.subject) return sgError(400, 'The subject is required. You can get around this requirement if you use a template with a subject defined.', 'subject');
     const messageId = randomBytes(16).toString('base64url');
     this.s.messages.push({ messageId, body });
     return { status: 202, headers: { 'x-message-id': messageId } };
