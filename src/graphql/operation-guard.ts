@@ -82,6 +82,10 @@ function isListOutput(type: GraphQLOutputType): boolean {
 function estimator(schema: GraphQLSchema): ComplexityEstimator {
   const mutationType = schema.getMutationType();
   return ({ type, field, args, childComplexity }) => {
+    // Introspection reads the schema, not rows: its size is the schema's, whatever the query
+    // nests. Priced like data, a client's full introspection query (GraphiQL, codegen) costs
+    // millions and would be refused, while the contract answers introspection for every key.
+    if (field.name.startsWith('__') || type.name.startsWith('__')) return 0;
     const named = getNamedType(field.type);
     const child = Math.max(childComplexity, 1);
     let cost: number;

@@ -7,7 +7,8 @@ let world: BrowserWorld;
 const watched: WatchedPage[] = [];
 
 beforeAll(async () => {
-  world = await startBrowserWorld({ CIRCUIT_COOLDOWN_MS: '500' });
+  // Alerts evaluated twice a second; a circuit opens after 5 failures and stays open 2 s per round.
+  world = await startBrowserWorld({ CIRCUIT_COOLDOWN_MS: '2000', CIRCUIT_FAILURE_THRESHOLD: '5', ALERT_EVAL_INTERVAL_MS: '500' });
 });
 afterAll(async () => {
   await world?.stop();
@@ -32,7 +33,7 @@ async function stripe(settings: Record<string, unknown> = {}) {
   const { createIntegration } = await world.t.run(CreateIntegrationDocument, {
     input: { provider: 'STRIPE', name: `Stripe console ${seq}`, baseUrl: world.sandbox.stripe.url, credentials: { apiKey: key }, settings },
   });
-  return { id: createIntegration.integration.id, key };
+  return { id: createIntegration.integration.id, key, name: createIntegration.integration.name };
 }
 
 async function customer(name: string) {
@@ -108,6 +109,40 @@ describe('operator console in Chromium', () => {
     await card.getByRole('button', { name: 'Resume' }).click();
     await card.getByRole('button', { name: 'Pause' }).waitFor();
     await waitForJobs(world.t, [job.id], ['COMPLETED'], 15_000);
+  });
+
+  it('a sandbox outage opens the circuit: the overview shows it, and an alert made on the Alerts page fires live, then resolves after recovery', async () => {
+    const integration = await stripe({ timeoutMs: 500, retryBaseDelayMs: 20, retryMaxDelayMs: 100, maxAttempts: 50, requestsPerSecond: 1000 });
+    const { page, signIn } = await session();
+    await signIn(world.t.adminKey);
+
+    await page.getByRole('link', { name: 'Alerts' }).click();
+    await page.getByText('New rule').click();
+    await page.getByLabel('Name').fill('console circuit');
+    await page.getByLabel('Kind').selectOption('CIRCUIT_OPEN');
+    await page.locator('#a-integration').selectOption({ label: `${integration.name} (STRIPE)` });
+    await page.getByLabel(/^Threshold/).fill('1');
+    await page.getByRole('button', { name: 'Create rule' }).click();
+    await page.getByRole('table', { name: 'Alert rules' }).getByRole('cell', { name: 'console circuit' }).waitFor();
+
+    world.sandbox.stripe.setFaults({ byCredential: { [integration.key]: { outage: true } } });
+    const jobIds: string[] = [];
+    for (let i = 0; i < 8; i++) jobIds.push((await world.t.run(PushCustomerDocument, { customerId: await customer(`Outage ${i}`), integrationId: integration.id })).pushCustomer.job.id);
+
+    // Live on the Alerts page: the alert arrives through alertUpdated, no reload.
+    const alertRow = page.getByRole('table', { name: 'Alerts' }).locator('tr', { hasText: 'console circuit' });
+    await expect.poll(() => alertRow.first().locator('.badge').textContent().catch(() => null), { timeout: 30_000 }).toBe('FIRING');
+
+    await page.getByRole('link', { name: 'Overview' }).click();
+    const circuit = page.locator(`article[data-integration-id="${integration.id}"] .circuit`);
+    await expect.poll(() => circuit.getAttribute('data-circuit').catch(() => null), { timeout: 15_000 }).not.toBe('CLOSED');
+    await circuit.waitFor();
+
+    world.sandbox.stripe.setFaults({ byCredential: { [integration.key]: { outage: false } } });
+    await waitForJobs(world.t, jobIds, ['COMPLETED'], 60_000);
+    await expect.poll(() => circuit.getAttribute('data-circuit'), { timeout: 15_000 }).toBe('CLOSED');
+    await page.getByRole('link', { name: 'Alerts' }).click();
+    await expect.poll(() => alertRow.first().locator('.badge').textContent().catch(() => null), { timeout: 30_000 }).toBe('RESOLVED');
   });
 
   for (const role of ['APP', 'PARTNER'] as const) {

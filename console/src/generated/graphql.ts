@@ -3,6 +3,25 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+export type AlertFilter = {
+  integrationId?: string | number | null | undefined;
+  ruleId?: string | number | null | undefined;
+  status?: AlertStatus | null | undefined;
+};
+
+/** FAILURE_RATE: share of failed outbound attempts over windowSeconds (0 to 1; needs minAttempts attempts). QUEUE_LAG: age in seconds of the oldest waiting job. CIRCUIT_OPEN: 1 while a circuit is OPEN. WEBHOOK_FAILURES: webhook requests rejected and events whose processing FAILED in the window. SYNC_FAILED: sync runs FAILED in the window. */
+export type AlertKind =
+  | 'CIRCUIT_OPEN'
+  | 'FAILURE_RATE'
+  | 'QUEUE_LAG'
+  | 'SYNC_FAILED'
+  | 'WEBHOOK_FAILURES';
+
+/** FIRING until the condition has cleared (below resolveThreshold for resolveAfterEvaluations evaluations), then RESOLVED. */
+export type AlertStatus =
+  | 'FIRING'
+  | 'RESOLVED';
+
 export type AutoSyncEntity =
   | 'Contract'
   | 'Customer';
@@ -18,6 +37,24 @@ export type CircuitState =
   | 'CLOSED'
   | 'HALF_OPEN'
   | 'OPEN';
+
+export type CreateAlertRuleInput = {
+  /** Default true. */
+  enabled?: boolean | null | undefined;
+  /** Watch one integration; omitted: all. */
+  integrationId?: string | number | null | undefined;
+  kind: AlertKind;
+  minAttempts?: number | null | undefined;
+  name: string;
+  notifyEmail?: string | null | undefined;
+  /** A SENDGRID integration; needs notifyEmail. */
+  notifyIntegrationId?: string | number | null | undefined;
+  resolveAfterEvaluations?: number | null | undefined;
+  resolveThreshold?: number | null | undefined;
+  threshold: number;
+  /** Default 300. */
+  windowSeconds?: number | null | undefined;
+};
 
 export type CreateIntegrationInput = {
   /** Canonical entities whose create/update enqueue a sync job for this integration. */
@@ -115,6 +152,21 @@ export type SyncRunStatus =
   | 'QUEUED'
   | 'RUNNING'
   | 'SUCCEEDED';
+
+/** Fields given are changed; null clears integrationId, notifyIntegrationId and notifyEmail. */
+export type UpdateAlertRuleInput = {
+  /** false: the rule is not evaluated, and its FIRING alert resolves. */
+  enabled?: boolean | null | undefined;
+  integrationId?: string | number | null | undefined;
+  minAttempts?: number | null | undefined;
+  name?: string | null | undefined;
+  notifyEmail?: string | null | undefined;
+  notifyIntegrationId?: string | number | null | undefined;
+  resolveAfterEvaluations?: number | null | undefined;
+  resolveThreshold?: number | null | undefined;
+  threshold?: number | null | undefined;
+  windowSeconds?: number | null | undefined;
+};
 
 export type UpdateIntegrationInput = {
   autoSync?: Array<AutoSyncEntity> | null | undefined;
@@ -328,6 +380,60 @@ export type ConsoleWebhookEventQuery = { node:
     | Record<PropertyKey, never>
    | null };
 
+export type ConsoleAlertRuleFragment = { id: string, name: string, kind: AlertKind, integrationId: string | null, threshold: number, resolveThreshold: number, windowSeconds: number, minAttempts: number, resolveAfterEvaluations: number, enabled: boolean, notifyIntegrationId: string | null, notifyEmail: string | null, lastValue: number | null, lastEvaluatedAt: string | null, firing: { id: string } | null };
+
+export type ConsoleAlertFragment = { id: string, status: AlertStatus, value: number, resolvedValue: number | null, message: string, firedAt: string, resolvedAt: string | null, integrationId: string | null, rule: { id: string, name: string, kind: AlertKind } };
+
+export type ConsoleOverviewQueryVariables = Exact<{
+  windowSeconds?: number | null | undefined;
+}>;
+
+
+export type ConsoleOverviewQuery = { integrations: { edges: Array<{ node: { id: string, name: string, provider: Provider, status: IntegrationStatus, circuit: CircuitState, health: { windowSeconds: number, attempts: number, successRate: number | null, p50LatencyMs: number | null, p95LatencyMs: number | null, queueDepth: number, oldestWaitingSeconds: number | null, webhookLagSeconds: number | null, errorsByKind: Array<{ kind: string, count: number }>, lastSyncRun: { id: string, resource: string, status: SyncRunStatus, finishedAt: string | null, recordsChanged: number } | null } } }> } };
+
+export type ConsoleThroughputQueryVariables = Exact<{
+  sinceSeconds?: number | null | undefined;
+  bucketSeconds?: number | null | undefined;
+}>;
+
+
+export type ConsoleThroughputQuery = { throughput: Array<{ at: string, jobsCompleted: number, jobsFailed: number, webhookEvents: number }> };
+
+export type ConsoleAlertsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  filter?: AlertFilter | null | undefined;
+}>;
+
+
+export type ConsoleAlertsQuery = { alertRules: Array<{ id: string, name: string, kind: AlertKind, integrationId: string | null, threshold: number, resolveThreshold: number, windowSeconds: number, minAttempts: number, resolveAfterEvaluations: number, enabled: boolean, notifyIntegrationId: string | null, notifyEmail: string | null, lastValue: number | null, lastEvaluatedAt: string | null, firing: { id: string } | null }>, alerts: { totalCount: number, edges: Array<{ node: { id: string, status: AlertStatus, value: number, resolvedValue: number | null, message: string, firedAt: string, resolvedAt: string | null, integrationId: string | null, rule: { id: string, name: string, kind: AlertKind } } }> } };
+
+export type ConsoleAlertUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ConsoleAlertUpdatedSubscription = { alertUpdated: { id: string, status: AlertStatus, value: number, resolvedValue: number | null, message: string, firedAt: string, resolvedAt: string | null, integrationId: string | null, rule: { id: string, name: string, kind: AlertKind } } };
+
+export type ConsoleCreateAlertRuleMutationVariables = Exact<{
+  input: CreateAlertRuleInput;
+}>;
+
+
+export type ConsoleCreateAlertRuleMutation = { createAlertRule: { alertRule: { id: string, name: string, kind: AlertKind, integrationId: string | null, threshold: number, resolveThreshold: number, windowSeconds: number, minAttempts: number, resolveAfterEvaluations: number, enabled: boolean, notifyIntegrationId: string | null, notifyEmail: string | null, lastValue: number | null, lastEvaluatedAt: string | null, firing: { id: string } | null } } };
+
+export type ConsoleUpdateAlertRuleMutationVariables = Exact<{
+  id: string | number;
+  input: UpdateAlertRuleInput;
+}>;
+
+
+export type ConsoleUpdateAlertRuleMutation = { updateAlertRule: { alertRule: { id: string, name: string, kind: AlertKind, integrationId: string | null, threshold: number, resolveThreshold: number, windowSeconds: number, minAttempts: number, resolveAfterEvaluations: number, enabled: boolean, notifyIntegrationId: string | null, notifyEmail: string | null, lastValue: number | null, lastEvaluatedAt: string | null, firing: { id: string } | null } } };
+
+export type ConsoleDeleteAlertRuleMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ConsoleDeleteAlertRuleMutation = { deleteAlertRule: { alertRule: { id: string } } };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -441,6 +547,44 @@ export const ConsoleSyncRunFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"ConsoleSyncRun"}) as unknown as TypedDocumentString<ConsoleSyncRunFragment, unknown>;
+export const ConsoleAlertRuleFragmentDoc = new TypedDocumentString(`
+    fragment ConsoleAlertRule on AlertRule {
+  id
+  name
+  kind
+  integrationId
+  threshold
+  resolveThreshold
+  windowSeconds
+  minAttempts
+  resolveAfterEvaluations
+  enabled
+  notifyIntegrationId
+  notifyEmail
+  lastValue
+  lastEvaluatedAt
+  firing {
+    id
+  }
+}
+    `, {"fragmentName":"ConsoleAlertRule"}) as unknown as TypedDocumentString<ConsoleAlertRuleFragment, unknown>;
+export const ConsoleAlertFragmentDoc = new TypedDocumentString(`
+    fragment ConsoleAlert on Alert {
+  id
+  status
+  value
+  resolvedValue
+  message
+  firedAt
+  resolvedAt
+  integrationId
+  rule {
+    id
+    name
+    kind
+  }
+}
+    `, {"fragmentName":"ConsoleAlert"}) as unknown as TypedDocumentString<ConsoleAlertFragment, unknown>;
 export const ConsoleAccessDocument = new TypedDocumentString(`
     query ConsoleAccess {
   integrationLogs(first: 0) {
@@ -1000,3 +1144,181 @@ export const ConsoleWebhookEventDocument = new TypedDocumentString(`
     provider
   }
 }`) as unknown as TypedDocumentString<ConsoleWebhookEventQuery, ConsoleWebhookEventQueryVariables>;
+export const ConsoleOverviewDocument = new TypedDocumentString(`
+    query ConsoleOverview($windowSeconds: Int) {
+  integrations(first: 100) {
+    edges {
+      node {
+        id
+        name
+        provider
+        status
+        circuit
+        health(windowSeconds: $windowSeconds) {
+          windowSeconds
+          attempts
+          successRate
+          p50LatencyMs
+          p95LatencyMs
+          errorsByKind {
+            kind
+            count
+          }
+          queueDepth
+          oldestWaitingSeconds
+          webhookLagSeconds
+          lastSyncRun {
+            id
+            resource
+            status
+            finishedAt
+            recordsChanged
+          }
+        }
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ConsoleOverviewQuery, ConsoleOverviewQueryVariables>;
+export const ConsoleThroughputDocument = new TypedDocumentString(`
+    query ConsoleThroughput($sinceSeconds: Int, $bucketSeconds: Int) {
+  throughput(sinceSeconds: $sinceSeconds, bucketSeconds: $bucketSeconds) {
+    at
+    jobsCompleted
+    jobsFailed
+    webhookEvents
+  }
+}
+    `) as unknown as TypedDocumentString<ConsoleThroughputQuery, ConsoleThroughputQueryVariables>;
+export const ConsoleAlertsDocument = new TypedDocumentString(`
+    query ConsoleAlerts($first: Int, $filter: AlertFilter) {
+  alertRules {
+    ...ConsoleAlertRule
+  }
+  alerts(first: $first, filter: $filter) {
+    totalCount
+    edges {
+      node {
+        ...ConsoleAlert
+      }
+    }
+  }
+}
+    fragment ConsoleAlertRule on AlertRule {
+  id
+  name
+  kind
+  integrationId
+  threshold
+  resolveThreshold
+  windowSeconds
+  minAttempts
+  resolveAfterEvaluations
+  enabled
+  notifyIntegrationId
+  notifyEmail
+  lastValue
+  lastEvaluatedAt
+  firing {
+    id
+  }
+}
+fragment ConsoleAlert on Alert {
+  id
+  status
+  value
+  resolvedValue
+  message
+  firedAt
+  resolvedAt
+  integrationId
+  rule {
+    id
+    name
+    kind
+  }
+}`) as unknown as TypedDocumentString<ConsoleAlertsQuery, ConsoleAlertsQueryVariables>;
+export const ConsoleAlertUpdatedDocument = new TypedDocumentString(`
+    subscription ConsoleAlertUpdated {
+  alertUpdated {
+    ...ConsoleAlert
+  }
+}
+    fragment ConsoleAlert on Alert {
+  id
+  status
+  value
+  resolvedValue
+  message
+  firedAt
+  resolvedAt
+  integrationId
+  rule {
+    id
+    name
+    kind
+  }
+}`) as unknown as TypedDocumentString<ConsoleAlertUpdatedSubscription, ConsoleAlertUpdatedSubscriptionVariables>;
+export const ConsoleCreateAlertRuleDocument = new TypedDocumentString(`
+    mutation ConsoleCreateAlertRule($input: CreateAlertRuleInput!) {
+  createAlertRule(input: $input) {
+    alertRule {
+      ...ConsoleAlertRule
+    }
+  }
+}
+    fragment ConsoleAlertRule on AlertRule {
+  id
+  name
+  kind
+  integrationId
+  threshold
+  resolveThreshold
+  windowSeconds
+  minAttempts
+  resolveAfterEvaluations
+  enabled
+  notifyIntegrationId
+  notifyEmail
+  lastValue
+  lastEvaluatedAt
+  firing {
+    id
+  }
+}`) as unknown as TypedDocumentString<ConsoleCreateAlertRuleMutation, ConsoleCreateAlertRuleMutationVariables>;
+export const ConsoleUpdateAlertRuleDocument = new TypedDocumentString(`
+    mutation ConsoleUpdateAlertRule($id: ID!, $input: UpdateAlertRuleInput!) {
+  updateAlertRule(id: $id, input: $input) {
+    alertRule {
+      ...ConsoleAlertRule
+    }
+  }
+}
+    fragment ConsoleAlertRule on AlertRule {
+  id
+  name
+  kind
+  integrationId
+  threshold
+  resolveThreshold
+  windowSeconds
+  minAttempts
+  resolveAfterEvaluations
+  enabled
+  notifyIntegrationId
+  notifyEmail
+  lastValue
+  lastEvaluatedAt
+  firing {
+    id
+  }
+}`) as unknown as TypedDocumentString<ConsoleUpdateAlertRuleMutation, ConsoleUpdateAlertRuleMutationVariables>;
+export const ConsoleDeleteAlertRuleDocument = new TypedDocumentString(`
+    mutation ConsoleDeleteAlertRule($id: ID!) {
+  deleteAlertRule(id: $id) {
+    alertRule {
+      id
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ConsoleDeleteAlertRuleMutation, ConsoleDeleteAlertRuleMutationVariables>;

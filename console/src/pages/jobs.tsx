@@ -11,7 +11,7 @@ import {
   type IntegrationJobFilter,
   type JobStatus,
 } from '../generated/graphql';
-import { Link } from '../router';
+import { Link, useLocation } from '../router';
 import { Badge, ConfirmButton, ErrorLine, fmtTime, Page } from '../ui';
 import { blankToUndefined, IntegrationSelect, isoOrUndefined } from './shared';
 
@@ -30,8 +30,10 @@ function matches(job: ConsoleJobFragment, f: IntegrationJobFilter): boolean {
 }
 
 function JobList() {
-  const [form, setForm] = useState({ integrationId: '', status: '', operation: '', entityId: '', correlationId: '', after: '', before: '' });
-  const [filter, setFilter] = useState<IntegrationJobFilter>({ createdAfter: new Date(Date.now() - 3600_000).toISOString() });
+  const { search } = useLocation();
+  const linked = search.get('integrationId') ?? '';
+  const [form, setForm] = useState({ integrationId: linked, status: '', operation: '', entityId: '', correlationId: '', after: '', before: '' });
+  const [filter, setFilter] = useState<IntegrationJobFilter>({ integrationId: linked || undefined, createdAfter: new Date(Date.now() - 3600_000).toISOString() });
   const jobs = useQuery(ConsoleJobsDocument, { first: 100, filter });
   const replay = useMutation(ConsoleReplayFailedDocument);
   const [notice, setNotice] = useState<string | null>(null);
