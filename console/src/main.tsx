@@ -6,15 +6,18 @@ import { Link, useLocation } from './router';
 import './styles.css';
 
 // Each page is its own chunk: the first load carries the shell and the page asked for.
-const pages = {
-  overview: lazy(() => import('./pages/overview')),
-  jobs: lazy(() => import('./pages/jobs')),
-  logs: lazy(() => import('./pages/logs')),
-  webhooks: lazy(() => import('./pages/webhooks')),
-  syncs: lazy(() => import('./pages/syncs')),
-  integrations: lazy(() => import('./pages/integrations')),
-  rehydrate: lazy(() => import('./pages/rehydrate')),
-  alerts: lazy(() => import('./pages/alerts')),
+const loaders = {
+  overview: () => import('./pages/overview'),
+  jobs: () => import('./pages/jobs'),
+  logs: () => import('./pages/logs'),
+  webhooks: () => import('./pages/webhooks'),
+  syncs: () => import('./pages/syncs'),
+  integrations: () => import('./pages/integrations'),
+  rehydrate: () => import('./pages/rehydrate'),
+  alerts: () => import('./pages/alerts'),
+};
+const pages = Object.fromEntries(Object.entries(loaders).map(([name, load]) => [name, lazy(load)])) as {
+  [K in keyof typeof loaders]: ReturnType<typeof lazy<Awaited<ReturnType<(typeof loaders)[K]>>['default']>>;
 };
 type PageName = keyof typeof pages;
 
@@ -35,6 +38,13 @@ function pageFor(path: string): PageName {
 }
 
 type Access = 'none' | 'checking' | 'operator' | 'denied';
+
+/** The key check, started before React renders; with a key, the first page's chunk loads meanwhile. */
+let firstCheck: Promise<unknown> | null = null;
+if (apiKey.get()) {
+  firstCheck = request(ConsoleAccessDocument, {});
+  void loaders[pageFor(location.pathname.slice('/console'.length) || '/')]();
+}
 
 function SignIn({ onSignedIn, message }: { onSignedIn: () => void; message: string | null }) {
   const [value, setValue] = useState('');
@@ -70,7 +80,9 @@ function App() {
 
   useEffect(() => {
     if (access !== 'checking') return;
-    request(ConsoleAccessDocument, {}).then(
+    const check = firstCheck ?? request(ConsoleAccessDocument, {});
+    firstCheck = null;
+    check.then(
       () => setAccess('operator'),
       (err: ApiError) => {
         if (err.code === 'FORBIDDEN') {

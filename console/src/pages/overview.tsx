@@ -21,8 +21,12 @@ function useRefresh(reload: () => void, ms = REFRESH_MS) {
 function ThroughputChart({ buckets }: { buckets: ConsoleThroughputQuery['throughput'] | undefined }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
+  const latest = useRef<uPlot.AlignedData | null>(null);
   useEffect(() => {
     const el = box.current!;
+    // After the page's queries have gone out (effects run child first).
+    let resize: ResizeObserver | null = null;
+    const timer = setTimeout(() => {
     plot.current = new uPlot(
       {
         width: el.clientWidth,
@@ -39,23 +43,27 @@ function ThroughputChart({ buckets }: { buckets: ConsoleThroughputQuery['through
       [[], [], [], []],
       el,
     );
-    const resize = new ResizeObserver(() => plot.current?.setSize({ width: el.clientWidth, height: 220 }));
+    if (latest.current) plot.current.setData(latest.current);
+    resize = new ResizeObserver(() => plot.current?.setSize({ width: el.clientWidth, height: 220 }));
     resize.observe(el);
+    }, 0);
     return () => {
-      resize.disconnect();
+      clearTimeout(timer);
+      resize?.disconnect();
       plot.current?.destroy();
       plot.current = null;
     };
   }, []);
   useEffect(() => {
-    if (!buckets || !plot.current) return;
+    if (!buckets) return;
     const per = (n: number) => n / BUCKET_SECONDS;
-    plot.current.setData([
+    latest.current = [
       buckets.map((b) => Date.parse(b.at) / 1000),
       buckets.map((b) => per(b.jobsCompleted)),
       buckets.map((b) => per(b.jobsFailed)),
       buckets.map((b) => per(b.webhookEvents)),
-    ]);
+    ];
+    plot.current?.setData(latest.current);
   }, [buckets]);
   return <div className="chart" ref={box} role="img" aria-label="Jobs and webhook events per second, last 15 minutes" />;
 }
