@@ -73,7 +73,9 @@ export async function startConsoleWorld(options: { seed?: boolean } = {}): Promi
     });
     const t = Math.floor(Date.now() / 1000);
     const v1 = createHmac('sha256', STRIPE_SECRET).update(`${t}.${body}`).digest('hex');
-    await fetch(`${gateway.url}/webhooks/${encodeURIComponent(integrations.stripe)}`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${v1}` }, body });
+    const { webhookUrl } = (await must('query($id: ID!) { integration(id: $id) { webhookUrl } }', { id: integrations.stripe })).integration;
+    const hook = await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${v1}` }, body });
+    if (!hook.ok) throw new Error(`the webhook was answered ${hook.status}: ${await hook.text()}`);
     // Let the queue drain: every job completed or failed.
     const deadline = Date.now() + 30_000;
     for (;;) {

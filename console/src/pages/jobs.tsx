@@ -153,7 +153,7 @@ function JobList() {
                 <td>
                   {j.attempts}/{j.maxAttempts}
                 </td>
-                <td className="mono">{j.entityId ?? '—'}</td>
+                <td className="mono clip-id" title={j.entityId ?? undefined}>{j.entityId ?? "—"}</td>
                 <td className="clip">{j.lastError ?? ''}</td>
               </tr>
             ))}
