@@ -144,6 +144,54 @@ describe('operator console in Chromium', () => {
     await expect.poll(() => alertRow.first().locator('.badge').textContent().catch(() => null), { timeout: 30_000 }).toBe('RESOLVED');
   });
 
+  it('Logs tail a new call live; its row leads to its job; the Jobs page replays all failed jobs of an integration after a confirmation', async () => {
+    const integration = await stripe({ maxAttempts: 1 });
+    world.sandbox.stripe.setFaults({ byCredential: { [integration.key]: { errorRate: 1 } } });
+    const { page, signIn } = await session();
+    await signIn(world.t.adminKey);
+    await page.getByRole('link', { name: 'Logs' }).click();
+    await page.getByRole('heading', { name: 'Logs' }).waitFor();
+    const { job } = (await world.t.run(PushCustomerDocument, { customerId: await customer('Tail Ltd'), integrationId: integration.id })).pushCustomer;
+    const row = page.locator('tbody tr', { hasText: job.correlationId });
+    await row.first().waitFor({ timeout: 15_000 });
+    await waitForJobs(world.t, [job.id], ['FAILED']);
+    await row.first().getByRole('link', { name: 'job' }).click();
+    await expect.poll(() => page.locator('.facts dd').first().textContent(), { timeout: 10_000 }).toBe('FAILED');
+
+    world.sandbox.stripe.setFaults({ byCredential: { [integration.key]: { errorRate: 0 } } });
+    await page.getByRole('link', { name: 'Jobs', exact: true }).click();
+    await page.locator('#f-integration').selectOption(integration.id);
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByRole('button', { name: 'Replay all failed…' }).click();
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByRole('status').filter({ hasText: '1 failed jobs replayed' }).waitFor();
+    await waitForJobs(world.t, [job.id], ['COMPLETED'], 15_000);
+  });
+
+  it('is usable by keyboard, and the overview does not shift when its data arrives', async () => {
+    const { page } = await session();
+    await page.goto(`${world.t.url}/console/`);
+    // The key field has focus; Enter signs in.
+    await page.keyboard.type(world.t.adminKey);
+    await page.keyboard.press('Enter');
+    await page.locator('.cards article').first().waitFor();
+    const shift = (await page.evaluate(`new Promise((resolve) => {
+      let total = 0;
+      new PerformanceObserver((list) => { for (const e of list.getEntries()) if (!e.hadRecentInput) total += e.value; })
+        .observe({ type: 'layout-shift', buffered: true });
+      setTimeout(() => resolve(total), 300);
+    })`)) as number;
+    expect(shift).toBeLessThan(0.05);
+    // Tab order: the skip link first, then the navigation; Enter follows a link.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Skip to content');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Jobs');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+  });
+
   for (const role of ['APP', 'PARTNER'] as const) {
     it(`a ${role} key sees no operator page and receives no operator data`, async () => {
       const { createApiKey } = await world.t.run(CreateApiKeyDocument, { input: { name: `console ${role}`, role, customerIds: role === 'PARTNER' ? [] : undefined } });
