@@ -195,6 +195,12 @@ export class AlertService {
     return this.db.getRepository(AlertRule).createQueryBuilder('r').where('r.id = ANY(:ids)', { ids: [...ids] }).getMany();
   }
 
+  /** The FIRING alert of each rule that has one. */
+  async firingOf(ruleIds: readonly string[]): Promise<Alert[]> {
+    if (ruleIds.length === 0) return [];
+    return this.db.getRepository(Alert).createQueryBuilder('a').where('a.rule_id = ANY(:ids) AND a.status = :firing', { ids: [...ruleIds], firing: AlertStatus.FIRING }).getMany();
+  }
+
   async findByIds(ids: readonly string[]): Promise<Alert[]> {
     if (ids.length === 0) return [];
     return this.db.getRepository(Alert).createQueryBuilder('a').where('a.id = ANY(:ids)', { ids: [...ids] }).getMany();
