@@ -33,6 +33,8 @@ export const DEFAULT_WINDOW_SECONDS = 300;
 export const DEFAULT_RESOLVE_AFTER = 3;
 export const DEFAULT_MIN_ATTEMPTS = 10;
 const MAX_WINDOW_SECONDS = 7 * 24 * 3600;
+/** Fields of a rule that are personal data in the audit trail. */
+const AUDIT_PERSONAL = ['notifyEmail'] as const;
 
 /** The range each kind's threshold must lie in, and what its value is (for the error message). */
 const THRESHOLDS: Record<AlertKind, { min: number; minInclusive: boolean; max: number; unit: string }> = {
@@ -84,7 +86,7 @@ export class AlertService {
       });
       await this.apply(tx, rule, input, true);
       await tx.getRepository(AlertRule).insert(rule);
-      await recordAudit(tx, { action: 'createAlertRule', targetType: 'AlertRule', targetId: rule.id, after: this.auditView(rule) });
+      await recordAudit(tx, { action: 'createAlertRule', targetType: 'AlertRule', targetId: rule.id, after: this.auditView(rule), personal: AUDIT_PERSONAL });
       return rule;
     });
   }
@@ -99,7 +101,7 @@ export class AlertService {
       // A changed condition starts its clear count afresh.
       rule.clearStreak = 0;
       await tx.getRepository(AlertRule).save(rule);
-      await recordAudit(tx, { action: 'updateAlertRule', targetType: 'AlertRule', targetId: rule.id, before, after: this.auditView(rule) });
+      await recordAudit(tx, { action: 'updateAlertRule', targetType: 'AlertRule', targetId: rule.id, before, after: this.auditView(rule), personal: AUDIT_PERSONAL });
       return rule;
     });
   }
@@ -110,7 +112,7 @@ export class AlertService {
       const rule = await tx.getRepository(AlertRule).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!rule) throw notFound('AlertRule');
       await tx.query(`DELETE FROM alert_rule WHERE id = $1`, [id]);
-      await recordAudit(tx, { action: 'deleteAlertRule', targetType: 'AlertRule', targetId: rule.id, before: this.auditView(rule) });
+      await recordAudit(tx, { action: 'deleteAlertRule', targetType: 'AlertRule', targetId: rule.id, before: this.auditView(rule), personal: AUDIT_PERSONAL });
       return rule;
     });
   }
@@ -166,12 +168,12 @@ export class AlertService {
     return integration;
   }
 
-  /** The rule as the audit trail shows it (the email address masked as personal data by the caller). */
+  /** The rule as the audit trail shows it (recordAudit masks notifyEmail as personal data: AUDIT_PERSONAL). */
   private auditView(rule: AlertRule): Record<string, unknown> {
     return {
       name: rule.name, kind: rule.kind, integrationId: rule.integrationId, threshold: rule.threshold, resolveThreshold: rule.resolveThreshold,
       resolveAfterEvaluations: rule.resolveAfterEvaluations, minAttempts: rule.minAttempts, windowSeconds: rule.windowSeconds, enabled: rule.enabled,
-      notifyIntegrationId: rule.notifyIntegrationId, notifyEmail: rule.notifyEmail ? '(set)' : null,
+      notifyIntegrationId: rule.notifyIntegrationId, notifyEmail: rule.notifyEmail,
     };
   }
 

@@ -102,6 +102,10 @@ describe('alerts', () => {
       notifyEmail: 'oncall@example.com',
     });
     expect(rule).toMatchObject({ kind: 'CIRCUIT_OPEN', threshold: 1, resolveThreshold: 1, resolveAfterEvaluations: 2, enabled: true, integrationId });
+    // Audited, with the address masked as personal data.
+    const [audit] = await t.sql<{ changes: Record<string, unknown> }>(`SELECT changes FROM audit_log WHERE action = 'createAlertRule' AND target_id = $1`, [rowId(rule.id)]);
+    expect(audit.changes).toMatchObject({ kind: { after: 'CIRCUIT_OPEN' }, notifyEmail: { before: null } });
+    expect(JSON.stringify(audit.changes)).not.toContain('oncall@example.com');
 
     const operator = subscribe(t.url, operatorKey, 'subscription { alertUpdated { id status message rule { id } } }');
     await operator.connected;
