@@ -124,6 +124,7 @@ export class SalesforceFake implements ProviderHandler {
     this.results.clear();
     this.queryBatchSize = 2_000;
     this.deleteLogStart = null;
+    this.expireAtQuery = null;
   }
 
   state(): SalesforceState {
@@ -134,6 +135,13 @@ export class SalesforceFake implements ProviderHandler {
   expireSessions(): void {
     this.sessions.clear();
   }
+
+  /** Every session ends once this many more query pages have been answered (a session ending mid-run). */
+  expireSessionsAfterQueries(count: number): void {
+    this.expireAtQuery = this.s.queries + count;
+  }
+
+  private expireAtQuery: number | null = null;
 
   /** Another connected app's credentials. */
   registerClient(clientId: string, clientSecret: string): void {
@@ -461,6 +469,10 @@ export class SalesforceFake implements ProviderHandler {
 
   private queryPage(locator: string, offset: number): Reply {
     this.s.queries++;
+    if (this.expireAtQuery !== null && this.s.queries >= this.expireAtQuery) {
+      this.expireAtQuery = null;
+      this.expireSessions();
+    }
     const rows = this.results.get(locator);
     if (!rows) return sfErrors(400, 'INVALID_QUERY_LOCATOR', 'invalid query locator');
     const page = rows.slice(offset, offset + this.queryBatchSize);
