@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CreateIntegrationDocument, RehydrateDocument, StartSyncDocument, SyncRunNodeDocument, type SyncRunFieldsFragment } from '../generated/graphql.js';
+import { CreateCustomerDocument, CreateIntegrationDocument, RehydrateDocument, UpdateIntegrationDocument, StartSyncDocument, SyncRunNodeDocument, type SyncRunFieldsFragment } from '../generated/graphql.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { rowId } from '../support/outbound.js';
+import { post, waitProcessed } from '../support/webhooks.js';
 import { until } from '../support/processes.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
-import { SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, type SalesforceFake } from '../../src/providers/salesforce/fake.js';
+import { outboundMessageXml } from '../../src/providers/salesforce/soap.js';
+import { fakeSalesforceId, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, type SalesforceFake } from '../../src/providers/salesforce/fake.js';
 import { toGlobalId } from '../../src/domain/shared/ids.js';
 
 let t: TestGateway;
@@ -25,9 +27,10 @@ afterAll(async () => {
 beforeEach(() => sandbox.salesforce.reset());
 
 let n = 0;
-async function salesforce() {
+async function salesforce(autoSync: Array<'Customer' | 'Contract'> = []) {
   const { createIntegration } = await t.run(CreateIntegrationDocument, {
     input: {
+      autoSync,
       provider: 'SALESFORCE',
       name: `Salesforce poll ${++n}`,
       baseUrl: sandbox.salesforce.url,
@@ -36,7 +39,7 @@ async function salesforce() {
       settings: { requestsPerSecond: 200, timeoutMs: 5000, retryBaseDelayMs: 20, retryMaxDelayMs: 200 },
     },
   });
-  return { id: createIntegration.integration.id, row: rowId(createIntegration.integration.id) };
+  return { id: createIntegration.integration.id, row: rowId(createIntegration.integration.id), webhookUrl: createIntegration.integration.webhookUrl! };
 }
 
 async function runSync(integrationId: string, resource: string, mode: 'FULL' | 'INCREMENTAL'): Promise<SyncRunFieldsFragment> {
@@ -245,5 +248,46 @@ describe('Salesforce polling through SOQL', () => {
     const queries = sandbox.salesforce.requests.filter((r) => r.path.includes('/query?q='));
     expect(queries.map((r) => r.status)).toEqual([403, 200]);
     expect(queries[1].at - queries[0].at).toBeGreaterThanOrEqual(4_900);
+  });
+
+  it('polled records apply as Outbound Messages do: an auto-synced Account read back changes nothing, a rename in Salesforce goes to no job back, and a newer message is not undone by an older read', async () => {
+    const sf = await salesforce(['Customer']);
+    try {
+      const { createCustomer } = await t.run(CreateCustomerDocument, { input: { name: 'Echo Me', phone: '+1 555 0123' } });
+      const customerRow = rowId(createCustomer.customer.id);
+      const jobs = async () => (await t.sql<{ status: string }>(`SELECT status FROM integration_job WHERE integration_id = $1`, [sf.row])).map((j) => j.status);
+      await until(async () => (await jobs()).join() === 'COMPLETED', 30_000);
+      const [account] = Object.values(fake.state().accounts);
+      expect(account).toMatchObject({ Name: 'Echo Me', Switchboard_Id__c: customerRow });
+
+      // Read back: the values the gateway wrote there; nothing changes and nothing goes back.
+      const full = await runSync(sf.id, 'accounts', 'FULL');
+      expect(full).toMatchObject({ recordsSeen: 1, recordsChanged: 0 });
+      const [version] = await t.sql<{ version: number }>(`SELECT version FROM customer WHERE id = $1`, [customerRow]);
+      expect(version.version).toBe(1);
+      expect(await jobs()).toEqual(['COMPLETED']);
+
+      // A person's rename reaches the model by polling; it is not written back to where it came from.
+      fake.userChange('Account', { Name: 'Echo Renamed' }, String(account.Id));
+      expect(await runSync(sf.id, 'accounts', 'INCREMENTAL')).toMatchObject({ recordsSeen: 1, recordsChanged: 1 });
+      expect((await t.sql<{ name: string }>(`SELECT name FROM customer WHERE id = $1`, [customerRow]))[0].name).toBe('Echo Renamed');
+      expect(await jobs()).toEqual(['COMPLETED']);
+
+      // An Outbound Message of a newer state, then a run that reads an older one: the newer stays.
+      const message = outboundMessageXml({
+        organizationId: fake.organizationId,
+        actionId: '04k5e000000GmaDAAS',
+        notifications: [{ id: fakeSalesforceId('04l'), sObjectType: 'Account', fields: { Id: String(account.Id), Name: 'From Message', SystemModstamp: new Date(Date.now() + 120_000).toISOString() } }],
+      });
+      const notificationId = /<Notification><Id>(\w+)<\/Id>/.exec(message)![1];
+      expect((await post(sf.webhookUrl, message, { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' })).status).toBe(200);
+      await waitProcessed(t, sf.row, [notificationId]);
+      expect((await t.sql<{ name: string }>(`SELECT name FROM customer WHERE id = $1`, [customerRow]))[0].name).toBe('From Message');
+      const again = await runSync(sf.id, 'accounts', 'INCREMENTAL');
+      expect(again).toMatchObject({ recordsSeen: 1, recordsChanged: 0 });
+      expect((await t.sql<{ name: string }>(`SELECT name FROM customer WHERE id = $1`, [customerRow]))[0].name).toBe('From Message');
+    } finally {
+      await t.run(UpdateIntegrationDocument, { id: sf.id, input: { autoSync: [] } });
+    }
   });
 });
