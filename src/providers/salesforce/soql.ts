@@ -1,17 +1,18 @@
+import { parseQuery, type Query, type WhereClause } from '@jetstreamapp/soql-parser-js';
+
 /**
- * The subset of SOQL the fake Salesforce answers: the query shapes the poller sends, parsed for
- * real (a tokenizer and a recursive-descent parser), so a query the poller gets wrong fails in
- * the tests as it would against an org.
+ * SOQL for the fake Salesforce. The query is parsed by `@jetstreamapp/soql-parser-js` (the whole
+ * SOQL grammar), so a query the poller gets wrong fails in the tests as it would against an org;
+ * the fake then answers the subset the poller sends, and refuses the rest plainly:
  *
  *   SELECT field, ... FROM Object
- *   [WHERE condition]            condition: term {OR term}; term: factor {AND factor};
- *                                factor: ( condition ) | field op value, op one of = != < <= > >=
+ *   [WHERE conditions on fields with = != < <= > >=, AND, OR, NOT, parentheses]
  *   [ORDER BY field [ASC|DESC], ...]
  *   [LIMIT n]
  *
  * Values: dateTime literals unquoted (`2026-01-02T03:04:05Z`, `.sss`, `+hh:mm`), strings quoted
  * with `'` (backslash escapes), numbers, true/false, null. Comparisons: dateTime fields by time,
- * others as Salesforce compares ids and text here (by code unit).
+ * others by code unit (Salesforce orders ids that way) or as numbers.
  */
 
 export class SoqlError extends Error {
@@ -24,180 +25,138 @@ export class SoqlError extends Error {
 }
 
 type Row = Record<string, string | number | boolean | null>;
-type Value = { kind: 'datetime'; ms: number } | { kind: 'string'; text: string } | { kind: 'number'; n: number } | { kind: 'boolean'; b: boolean } | { kind: 'null' };
+type Test = (row: Row) => boolean;
 
 export interface SoqlQuery {
   fields: string[];
   from: string;
-  where: ((row: Row) => boolean) | null;
+  where: Test | null;
   orderBy: Array<{ field: string; desc: boolean }>;
   limit: number | null;
 }
 
-type Token = { t: 'word' | 'string' | 'datetime' | 'number' | 'op' | 'punct'; v: string };
-
-const DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})/;
 const DATETIME_FIELDS = new Set(['SystemModstamp', 'LastModifiedDate', 'CreatedDate']);
+const OPERATORS = new Set(['=', '!=', '<>', '<', '<=', '>', '>=']);
 
-function tokenize(soql: string): Token[] {
+/** A string literal's text: the quotes off, SOQL's backslash escapes read. */
+function unquote(literal: string): string {
+  const escapes: Record<string, string> = { n: '\n', r: '\r', t: '\t', b: '\b', f: '\f' };
+  return literal.slice(1, -1).replace(/\\(.)/g, (_, c: string) => escapes[c] ?? c);
+}
+
+function literalOf(field: string, value: unknown, type: unknown): string | number | boolean | null {
+  if (Array.isArray(value) || typeof value !== 'string') throw new SoqlError(`the sandbox compares ${field} with one value only`);
+  const quotedDate = type === 'STRING' && /^'\d{4}-\d{2}-\d{2}T/.test(value);
+  if (DATETIME_FIELDS.has(field) && type !== 'DATETIME' && type !== 'NULL') {
+    throw new SoqlError(`value of filter criterion for field '${field}' must be of type dateTime${quotedDate ? ' and should not be enclosed in quotes' : ''}`, 'INVALID_FIELD');
+  }
+  if (!DATETIME_FIELDS.has(field) && type === 'DATETIME') throw new SoqlError(`value of filter criterion for field '${field}' must not be a dateTime`, 'INVALID_FIELD');
+  switch (type) {
+    case 'DATETIME':
+      return Date.parse(value);
+    case 'STRING':
+      return unquote(value);
+    case 'INTEGER':
+    case 'DECIMAL':
+      return Number(value);
+    case 'BOOLEAN':
+      return value.toLowerCase() === 'true';
+    case 'NULL':
+      return null;
+    default:
+      throw new SoqlError(`the sandbox does not answer ${String(type)} values`);
+  }
+}
+
+type Token = '(' | ')' | 'AND' | 'OR' | 'NOT' | Test;
+
+/** The parser's WHERE chain (each condition with its parentheses, then an operator and the rest) as tokens. */
+function tokensOf(where: WhereClause): Token[] {
   const out: Token[] = [];
-  let i = 0;
-  while (i < soql.length) {
-    const rest = soql.slice(i);
-    const space = /^\s+/.exec(rest);
-    if (space) {
-      i += space[0].length;
-      continue;
+  let node: WhereClause | undefined = where;
+  while (node) {
+    const left = node.left as Record<string, unknown> | null;
+    if (left) {
+      for (let i = 0; i < Number(left.openParen ?? 0); i++) out.push('(');
+      if ('field' in left) {
+        const field = String(left.field);
+        const op = String(left.operator);
+        if (!OPERATORS.has(op)) throw new SoqlError(`the sandbox does not answer the ${op} operator`);
+        const literal = literalOf(field, left.value, left.literalType);
+        out.push((row) => {
+          const c = compareValues(row[field], literal, field);
+          if (Number.isNaN(c)) return op === '!=' || op === '<>';
+          return op === '=' ? c === 0 : op === '!=' || op === '<>' ? c !== 0 : op === '<' ? c < 0 : op === '<=' ? c <= 0 : op === '>' ? c > 0 : c >= 0;
+        });
+      } else if (!('openParen' in left)) throw new SoqlError('the sandbox answers only field comparisons in WHERE');
+      for (let i = 0; i < Number(left.closeParen ?? 0); i++) out.push(')');
     }
-    const dt = DATETIME.exec(rest);
-    if (dt) {
-      out.push({ t: 'datetime', v: dt[0] });
-      i += dt[0].length;
-      continue;
-    }
-    const num = /^-?\d+(?:\.\d+)?(?![\w-])/.exec(rest);
-    if (num) {
-      out.push({ t: 'number', v: num[0] });
-      i += num[0].length;
-      continue;
-    }
-    const word = /^[A-Za-z_]\w*/.exec(rest);
-    if (word) {
-      out.push({ t: 'word', v: word[0] });
-      i += word[0].length;
-      continue;
-    }
-    if (rest[0] === "'") {
-      let text = '';
-      let j = 1;
-      for (; j < rest.length && rest[j] !== "'"; j++) {
-        if (rest[j] === '\\') {
-          j++;
-          if (j >= rest.length) break;
-          text += ({ n: '\n', r: '\r', t: '\t', b: '\b', f: '\f' } as Record<string, string>)[rest[j]] ?? rest[j];
-        } else text += rest[j];
-      }
-      if (rest[j] !== "'") throw new SoqlError('unterminated string literal');
-      out.push({ t: 'string', v: text });
-      i += j + 1;
-      continue;
-    }
-    const op = /^(?:<=|>=|!=|<>|=|<|>)/.exec(rest);
-    if (op) {
-      out.push({ t: 'op', v: op[0] === '<>' ? '!=' : op[0] });
-      i += op[0].length;
-      continue;
-    }
-    if ('(),'.includes(rest[0])) {
-      out.push({ t: 'punct', v: rest[0] });
-      i++;
-      continue;
-    }
-    throw new SoqlError(`unexpected token at "${rest.slice(0, 20)}"`);
+    const operator = 'operator' in node ? String(node.operator) : null;
+    if (operator) out.push(operator as Token);
+    node = 'right' in node ? node.right : undefined;
   }
   return out;
 }
 
-/** Parses one query of the subset; throws SoqlError with Salesforce's error code. */
-export function parseSoql(soql: string): SoqlQuery {
-  const tokens = tokenize(soql);
+/** The tokens as one test: NOT binds tightest, then AND, then OR (SOQL's precedence). */
+function testOf(tokens: Token[]): Test {
   let p = 0;
-  const peek = () => tokens[p];
-  const keyword = (k: string) => peek()?.t === 'word' && peek().v.toUpperCase() === k;
-  const expectKeyword = (k: string) => {
-    if (!keyword(k)) throw new SoqlError(`expecting ${k}, found ${peek()?.v ?? 'the end'}`);
-    p++;
-  };
-  const field = () => {
-    const tok = tokens[p++];
-    if (tok?.t !== 'word') throw new SoqlError(`expecting a field name, found ${tok?.v ?? 'the end'}`);
-    return tok.v;
-  };
-
-  expectKeyword('SELECT');
-  const fields = [field()];
-  while (peek()?.v === ',') {
-    p++;
-    fields.push(field());
-  }
-  expectKeyword('FROM');
-  const from = field();
-
-  const value = (): Value => {
-    const tok = tokens[p++];
-    if (!tok) throw new SoqlError('expecting a value, found the end');
-    if (tok.t === 'datetime') return { kind: 'datetime', ms: Date.parse(tok.v) };
-    if (tok.t === 'string') return { kind: 'string', text: tok.v };
-    if (tok.t === 'number') return { kind: 'number', n: Number(tok.v) };
-    if (tok.t === 'word' && /^(true|false)$/i.test(tok.v)) return { kind: 'boolean', b: tok.v.toLowerCase() === 'true' };
-    if (tok.t === 'word' && /^null$/i.test(tok.v)) return { kind: 'null' };
-    throw new SoqlError(`expecting a value, found ${tok.v}`);
-  };
-  const factor = (): ((row: Row) => boolean) => {
-    if (peek()?.v === '(') {
+  const or = (): Test => {
+    const parts = [and()];
+    while (tokens[p] === 'OR') {
       p++;
-      const inner = condition();
-      if (tokens[p++]?.v !== ')') throw new SoqlError('expecting )');
-      return inner;
-    }
-    const name = field();
-    const op = tokens[p++];
-    if (op?.t !== 'op') throw new SoqlError(`expecting an operator after ${name}`);
-    const v = value();
-    if (DATETIME_FIELDS.has(name) && v.kind !== 'datetime' && v.kind !== 'null') {
-      throw new SoqlError(`value of filter criterion for field '${name}' must be of type dateTime and should not be enclosed in quotes`, 'INVALID_FIELD');
-    }
-    if (!DATETIME_FIELDS.has(name) && v.kind === 'datetime') throw new SoqlError(`value of filter criterion for field '${name}' must not be a dateTime`, 'INVALID_FIELD');
-    const literal = v.kind === 'datetime' ? v.ms : v.kind === 'string' ? v.text : v.kind === 'number' ? v.n : v.kind === 'boolean' ? v.b : null;
-    return (row) => {
-      const c = compareValues(row[name], literal, name);
-      if (Number.isNaN(c)) return op.v === '!=';
-      return { '=': c === 0, '!=': c !== 0, '<': c < 0, '<=': c <= 0, '>': c > 0, '>=': c >= 0 }[op.v as '='];
-    };
-  };
-  const term = (): ((row: Row) => boolean) => {
-    const parts = [factor()];
-    while (keyword('AND')) {
-      p++;
-      parts.push(factor());
-    }
-    return (row) => parts.every((f) => f(row));
-  };
-  const condition = (): ((row: Row) => boolean) => {
-    const parts = [term()];
-    while (keyword('OR')) {
-      p++;
-      parts.push(term());
+      parts.push(and());
     }
     return (row) => parts.some((f) => f(row));
   };
-
-  let where: SoqlQuery['where'] = null;
-  if (keyword('WHERE')) {
-    p++;
-    where = condition();
-  }
-  const orderBy: SoqlQuery['orderBy'] = [];
-  if (keyword('ORDER')) {
-    p++;
-    expectKeyword('BY');
-    do {
-      if (peek()?.v === ',') p++;
-      const name = field();
-      let desc = false;
-      if (keyword('ASC') || keyword('DESC')) desc = tokens[p++].v.toUpperCase() === 'DESC';
-      orderBy.push({ field: name, desc });
-    } while (peek()?.v === ',');
-  }
-  let limit: number | null = null;
-  if (keyword('LIMIT')) {
-    p++;
+  const and = (): Test => {
+    const parts = [not()];
+    while (tokens[p] === 'AND') {
+      p++;
+      parts.push(not());
+    }
+    return (row) => parts.every((f) => f(row));
+  };
+  const not = (): Test => {
+    if (tokens[p] === 'NOT') {
+      p++;
+      const inner = not();
+      return (row) => !inner(row);
+    }
     const tok = tokens[p++];
-    if (tok?.t !== 'number' || !/^\d+$/.test(tok.v)) throw new SoqlError('LIMIT must be a whole number');
-    limit = Number(tok.v);
+    if (tok === '(') {
+      const inner = or();
+      if (tokens[p++] !== ')') throw new SoqlError('unbalanced parentheses');
+      return inner;
+    }
+    if (typeof tok !== 'function') throw new SoqlError('a condition was expected');
+    return tok;
+  };
+  const test = or();
+  if (p !== tokens.length) throw new SoqlError('unbalanced parentheses');
+  return test;
+}
+
+/** Parses one query and keeps it to the subset the fake answers; throws SoqlError with Salesforce's error code. */
+export function parseSoql(soql: string): SoqlQuery {
+  let q: Query;
+  try {
+    q = parseQuery(soql);
+  } catch (err) {
+    throw new SoqlError((err as Error).message.split('\n')[0]);
   }
-  if (p < tokens.length) throw new SoqlError(`unexpected token: ${tokens[p].v}`);
-  return { fields, from, where, orderBy, limit };
+  const unsupported = (['offset', 'groupBy', 'having', 'for', 'update', 'withDataCategory', 'withSecurityEnforced', 'withAccessLevel', 'usingScope'] as const).filter((k) => q[k] !== undefined);
+  if (unsupported.length) throw new SoqlError(`the sandbox does not answer ${unsupported.join(', ')}`);
+  if (!q.sObject) throw new SoqlError('FROM names no object');
+  const fields = (q.fields ?? []).map((f) => {
+    if (f.type !== 'Field') throw new SoqlError('the sandbox selects plain fields only');
+    return f.field;
+  });
+  const orderBy = (q.orderBy === undefined ? [] : Array.isArray(q.orderBy) ? q.orderBy : [q.orderBy]).map((o) => {
+    if (!('field' in o)) throw new SoqlError('the sandbox orders by plain fields only');
+    return { field: o.field, desc: o.order === 'DESC' };
+  });
+  return { fields, from: q.sObject, where: q.where ? testOf(tokensOf(q.where)) : null, orderBy, limit: q.limit ?? null };
 }
 
 /**
@@ -205,7 +164,7 @@ export function parseSoql(soql: string): SoqlQuery {
  * numbers, the rest as text by code unit (Salesforce orders ids that way). NaN: one side is null.
  */
 export function compareValues(a: unknown, b: unknown, fieldName: string): number {
-  if (a === null || a === undefined || b === null || b === undefined) return a === b || (a == null && b == null) ? 0 : Number.NaN;
+  if (a === null || a === undefined || b === null || b === undefined) return (a ?? null) === (b ?? null) ? 0 : Number.NaN;
   if (DATETIME_FIELDS.has(fieldName)) {
     const x = typeof a === 'number' ? a : Date.parse(String(a).replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
     const y = typeof b === 'number' ? b : Date.parse(String(b).replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
