@@ -196,6 +196,29 @@ describe('Salesforce polling through SOQL', () => {
     expect([...model.entries()].filter(([, c]) => c.deleted).map(([id]) => id).sort()).toEqual([ids[3], ids[4]].sort());
   });
 
+  it('a deletion window Salesforce no longer covers makes the run FULL, and says why: a purged delete log, a checkpoint past the 15 days', async () => {
+    const sf = await salesforce();
+    const ids = fake.seedRecords('Account', 20, (i) => ({ Name: `Window ${i}` }));
+    await runSync(sf.id, 'accounts', 'FULL');
+    const moveWindow = (ms: number) =>
+      t.sql(`UPDATE sync_checkpoint SET checkpoint = jsonb_set(checkpoint, '{deletedFrom}', to_jsonb($2::bigint)) WHERE integration_id = $1 AND resource = 'accounts'`, [sf.row, ms]);
+
+    // The delete log was purged after the window's start: deletions in between are unknown.
+    await moveWindow(Math.floor(Date.now() / 60_000) * 60_000 - 10 * 60_000);
+    delete fake.state().accounts[ids[0]];
+    fake.purgeDeleteLog();
+    const purged = await runSync(sf.id, 'accounts', 'INCREMENTAL');
+    expect(purged).toMatchObject({ mode: 'FULL', recordsSeen: 19, recordsDeleted: 1 });
+    expect(purged.note).toMatch(/delete log starts at .* after the last run's window: ran as FULL/);
+    expect(restPaths('/sobjects/Account/deleted/')).toHaveLength(1);
+
+    await moveWindow(Date.now() - 20 * 24 * 3600 * 1000);
+    const old = await runSync(sf.id, 'accounts', 'INCREMENTAL');
+    expect(old).toMatchObject({ mode: 'FULL', recordsSeen: 19, recordsDeleted: 0 });
+    expect(old.note).toMatch(/older than the 15 days Salesforce reports deletions for: ran as FULL/);
+    expect(restPaths('/sobjects/Account/deleted/')).toHaveLength(1);
+  });
+
   it("opportunities become contracts of their account's customer, through the Outbound Message mapping; rehydrate reads one by Id", async () => {
     const sf = await salesforce();
     const accounts = fake.seedRecords('Account', 3, (i) => ({ Name: `Buyer ${i}` }));
