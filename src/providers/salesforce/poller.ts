@@ -159,7 +159,7 @@ async function applyOpportunity(ctx: ReconcileContext, record: PolledRecord): Pr
   return outcome;
 }
 
-function deletedCursorOf(cursor: Cursor): Checkpoint {
+function checkpointOf(cursor: Cursor): Checkpoint {
   return { ts: cursor.ts ?? 0, ...(cursor.id ? { id: cursor.id } : {}), deletedFrom: cursor.deletedFrom };
 }
 
@@ -295,5 +295,5 @@ async function deletedPage(call: CallContext, r: (typeof RESOURCES)[Resource], c
   const deletedFrom = Math.max(cursor.deletedFrom, covered);
   const records: PolledRecord[] = answer.deletedRecords.map((d) => ({ externalId: String(d.id), at: restMillis(d.deletedDate), payload: { deleted: true, deletedDate: d.deletedDate } }));
   const next: Cursor = { ...cursor, phase: 'records', deletedFrom };
-  return { records, next: next as unknown as Json, checkpoint: deletedCursorOf(next) as unknown as Json };
+  return { records, next: next as unknown as Json, checkpoint: checkpointOf(next) as unknown as Json };
 }
