@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { Integration, IntegrationStatus, Provider } from '../domain/integration/integration.entity.js';
-import { badInput, notFound } from '../domain/shared/errors.js';
+import { badInput, conflict, notFound } from '../domain/shared/errors.js';
 import { newId } from '../domain/shared/ids.js';
 import { parsePage, toConnection, type Connection, type PageArgs } from '../domain/shared/pagination.js';
 import { optionalEmail, requiredText } from '../domain/shared/validation.js';
@@ -33,6 +33,8 @@ export const DEFAULT_WINDOW_SECONDS = 300;
 export const DEFAULT_RESOLVE_AFTER = 3;
 export const DEFAULT_MIN_ATTEMPTS = 10;
 const MAX_WINDOW_SECONDS = 7 * 24 * 3600;
+/** Rules a deployment may hold: every round evaluates them all, and alertRules lists them unpaged. */
+export const MAX_ALERT_RULES = 200;
 /** Fields of a rule that are personal data in the audit trail. */
 const AUDIT_PERSONAL = ['notifyEmail'] as const;
 
@@ -63,6 +65,10 @@ export class AlertService {
 
   async createRule(input: AlertRuleInput): Promise<AlertRule> {
     return this.db.transaction(async (tx) => {
+      // Serialises creates, so two at once cannot pass the cap together.
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtext('switchboard:alert-rules'))`);
+      const [{ n }] = (await tx.query(`SELECT count(*)::int AS n FROM alert_rule`)) as Array<{ n: number }>;
+      if (n >= MAX_ALERT_RULES) throw conflict(`at most ${MAX_ALERT_RULES} alert rules; delete one first`);
       const kind = input.kind!;
       if (!Object.values(AlertKind).includes(kind)) throw badInput('input.kind', 'input.kind is not an AlertKind');
       const rule = Object.assign(new AlertRule(), {
