@@ -33,7 +33,7 @@ interface IntegrationInfo {
 /** A rule row with its FIRING alert, if any. */
 type RuleRow = AlertRule & { firingId: string | null; firingValue: number | null; firingMessage: string | null };
 
-/** `$1` the integration (null: all), `$2` the window in seconds. */
+/** `$1` the integration (null: all), `$2` the window in seconds (QUEUE_LAG measures now: it only types `$2`, which every statement is sent). */
 const MEASURES: Record<AlertKind, string> = {
   [AlertKind.FAILURE_RATE]: `SELECT count(*)::int AS attempts, count(*) FILTER (WHERE status = 'FAILED')::int AS failed
     FROM integration_log WHERE direction = 'OUTBOUND' AND job_id IS NOT NULL AND "timestamp" >= now() - $2::int * interval '1 second'

@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { Integration, IntegrationStatus, Provider } from '../domain/integration/integration.entity.js';
-import { badInput, notFound } from '../domain/shared/errors.js';
+import { badInput, conflict, notFound } from '../domain/shared/errors.js';
 import { newId } from '../domain/shared/ids.js';
 import { parsePage, toConnection, type Connection, type PageArgs } from '../domain/shared/pagination.js';
 import { optionalEmail, requiredText } from '../domain/shared/validation.js';
@@ -33,6 +33,10 @@ export const DEFAULT_WINDOW_SECONDS = 300;
 export const DEFAULT_RESOLVE_AFTER = 3;
 export const DEFAULT_MIN_ATTEMPTS = 10;
 const MAX_WINDOW_SECONDS = 7 * 24 * 3600;
+/** Rules a deployment may hold: every round evaluates them all, and alertRules lists them unpaged. */
+export const MAX_ALERT_RULES = 200;
+/** Fields of a rule that are personal data in the audit trail. */
+const AUDIT_PERSONAL = ['notifyEmail'] as const;
 
 /** The range each kind's threshold must lie in, and what its value is (for the error message). */
 const THRESHOLDS: Record<AlertKind, { min: number; minInclusive: boolean; max: number; unit: string }> = {
@@ -61,6 +65,10 @@ export class AlertService {
 
   async createRule(input: AlertRuleInput): Promise<AlertRule> {
     return this.db.transaction(async (tx) => {
+      // Serialises creates, so two at once cannot pass the cap together.
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtext('switchboard:alert-rules'))`);
+      const [{ n }] = (await tx.query(`SELECT count(*)::int AS n FROM alert_rule`)) as Array<{ n: number }>;
+      if (n >= MAX_ALERT_RULES) throw conflict(`at most ${MAX_ALERT_RULES} alert rules; delete one first`);
       const kind = input.kind!;
       if (!Object.values(AlertKind).includes(kind)) throw badInput('input.kind', 'input.kind is not an AlertKind');
       const rule = Object.assign(new AlertRule(), {
@@ -84,7 +92,7 @@ export class AlertService {
       });
       await this.apply(tx, rule, input, true);
       await tx.getRepository(AlertRule).insert(rule);
-      await recordAudit(tx, { action: 'createAlertRule', targetType: 'AlertRule', targetId: rule.id, after: this.auditView(rule) });
+      await recordAudit(tx, { action: 'createAlertRule', targetType: 'AlertRule', targetId: rule.id, after: this.auditView(rule), personal: AUDIT_PERSONAL });
       return rule;
     });
   }
@@ -99,7 +107,7 @@ export class AlertService {
       // A changed condition starts its clear count afresh.
       rule.clearStreak = 0;
       await tx.getRepository(AlertRule).save(rule);
-      await recordAudit(tx, { action: 'updateAlertRule', targetType: 'AlertRule', targetId: rule.id, before, after: this.auditView(rule) });
+      await recordAudit(tx, { action: 'updateAlertRule', targetType: 'AlertRule', targetId: rule.id, before, after: this.auditView(rule), personal: AUDIT_PERSONAL });
       return rule;
     });
   }
@@ -110,7 +118,7 @@ export class AlertService {
       const rule = await tx.getRepository(AlertRule).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!rule) throw notFound('AlertRule');
       await tx.query(`DELETE FROM alert_rule WHERE id = $1`, [id]);
-      await recordAudit(tx, { action: 'deleteAlertRule', targetType: 'AlertRule', targetId: rule.id, before: this.auditView(rule) });
+      await recordAudit(tx, { action: 'deleteAlertRule', targetType: 'AlertRule', targetId: rule.id, before: this.auditView(rule), personal: AUDIT_PERSONAL });
       return rule;
     });
   }
@@ -166,12 +174,12 @@ export class AlertService {
     return integration;
   }
 
-  /** The rule as the audit trail shows it (the email address masked as personal data by the caller). */
+  /** The rule as the audit trail shows it (recordAudit masks notifyEmail as personal data: AUDIT_PERSONAL). */
   private auditView(rule: AlertRule): Record<string, unknown> {
     return {
       name: rule.name, kind: rule.kind, integrationId: rule.integrationId, threshold: rule.threshold, resolveThreshold: rule.resolveThreshold,
       resolveAfterEvaluations: rule.resolveAfterEvaluations, minAttempts: rule.minAttempts, windowSeconds: rule.windowSeconds, enabled: rule.enabled,
-      notifyIntegrationId: rule.notifyIntegrationId, notifyEmail: rule.notifyEmail ? '(set)' : null,
+      notifyIntegrationId: rule.notifyIntegrationId, notifyEmail: rule.notifyEmail,
     };
   }
 
@@ -193,6 +201,12 @@ export class AlertService {
   async findRulesByIds(ids: readonly string[]): Promise<AlertRule[]> {
     if (ids.length === 0) return [];
     return this.db.getRepository(AlertRule).createQueryBuilder('r').where('r.id = ANY(:ids)', { ids: [...ids] }).getMany();
+  }
+
+  /** The FIRING alert of each rule that has one. */
+  async firingOf(ruleIds: readonly string[]): Promise<Alert[]> {
+    if (ruleIds.length === 0) return [];
+    return this.db.getRepository(Alert).createQueryBuilder('a').where('a.rule_id = ANY(:ids) AND a.status = :firing', { ids: [...ruleIds], firing: AlertStatus.FIRING }).getMany();
   }
 
   async findByIds(ids: readonly string[]): Promise<Alert[]> {

@@ -22,7 +22,8 @@ export interface ThroughputRow {
 }
 
 export const MAX_HEALTH_WINDOW_SECONDS = 7 * 24 * 3600;
-const MAX_BUCKETS = 1_000;
+/** The most buckets one throughput query returns (its price in the query cost, too). */
+export const MAX_THROUGHPUT_BUCKETS = 1_000;
 
 /**
  * Outbound attempts of jobs (not sync reads) in the window: the rows integration_log_outbound_time_idx
@@ -111,7 +112,10 @@ export class HealthService {
   async throughput(sinceSeconds: number, bucketSeconds: number, integrationId: string | null): Promise<ThroughputRow[]> {
     HealthService.checkWindow(sinceSeconds, 'sinceSeconds');
     if (!Number.isInteger(bucketSeconds) || bucketSeconds <= 0 || bucketSeconds > 86_400) throw badInput('bucketSeconds', 'bucketSeconds must be a whole number from 1 to 86400');
-    if (sinceSeconds / bucketSeconds > MAX_BUCKETS) throw badInput('bucketSeconds', `at most ${MAX_BUCKETS} buckets: bucketSeconds must be at least sinceSeconds / ${MAX_BUCKETS}`);
+    // One more bucket than the quotient when `now() - since` falls inside a bucket.
+    if (Math.ceil(sinceSeconds / bucketSeconds) + 1 > MAX_THROUGHPUT_BUCKETS) {
+      throw badInput('bucketSeconds', `at most ${MAX_THROUGHPUT_BUCKETS} buckets: bucketSeconds must be at least sinceSeconds / ${MAX_THROUGHPUT_BUCKETS - 1}`);
+    }
     const rows = (await this.db.query(THROUGHPUT_SQL, [sinceSeconds, bucketSeconds, integrationId])) as Array<{ at: Date; completed: number; failed: number; webhooks: number }>;
     return rows.map((r) => ({ at: r.at, jobsCompleted: r.completed, jobsFailed: r.failed, webhookEvents: r.webhooks }));
   }

@@ -1,3 +1,5 @@
+import { MAX_ALERT_RULES } from '../alerts/alert.service.js';
+import { MAX_THROUGHPUT_BUCKETS } from '../alerts/health.service.js';
 import {
   getNamedType,
   getVariableValues,
@@ -51,6 +53,10 @@ export const UNPAGED_LIST_MAX: Readonly<Record<string, number>> = {
   'Contract.fieldOrigins': 20,
   'Invoice.fieldOrigins': 20,
   'RehydratePayload.changes': 20,
+  'Query.alertRules': MAX_ALERT_RULES,
+  // The engine's failure kinds (FailureKind) and `unknown`.
+  'IntegrationHealth.errorsByKind': 10,
+  'Query.throughput': MAX_THROUGHPUT_BUCKETS,
 };
 export const UNLISTED_LIST_MAX = 100;
 

@@ -27,6 +27,11 @@ export const TYPE_SCOPES: Readonly<Record<string, Scope>> = {
   SyncRun: Scope.INTEGRATIONS_READ,
   FieldOrigin: Scope.CANONICAL_READ,
   FieldChange: Scope.CANONICAL_READ,
+  AlertRule: Scope.ALERTS_READ,
+  Alert: Scope.ALERTS_READ,
+  IntegrationHealth: Scope.METRICS_READ,
+  ErrorCount: Scope.METRICS_READ,
+  ThroughputBucket: Scope.METRICS_READ,
 };
 
 /** The scope a type needs, looking through Connection and Edge wrappers; undefined for containers. */

@@ -108,7 +108,7 @@ function snapshot<K extends RelayTopic>(topic: K, value: GatewayTopics[K]): Reco
       return {
         id: l.id, service: l.service, eventType: l.eventType, direction: l.direction, status: l.status, timestamp: iso(l.timestamp),
         errorMsg: cut(l.errorMsg), correlationId: l.correlationId, integrationId: l.integrationId, jobId: l.jobId,
-        webhookEventId: l.webhookEventId, httpStatus: l.httpStatus, durationMs: l.durationMs, attempt: l.attempt,
+        webhookEventId: l.webhookEventId, httpStatus: l.httpStatus, durationMs: l.durationMs, attempt: l.attempt, errorKind: l.errorKind ?? null,
       };
     }
     case 'customer.updated':

@@ -46,6 +46,7 @@ export function mergeResults(parts: PageResult[]): PageResult {
   const out: PageResult = { changed: 0, published: emptyPublished(), decisions: new Map(), notes: [], seenMarked: parts.length > 0 && parts.every((p) => p.seenMarked) };
   for (const p of parts) {
     out.changed += p.changed;
+    if (p.deleted) out.deleted = (out.deleted ?? 0) + p.deleted;
     for (const key of ['customers', 'invoices', 'contracts', 'jobs', 'logs'] as const) (out.published[key] as unknown[]).push(...p.published[key]);
     for (const [k, v] of p.decisions) out.decisions.set(k, [...(out.decisions.get(k) ?? []), ...v]);
     out.notes.push(...p.notes);

@@ -65,6 +65,8 @@ export interface PageResult {
   notes: string[];
   /** The apply marked the page's links seen itself (else the runner does). */
   seenMarked?: boolean;
+  /** Links the page ended because the provider reports the record deleted (counted in the run's recordsDeleted). */
+  deleted?: number;
 }
 
 /**

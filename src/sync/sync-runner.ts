@@ -203,8 +203,8 @@ export class SyncRunner {
       const result = await poller.apply(apply, run.resource, page.records);
       if (run.mode === 'FULL' && !result.seenMarked) await markSeen(apply, poller.resources[run.resource], page.records.map((r) => r.externalId), run.id);
       await tx.query(
-        `UPDATE sync_run SET cursor = $2, checkpoint = $3, pages = pages + 1, records_seen = records_seen + $4, records_changed = records_changed + $5 WHERE id = $1`,
-        [run.id, page.next === null ? null : JSON.stringify(page.next), page.checkpoint === null ? null : JSON.stringify(page.checkpoint), page.records.length, result.changed],
+        `UPDATE sync_run SET cursor = $2, checkpoint = $3, pages = pages + 1, records_seen = records_seen + $4, records_changed = records_changed + $5, records_deleted = records_deleted + $6 WHERE id = $1`,
+        [run.id, page.next === null ? null : JSON.stringify(page.next), page.checkpoint === null ? null : JSON.stringify(page.checkpoint), page.records.length, result.changed, result.deleted ?? 0],
       );
       if (run.mode === 'INCREMENTAL' && page.checkpoint) await this.keepCheckpoint(tx, integration.id, run.resource, page.checkpoint);
       const changedAt = page.records.filter((r) => (result.decisions.get(r.externalId) ?? []).some((d) => d.applies)).map((r) => r.at);
@@ -215,6 +215,7 @@ export class SyncRunner {
         pages: run.pages + 1,
         recordsSeen: run.recordsSeen + page.records.length,
         recordsChanged: run.recordsChanged + result.changed,
+        recordsDeleted: run.recordsDeleted + (result.deleted ?? 0),
       });
       return { run: after, changed: result.changed, changedAt, published: result.published };
     });

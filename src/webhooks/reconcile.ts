@@ -70,6 +70,12 @@ export class ReconcileContext {
   readonly corrections = new Map<string, { entityType: 'Customer' | 'Contract'; entityId: string }>();
   /** Jobs the change fanned out to other integrations (announced after the commit). */
   readonly fanned: IntegrationJob[] = [];
+  /**
+   * The provider marks this change as the gateway's own write (HubSpot's `changeSource:
+   * INTEGRATION` from our app): every value it asserts is an echo. A signal on top of the hashes,
+   * which catch echoes whether or not a provider marks them.
+   */
+  reportsOwnWrite = false;
   /** Per link: the values the gateway sent there lately (jobs in flight or done), and when the last write was. */
   private readonly sent = new Map<string, { hashes: Map<string, Set<string>>; lastWriteAt: number }>();
 
@@ -229,7 +235,7 @@ export class ReconcileContext {
         // there lately, reported as of no later than its last write there (give or take the
         // clocks' skew): a person setting an old value again after that is a change.
         const sent = this.sent.get(link.id);
-        const known = link.syncedHashes?.[key] === hash || (!!sent?.hashes.get(key)?.has(hash) && at <= sent.lastWriteAt + CLOCK_SKEW_MS);
+        const known = this.reportsOwnWrite || link.syncedHashes?.[key] === hash || (!!sent?.hashes.get(key)?.has(hash) && at <= sent.lastWriteAt + CLOCK_SKEW_MS);
         link.syncedHashes = { ...(link.syncedHashes ?? {}), [key]: hash };
         if (known) {
           echoed++;

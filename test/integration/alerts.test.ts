@@ -102,6 +102,10 @@ describe('alerts', () => {
       notifyEmail: 'oncall@example.com',
     });
     expect(rule).toMatchObject({ kind: 'CIRCUIT_OPEN', threshold: 1, resolveThreshold: 1, resolveAfterEvaluations: 2, enabled: true, integrationId });
+    // Audited, with the address masked as personal data.
+    const [audit] = await t.sql<{ changes: Record<string, unknown> }>(`SELECT changes FROM audit_log WHERE action = 'createAlertRule' AND target_id = $1`, [rowId(rule.id)]);
+    expect(audit.changes).toMatchObject({ kind: { after: 'CIRCUIT_OPEN' }, notifyEmail: { before: null } });
+    expect(JSON.stringify(audit.changes)).not.toContain('oncall@example.com');
 
     const operator = subscribe(t.url, operatorKey, 'subscription { alertUpdated { id status message rule { id } } }');
     await operator.connected;
@@ -395,5 +399,25 @@ describe('alerts', () => {
     const created = await createRule({ name: 'ok', kind: 'QUEUE_LAG', threshold: 10 });
     expect(codes(await t.request(UpdateAlertRuleDocument, { id: created.id, input: { windowSeconds: -5 } }, { key: operatorKey }))).toEqual(['BAD_USER_INPUT']);
     expect((await t.run(AlertRulesDocument, {}, { key: operatorKey })).alertRules.filter((r) => r.name === 'r')).toEqual([]);
+  });
+  it('alerts page newest first, filter by status and integration, and count every match', async () => {
+    const [{ n }] = await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM alert`);
+    expect(n).toBeGreaterThanOrEqual(4);
+    const first = (await t.run(AlertsDocument, { first: 2 }, { key: operatorKey })).alerts;
+    expect(first.totalCount).toBe(n);
+    expect(first.pageInfo.hasNextPage).toBe(true);
+    const rest = (await t.run(AlertsDocument, { first: 100, after: first.pageInfo.endCursor }, { key: operatorKey })).alerts;
+    const ids = [...first.edges, ...rest.edges].map((e) => e.node.id);
+    expect(new Set(ids).size).toBe(n);
+    const fired = [...first.edges, ...rest.edges].map((e) => Date.parse(e.node.firedAt));
+    expect(fired).toEqual([...fired].sort((a, b) => b - a));
+    const resolved = (await t.run(AlertsDocument, { first: 100, filter: { status: 'RESOLVED' } }, { key: operatorKey })).alerts;
+    expect(resolved.edges.every((e) => e.node.status === 'RESOLVED')).toBe(true);
+    const [{ r }] = await t.sql<{ r: number }>(`SELECT count(*)::int AS r FROM alert WHERE status = 'RESOLVED'`);
+    expect(resolved.totalCount).toBe(r);
+    const one = resolved.edges.find((e) => e.node.integrationId)!.node;
+    const byIntegration = (await t.run(AlertsDocument, { first: 100, filter: { integrationId: one.integrationId } }, { key: operatorKey })).alerts;
+    expect(byIntegration.edges.length).toBeGreaterThanOrEqual(1);
+    expect(byIntegration.edges.every((e) => e.node.integrationId === one.integrationId)).toBe(true);
   });
 });

@@ -155,6 +155,24 @@ describe('a change reaches the other providers, and only them', () => {
     await settled();
     expect([...writesTo(sandbox.stripe, quiet), ...writesTo(sandbox.hubspot, quiet), ...writesTo(sandbox.salesforce, quiet)]).toEqual([]);
   });
+
+  it("HubSpot reports the gateway's own write back, marked as the app's (changeSource INTEGRATION): an echo, with no change and no job", async () => {
+    const customerId = await newCustomer('Own Write');
+    const since = Date.now();
+    const echoes = await suppressed('echo', integration.hubspot.row);
+    const { updateCustomer } = await t.run(UpdateCustomerDocument, { id: globalId(customerId), input: { email: `own.write.${since}@example.com` } });
+    // Stripe and HubSpot carry the email; Salesforce does not (a no-op there).
+    expect(updateCustomer.jobs).toHaveLength(2);
+    await settled();
+    const [row] = await t.sql<{ jobs: number }>(`SELECT count(*)::int AS jobs FROM integration_job WHERE entity_id = $1 AND created_at >= $2`, [customerId, new Date(since)]);
+    const events = await t.sql<{ body: string }>(`SELECT body FROM webhook_event WHERE integration_id = $1 AND received_at >= $2`, [integration.hubspot.row, new Date(since)]);
+    expect(events.map((e) => JSON.parse(e.body)).some((e) => e.changeSource === 'INTEGRATION' && e.propertyName === 'email')).toBe(true);
+    expect(row.jobs).toBe(2);
+    expect(await suppressed('echo', integration.hubspot.row)).toBeGreaterThan(echoes);
+    // The linked contact changed its email: no second contact.
+    expect(Object.values(sandbox.hubspot.handler.state().contacts).filter((c) => c.properties.switchboard_id === customerId)).toHaveLength(1);
+    expect(hubspotContact(customerId).properties.email).toBe(`own.write.${since}@example.com`);
+  });
 });
 
 const globalId = (row: string) => Buffer.from(`Customer:${row}`).toString('base64url');

@@ -345,6 +345,8 @@ describe('HubSpot and SendGrid', () => {
     await waitForJobs(t, [again.pushCustomer.job.id]);
     const state = sandbox.hubspot.state<HubSpotState>();
     expect(Object.keys(state.contacts)).toHaveLength(1);
+    // Once linked, by the contact's id (an email change must not make a second contact).
+    expect(sandbox.hubspot.requests[1]).toMatchObject({ method: 'PATCH', path: `/crm/v3/objects/contacts/${Object.keys(state.contacts)[0]}` });
 
     await t.run(CreateIntegrationDocument, { input: { provider: 'HUBSPOT', name: 'deals', baseUrl: sandbox.hubspot.url, credentials: { accessToken: HUBSPOT_TOKEN }, autoSync: ['Contract'] } });
     const { createContract } = await t.run(CreateContractDocument, { input: { customerId, title: 'Enterprise', value: { amount: '1200.00', currency: 'USD' } } });

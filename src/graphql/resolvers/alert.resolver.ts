@@ -62,7 +62,7 @@ export class AlertRuleResolver {
 
   @FieldResolver(() => AlertType, { nullable: true, description: "The rule's FIRING alert, if any." })
   async firing(@Root() rule: AlertRule, @Ctx() ctx: GraphQLContext): Promise<Alert | null> {
-    return (await ctx.services.alerts.list({ ruleId: rule.id, status: 'FIRING' as Alert['status'] }, { first: 1 })).edges[0]?.node ?? null;
+    return firingLoader(ctx).load(rule.id);
   }
 
   @Authorized(Scope.ALERTS_READ)
@@ -142,6 +142,20 @@ function ruleLoader(ctx: GraphQLContext): DataLoader<string, AlertRule | null> {
       return ids.map((id) => rules.get(id) ?? null);
     });
     ruleLoaders.set(ctx.loaders, loader);
+  }
+  return loader;
+}
+
+/** The FIRING alert of every rule a request lists, in one query. */
+const firingLoaders = new WeakMap<object, DataLoader<string, Alert | null>>();
+function firingLoader(ctx: GraphQLContext): DataLoader<string, Alert | null> {
+  let loader = firingLoaders.get(ctx.loaders);
+  if (!loader) {
+    loader = new DataLoader(async (ruleIds: readonly string[]) => {
+      const firing = new Map((await ctx.services.alerts.firingOf(ruleIds)).map((a) => [a.ruleId, a]));
+      return ruleIds.map((id) => firing.get(id) ?? null);
+    });
+    firingLoaders.set(ctx.loaders, loader);
   }
   return loader;
 }

@@ -82,6 +82,9 @@ export class IntegrationLogType extends NodeInterface {
   @Field(() => Int, { nullable: true })
   durationMs: number | null;
 
+  @Field(() => String, { nullable: true, description: "A failed outbound attempt's failure kind as the engine classified it: timeout, network, server (5xx), rate_limited (429), client (4xx), auth, gateway." })
+  errorKind: string | null;
+
   @Field(() => Int, { nullable: true, description: 'Which attempt of its job this call was.' })
   attempt: number | null;
 }

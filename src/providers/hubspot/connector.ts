@@ -32,8 +32,8 @@ function splitName(name: string): { firstname: string; lastname: string } {
 }
 
 /**
- * HubSpot: contacts are upserted by email (batch upsert with idProperty=email), so a repeated
- * attempt updates the same contact; deals are upserted by a unique custom property holding the
+ * HubSpot: a linked contact is updated by its id (PATCH); an unlinked one is upserted by email
+ * (batch upsert with idProperty=email), so a repeated attempt updates the same contact; deals are upserted by a unique custom property holding the
  * contract id, for the same reason. HubSpot has no idempotency-key header.
  */
 export const hubspotConnector: Connector = {
@@ -43,9 +43,33 @@ export const hubspotConnector: Connector = {
       const log: HttpExchange[] = [];
       if (!p.email) throw new ProviderError('client', 'HubSpot contacts are keyed by email: this customer has none', false);
       const properties = { email: String(p.email).toLowerCase(), ...splitName(String(p.name)), phone: p.phone ?? '', switchboard_id: String(p.customerId) };
-      const body = { inputs: [{ idProperty: 'email', id: properties.email, properties }] };
-      const res = (await call(ctx, 'POST', '/crm/v3/objects/contacts/batch/upsert', body, log)) as { results?: Array<{ id: string; new?: boolean }> };
-      const contact = res.results?.[0];
+      // A linked contact is updated by its id: an upsert by email would make a second contact
+      // when the email changed. Unlinked, or gone at HubSpot (404): upsert by email.
+      const linked = await ctx.refs('Customer', String(p.customerId));
+      let contact: { id: string; new?: boolean } | undefined;
+      if (linked) {
+        const res = await send(ctx, {
+          method: 'PATCH',
+          path: `/crm/v3/objects/contacts/${encodeURIComponent(linked)}`,
+          headers: { authorization: `Bearer ${String(ctx.credentials.accessToken)}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ properties }),
+          maskedRequest: maskBody({ properties }),
+        });
+        res.exchange.response = maskBody(res.body);
+        if (res.status !== 404) {
+          log.push(res.exchange);
+          if (res.status >= 200 && res.status < 300) contact = { id: String((res.body as { id?: string })?.id ?? linked), new: false };
+          else {
+            const payload = (res.body ?? {}) as { message?: string; category?: string };
+            throw classifyStatus(res.status, `HubSpot ${res.status} ${payload.category ?? 'error'}: ${payload.message ?? 'no message'}`, parseRetryAfter(res.headers.get('retry-after')), log);
+          }
+        } else log.push(res.exchange);
+      }
+      if (!contact) {
+        const body = { inputs: [{ idProperty: 'email', id: properties.email, properties }] };
+        const res = (await call(ctx, 'POST', '/crm/v3/objects/contacts/batch/upsert', body, log)) as { results?: Array<{ id: string; new?: boolean }> };
+        contact = res.results?.[0];
+      }
       if (!contact) throw new ProviderError('server', 'HubSpot answered without a result', true, 200, null, log);
       return {
         // The contact's mapped properties as written: a later webhook naming one property

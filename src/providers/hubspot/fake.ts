@@ -72,6 +72,9 @@ function matches(record: HubSpotRecord, filter: Filter): boolean {
  * search (filters, sorts, `after` paging, the 10,000-result cap, the per-second search limit),
  * v4 associations, and 429 bodies.
  */
+/** The sandbox app's id, as HubSpot puts it in every webhook event (`appId`). */
+const APP_ID = 1160452;
+
 export class HubSpotFake implements ProviderHandler {
   private s: HubSpotState = { contacts: {}, deals: {} };
   private nextId = 51;
@@ -96,11 +99,14 @@ export class HubSpotFake implements ProviderHandler {
    * Like HubSpot: changes made in the CRM reach the app's webhook URL as a JSON array of events
    * (one per changed property), signed v3, retried a few times when not answered 2xx.
    */
-  private emit(kind: Kind, objectId: string, subscription: 'creation' | 'propertyChange' | 'deletion', occurredAt: number, properties: Record<string, string | null> = {}): void {
+  private emit(kind: Kind, objectId: string, subscription: 'creation' | 'propertyChange' | 'deletion', occurredAt: number, properties: Record<string, string | null> = {}, byApp = false): void {
     const target = this.webhook;
     if (!target) return;
     const type = `${kind === 'contacts' ? 'contact' : 'deal'}.${subscription}`;
-    const base = { subscriptionId: 4242, portalId: 62515, appId: 1160452, occurredAt, subscriptionType: type, attemptNumber: 0, objectId: Number(objectId), changeSource: 'CRM_UI' };
+    // A change the app made through the API is reported too, marked as the app's own: HubSpot's
+    // `changeSource: INTEGRATION` with the app's id as `sourceId`.
+    const origin = byApp ? { changeSource: 'INTEGRATION', sourceId: String(APP_ID) } : { changeSource: 'CRM_UI', sourceId: 'userId:1123581' };
+    const base = { subscriptionId: 4242, portalId: 62515, appId: APP_ID, occurredAt, subscriptionType: type, attemptNumber: 0, objectId: Number(objectId), ...origin };
     const events = subscription === 'propertyChange' ? Object.entries(properties).map(([propertyName, propertyValue]) => ({ ...base, eventId: this.nextEventId++, propertyName, propertyValue })) : [{ ...base, eventId: this.nextEventId++ }];
     for (const event of events) {
       const delivery: (typeof this.deliveries)[number] = { eventId: event.eventId, subscriptionType: type, objectId: Number(objectId), status: null };
@@ -235,12 +241,15 @@ export class HubSpotFake implements ProviderHandler {
         const match = Object.values(store).find((r) => r.properties[idProperty] === input.id);
         const properties = Object.fromEntries(Object.entries(input.properties).map(([k, v]) => [k, v === null ? null : String(v)]));
         if (match) {
+          const changed = Object.fromEntries(Object.entries(properties).filter(([k, v]) => (match.properties[k] ?? null) !== v));
           this.touch(kind, match, properties, now);
+          if (Object.keys(changed).length) this.emit(kind, match.id, 'propertyChange', Date.parse(now), changed, true);
           return { ...match, new: false };
         }
         const id = String(this.nextId++);
         const record: HubSpotRecord = { id, properties: { ...properties, [idProperty]: input.id, createdate: now, [MODIFIED[kind]]: now, hs_object_id: id }, createdAt: now, updatedAt: now, archived: false, associations: [] };
         store[id] = record;
+        this.emit(kind, id, 'creation', Date.parse(now), {}, true);
         return { ...record, new: true };
       });
       return { status: 200, body: { status: 'COMPLETE', results, startedAt: now, completedAt: now } };
@@ -254,6 +263,21 @@ export class HubSpotFake implements ProviderHandler {
     if (req.method === 'POST' && path === '/crm/v3/objects/deals/batch/upsert') {
       const inputs = body.inputs as Array<{ id: string; idProperty: string; properties: Record<string, unknown> }>;
       return upsert('deals', 'switchboard_contract_id', inputs);
+    }
+    const patch = /^\/crm\/v3\/objects\/(contacts|deals)\/(\w+)$/.exec(path);
+    if (req.method === 'PATCH' && patch) {
+      const kind = patch[1] as Kind;
+      const record = this.s[kind][patch[2]];
+      if (!record) return hsError(404, 'OBJECT_NOT_FOUND', 'Object not found.  objectId are usually numeric.');
+      const input = (body.properties ?? {}) as Record<string, unknown>;
+      const properties = Object.fromEntries(Object.entries(input).map(([k, v]) => [k, v === null ? null : String(v)]));
+      if (kind === 'contacts' && properties.email && Object.values(this.s.contacts).some((r) => r.id !== record.id && r.properties.email === properties.email)) {
+        return hsError(409, 'CONFLICT', `Contact already exists. Existing ID: ${Object.values(this.s.contacts).find((r) => r.properties.email === properties.email)!.id}`);
+      }
+      const changed = Object.fromEntries(Object.entries(properties).filter(([k, v]) => (record.properties[k] ?? null) !== v));
+      this.touch(kind, record, properties, now);
+      if (Object.keys(changed).length) this.emit(kind, record.id, 'propertyChange', Date.parse(now), changed, true);
+      return { status: 200, body: this.view(kind, record, Object.keys(input)) };
     }
     const search = /^\/crm\/v3\/objects\/(contacts|deals)\/search$/.exec(path);
     if (req.method === 'POST' && search) return this.search(search[1] as Kind, token, body);

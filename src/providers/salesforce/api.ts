@@ -326,3 +326,25 @@ export async function queryMore<T = Record<string, unknown>>(ctx: CallContext, n
 export function soqlString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
+
+/** A `getDeleted` answer: the records deleted in the window, and how far the delete log is complete. */
+export interface DeletedAnswer {
+  deletedRecords: Array<{ id: string; deletedDate: string }>;
+  /** The oldest deletion the log still holds (older ones were purged): a window starting before it may have lost some. */
+  earliestDateAvailable: string | null;
+  /** Deletions up to this time are all in the answer; the next window starts here. */
+  latestDateCovered: string | null;
+}
+
+/**
+ * The records of `sObject` deleted between `start` and `end` (`GET /sobjects/<Object>/deleted/`,
+ * the replication resource; Salesforce ignores the seconds of both, and keeps 15 days).
+ */
+export async function getDeleted(ctx: CallContext, sObject: string, start: Date, end: Date, log: HttpExchange[]): Promise<DeletedAnswer> {
+  const iso = (d: Date) => encodeURIComponent(`${d.toISOString().slice(0, 19)}Z`);
+  const res = await salesforceCall(ctx, { method: 'GET', path: `${DATA_PATH}/sobjects/${encodeURIComponent(sObject)}/deleted/?start=${iso(start)}&end=${iso(end)}` }, log);
+  if (res.status !== 200) throw salesforceError(res, log);
+  const body = (res.body ?? {}) as Partial<DeletedAnswer>;
+  if (!Array.isArray(body.deletedRecords)) throw new ProviderError('server', 'Salesforce answered getDeleted without deletedRecords', true, 200, null, log);
+  return { deletedRecords: body.deletedRecords, earliestDateAvailable: body.earliestDateAvailable ?? null, latestDateCovered: body.latestDateCovered ?? null };
+}

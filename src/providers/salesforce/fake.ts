@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ProviderHandler, RecordedRequest, Reply } from '../../sandbox/fake-server.js';
 import { EXTERNAL_ID_FIELD } from './api.js';
 import { salesforceId18 } from './signature.js';
+import { compareValues, parseSoql, SoqlError, type SoqlQuery } from './soql.js';
 import { outboundMessageXml, type OutboundNotification } from './soap.js';
 
 /** The connected app the sandbox knows (the client credentials flow's consumer key and secret). */
@@ -23,6 +24,13 @@ const WRITABLE: Record<SObjectType, string[]> = {
   Account: ['Name', 'Phone', 'Description'],
   Opportunity: ['Name', 'StageName', 'Amount', 'CloseDate', 'AccountId', 'Description'],
 };
+/** Fields a query may select, per object (others: INVALID_FIELD, as Salesforce answers). */
+const QUERYABLE: Record<SObjectType, string[]> = {
+  Account: ['Id', 'Name', 'Phone', 'Description', EXTERNAL_ID_FIELD, 'CreatedDate', 'LastModifiedDate', 'SystemModstamp'],
+  Opportunity: ['Id', 'Name', 'StageName', 'Amount', 'CloseDate', 'AccountId', 'IsClosed', 'IsWon', 'Description', EXTERNAL_ID_FIELD, 'CreatedDate', 'LastModifiedDate', 'SystemModstamp'],
+};
+/** How long getDeleted reports deletions (Salesforce: 15 days, less if the Recycle Bin is emptied). */
+const DELETED_KEPT_MS = 15 * 24 * 3600 * 1000;
 const REQUIRED: Record<SObjectType, string[]> = { Account: ['Name'], Opportunity: ['Name', 'StageName', 'CloseDate'] };
 const KEY_PREFIX: Record<SObjectType, string> = { Account: '001', Opportunity: '006' };
 const STAGES = ['Prospecting', 'Qualification', 'Needs Analysis', 'Value Proposition', 'Id. Decision Makers', 'Perception Analysis', 'Proposal/Price Quote', 'Negotiation/Review', 'Closed Won', 'Closed Lost'];
@@ -36,6 +44,10 @@ export interface SalesforceState {
   organizationId: string;
   accounts: Record<string, SObjectRecord>;
   opportunities: Record<string, SObjectRecord>;
+  /** The delete log getDeleted reads: id and deletion time (ISO), per object. */
+  deleted: Record<SObjectType, Array<{ id: string; deletedDate: string }>>;
+  /** Queries answered (`/query` and query locators). */
+  queries: number;
   /** Token requests answered with a token. */
   tokensIssued: number;
   /** REST calls refused with 401 INVALID_SESSION_ID. */
@@ -88,7 +100,16 @@ export class SalesforceFake implements ProviderHandler {
   private clock = 0;
 
   private empty(): SalesforceState {
-    return { organizationId: this.organizationId, accounts: {}, opportunities: {}, tokensIssued: 0, expiredSessionRefusals: 0, apiUsage: { used: 0, allowed: 15_000 } };
+    return {
+      organizationId: this.organizationId,
+      accounts: {},
+      opportunities: {},
+      deleted: { Account: [], Opportunity: [] },
+      queries: 0,
+      tokensIssued: 0,
+      expiredSessionRefusals: 0,
+      apiUsage: { used: 0, allowed: 15_000 },
+    };
   }
 
   reset(): void {
@@ -100,6 +121,10 @@ export class SalesforceFake implements ProviderHandler {
     this.outboundFaults = { duplicateRate: 0, shuffle: false };
     this.sessionSeconds = 7_200;
     this.updateStatus = 204;
+    this.results.clear();
+    this.queryBatchSize = 2_000;
+    this.deleteLogStart = null;
+    this.expireAtQuery = null;
   }
 
   state(): SalesforceState {
@@ -110,6 +135,13 @@ export class SalesforceFake implements ProviderHandler {
   expireSessions(): void {
     this.sessions.clear();
   }
+
+  /** Every session ends once this many more query pages have been answered (a session ending mid-run). */
+  expireSessionsAfterQueries(count: number): void {
+    this.expireAtQuery = this.s.queries + count;
+  }
+
+  private expireAtQuery: number | null = null;
 
   /** Another connected app's credentials. */
   registerClient(clientId: string, clientSecret: string): void {
@@ -144,6 +176,10 @@ export class SalesforceFake implements ProviderHandler {
       } catch (err) {
         return { status: 404, body: { error: (err as Error).message } };
       }
+    }
+    if (path === '/__sandbox/delete') {
+      if (input.type !== 'Account' && input.type !== 'Opportunity') return { status: 400, body: { error: 'type must be Account or Opportunity' } };
+      return this.deleteRecord(input.type, String(input.id ?? '')) ? { status: 200, body: { deleted: true } } : { status: 404, body: { error: `no ${input.type} ${String(input.id)}` } };
     }
     if (path === '/__sandbox/api-usage') {
       this.setApiUsage(Number(input.used ?? 0), input.allowed === undefined ? undefined : Number(input.allowed));
@@ -189,6 +225,51 @@ export class SalesforceFake implements ProviderHandler {
     this.notify(type, id);
     return id;
   }
+
+  /**
+   * Records that exist before the test, as an org's are: modified over the past day, several to a
+   * second (SystemModstamp has whole seconds), oldest first. `at` sets one record's SystemModstamp.
+   */
+  seedRecords(type: SObjectType, count: number, make: (i: number) => SObjectRecord, at: (i: number) => number = (i) => Date.now() - 86_400_000 + Math.floor((i * 86_000_000) / Math.max(1, count))): string[] {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const stamp = new Date(Math.floor(at(i) / 1000) * 1000).toISOString();
+      const id = fakeSalesforceId(KEY_PREFIX[type]);
+      const record: SObjectRecord = { Id: id, ...make(i), CreatedDate: stamp, LastModifiedDate: stamp, SystemModstamp: stamp };
+      this.derive(type, record);
+      this.store(type)[id] = record;
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  /** `POST /__sandbox/seed {"accounts": n, "opportunities": n}`: opportunities go to seeded accounts. */
+  seed(counts: Record<string, number>): Record<string, string[]> {
+    const clamp = (v: unknown) => Math.max(0, Math.min(200_000, Number(v ?? 0)));
+    const accounts = this.seedRecords('Account', clamp(counts.accounts), (i) => ({ Name: `Seeded Account ${i}`, Phone: `+1 555 ${String(i).padStart(7, '0')}` }));
+    const pool = accounts.length ? accounts : Object.keys(this.s.accounts);
+    const opportunities = pool.length
+      ? this.seedRecords('Opportunity', clamp(counts.opportunities), (i) => ({ Name: `Seeded Opportunity ${i}`, StageName: STAGES[i % STAGES.length], Amount: 1000 + i, CloseDate: '2030-01-01', AccountId: pool[i % pool.length] }))
+      : [];
+    return { accounts, opportunities };
+  }
+
+  /** Deleted in Salesforce (to the Recycle Bin): gone from queries, in getDeleted's log. */
+  deleteRecord(type: SObjectType, id: string): boolean {
+    const store = this.store(type);
+    if (!store[id]) return false;
+    delete store[id];
+    this.s.deleted[type].push({ id, deletedDate: this.now() });
+    return true;
+  }
+
+  /** The delete log was purged up to now (Recycle Bin emptied): earlier windows are no longer covered. */
+  purgeDeleteLog(): void {
+    this.deleteLogStart = Date.now();
+    this.s.deleted = { Account: [], Opportunity: [] };
+  }
+
+  private deleteLogStart: number | null = null;
 
   /** A second record with this external id (a data-quality problem: the next upsert answers 300). */
   duplicateExternalId(type: SObjectType, value: string): string {
@@ -264,6 +345,8 @@ export class SalesforceFake implements ProviderHandler {
       }
       if (method === 'PATCH') return this.upsert(type, value, matches, body);
     }
+    const deleted = /^\/services\/data\/v\d+\.\d\/sobjects\/(\w+)\/deleted\/?$/.exec(path);
+    if (deleted && method === 'GET') return this.getDeleted(deleted[1], query.get('start'), query.get('end'));
     if (path.endsWith('/query') && method === 'GET') return this.query(query.get('q') ?? '');
     const locator = /\/query\/(\w+)-(\d+)$/.exec(path);
     if (locator && method === 'GET') return this.queryPage(locator[1], Number(locator[2]));
@@ -272,8 +355,8 @@ export class SalesforceFake implements ProviderHandler {
 
   private rendered(type: SObjectType, record: SObjectRecord, fields?: string[]): Record<string, unknown> {
     const out: Record<string, unknown> = { attributes: { type, url: `/services/data/v62.0/sobjects/${type}/${String(record.Id)}` } };
-    for (const [k, v] of Object.entries(record)) {
-      if (fields && !fields.includes(k)) continue;
+    for (const k of fields ?? Object.keys(record)) {
+      const v = record[k] ?? null;
       out[k] = typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) ? restTime(v) : v;
     }
     return out;
@@ -323,26 +406,73 @@ export class SalesforceFake implements ProviderHandler {
   queryBatchSize = 2_000;
 
   /**
-   * The SOQL a poller sends, and nothing else: `SELECT <fields> FROM <Account|Opportunity>
-   * [WHERE SystemModstamp > | >= <datetime>] ORDER BY SystemModstamp, Id [LIMIT n]`.
+   * The SOQL a poller sends (the subset `soql.ts` parses):
+   * `SELECT <fields> FROM Account|Opportunity [WHERE <conditions on SystemModstamp and Id, AND, OR,
+   * parentheses>] [ORDER BY SystemModstamp|Id [ASC|DESC], ...] [LIMIT n]`. Anything else is
+   * MALFORMED_QUERY, an unknown field INVALID_FIELD, as Salesforce answers them.
    */
   private query(soql: string): Reply {
-    const m = /^SELECT\s+([\w\s,]+?)\s+FROM\s+(Account|Opportunity)(?:\s+WHERE\s+SystemModstamp\s*(>=|>)\s*(\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})))?\s+ORDER\s+BY\s+SystemModstamp(?:\s+ASC)?\s*,\s*Id(?:\s+ASC)?(?:\s+LIMIT\s+(\d+))?\s*$/i.exec(soql.trim());
-    if (!m) return sfErrors(400, 'MALFORMED_QUERY', 'The sandbox answers only: SELECT ... FROM Account|Opportunity [WHERE SystemModstamp > datetime] ORDER BY SystemModstamp, Id [LIMIT n]');
-    const fields = m[1].split(',').map((f) => f.trim());
-    const type = m[2] as SObjectType;
-    const since = m[4] ? new Date(m[4].replace(/([+-]\d{2})(\d{2})$/, '$1:$2')).getTime() : null;
+    let parsed: SoqlQuery;
+    try {
+      parsed = parseSoql(soql);
+    } catch (err) {
+      return sfErrors(400, err instanceof SoqlError ? err.code : 'MALFORMED_QUERY', (err as Error).message);
+    }
+    const type = parsed.from as SObjectType;
+    if (!QUERYABLE[type]) return sfErrors(400, 'INVALID_TYPE', `sObject type '${parsed.from}' is not supported.`);
+    for (const f of [...parsed.fields, ...parsed.orderBy.map((o) => o.field)]) {
+      if (!QUERYABLE[type].includes(f)) return sfErrors(400, 'INVALID_FIELD', `No such column '${f}' on entity '${type}'.`);
+    }
     const rows = Object.values(this.store(type))
-      .filter((r) => since === null || (m[3] === '>' ? Date.parse(String(r.SystemModstamp)) > since : Date.parse(String(r.SystemModstamp)) >= since))
-      .sort((a, b) => String(a.SystemModstamp).localeCompare(String(b.SystemModstamp)) || String(a.Id).localeCompare(String(b.Id)))
-      .slice(0, m[5] ? Number(m[5]) : undefined)
-      .map((r) => this.rendered(type, r, fields));
+      .filter((r) => parsed.where === null || parsed.where(r))
+      .sort((a, b) => {
+        for (const o of parsed.orderBy) {
+          const c = compareValues(a[o.field], b[o.field], o.field);
+          if (c !== 0) return o.desc ? -c : c;
+        }
+        return 0;
+      })
+      .slice(0, parsed.limit ?? undefined)
+      .map((r) => this.rendered(type, r, parsed.fields));
     const locator = `01g${randomBytes(8).toString('hex')}`;
     this.results.set(locator, rows);
+    // Salesforce keeps a user's open query cursors for a while, and drops the oldest past a limit.
+    for (const key of this.results.keys()) {
+      if (this.results.size <= 50) break;
+      this.results.delete(key);
+    }
     return this.queryPage(locator, 0);
   }
 
+  /** `GET /sobjects/<Object>/deleted/?start=&end=`: the delete log between two times (seconds ignored). */
+  private getDeleted(type: string, startText: string | null, endText: string | null): Reply {
+    if (type !== 'Account' && type !== 'Opportunity') return sfErrors(404, 'NOT_FOUND', 'The requested resource does not exist');
+    const minute = (ms: number) => Math.floor(ms / 60_000) * 60_000;
+    const start = Date.parse(startText ?? '');
+    const end = Date.parse(endText ?? '');
+    if (!Number.isFinite(start) || !Number.isFinite(end)) return sfErrors(400, 'MALFORMED_QUERY', 'start and end must be dateTime values');
+    const [from, to] = [minute(start), minute(end)];
+    if (to <= from) return sfErrors(400, 'INVALID_REPLICATION_DATE', 'endDate must be chronologically after startDate');
+    const now = Date.now();
+    if (from < now - DELETED_KEPT_MS) return sfErrors(400, 'INVALID_REPLICATION_DATE', 'startDate cannot be more than 15 days ago');
+    const deletedRecords = this.s.deleted[type].filter((d) => Date.parse(d.deletedDate) >= from && Date.parse(d.deletedDate) < to).map((d) => ({ id: d.id, deletedDate: restTime(d.deletedDate) }));
+    const earliest = this.deleteLogStart ?? now - DELETED_KEPT_MS;
+    return {
+      status: 200,
+      body: {
+        deletedRecords,
+        earliestDateAvailable: restTime(new Date(minute(earliest)).toISOString()),
+        latestDateCovered: restTime(new Date(Math.min(to, minute(now))).toISOString()),
+      },
+    };
+  }
+
   private queryPage(locator: string, offset: number): Reply {
+    this.s.queries++;
+    if (this.expireAtQuery !== null && this.s.queries >= this.expireAtQuery) {
+      this.expireAtQuery = null;
+      this.expireSessions();
+    }
     const rows = this.results.get(locator);
     if (!rows) return sfErrors(400, 'INVALID_QUERY_LOCATOR', 'invalid query locator');
     const page = rows.slice(offset, offset + this.queryBatchSize);

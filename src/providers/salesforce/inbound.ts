@@ -30,8 +30,8 @@ function statusOf(fields: Record<string, string | null>, current: ContractStatus
   return ContractStatus.DRAFT;
 }
 
-/** Only the fields the outbound message carries are asserted: an omitted field says nothing. */
-function accountFacts(fields: Record<string, string | null>): CustomerFacts {
+/** Only the fields the outbound message (or a polled record) carries are asserted: an omitted field says nothing. */
+export function accountFacts(fields: Record<string, string | null>): CustomerFacts {
   const facts: CustomerFacts = {};
   if ('Name' in fields) facts.name = fields.Name;
   if ('Phone' in fields) facts.phone = fields.Phone;

@@ -4,10 +4,11 @@ import { salesforceConnector } from './connector.js';
 import { parseSalesforceEvents } from './events.js';
 import { SalesforceFake } from './fake.js';
 import { salesforceHandler } from './inbound.js';
+import { salesforcePoller } from './poller.js';
 import { issueSalesforceSecret, salesforceUrlQuery, verifySalesforce } from './signature.js';
 import { ACK_ENVELOPE } from './soap.js';
 
-/** Salesforce: Accounts and Opportunities out (REST, upsert by external id), Outbound Messages in (SOAP). */
+/** Salesforce: Accounts and Opportunities out (REST, upsert by external id), Outbound Messages in (SOAP), polled through SOQL. */
 export const salesforceProvider = {
   provider: Provider.SALESFORCE,
   credentialKeys: ['clientId', 'clientSecret'],
@@ -24,5 +25,6 @@ export const salesforceProvider = {
   verify: verifySalesforce,
   parse: parseSalesforceEvents,
   inbound: salesforceHandler,
+  poller: salesforcePoller,
   sandbox: { name: 'salesforce', create: () => new SalesforceFake() },
 } as const satisfies ProviderModule;
