@@ -168,6 +168,33 @@ describe('operator console in Chromium', () => {
     await waitForJobs(world.t, [job.id], ['COMPLETED'], 15_000);
   });
 
+  it('a sync run started on the Sync runs page shows its progress live until it succeeds; Rehydrate shows the dry-run diff', async () => {
+    const integration = await stripe();
+    const customerId = await customer('Rehydrate Me Ltd');
+    const { job } = (await world.t.run(PushCustomerDocument, { customerId, integrationId: integration.id })).pushCustomer;
+    await waitForJobs(world.t, [job.id], ['COMPLETED']);
+    const { page, signIn } = await session();
+    await signIn(world.t.adminKey);
+
+    await page.getByRole('link', { name: 'Sync runs' }).click();
+    await page.locator('#s-integration').selectOption(integration.id);
+    await page.getByLabel('Resource').selectOption('customers');
+    await page.getByLabel('Mode').selectOption('FULL');
+    await page.getByRole('button', { name: 'Start sync' }).click();
+    const run = page.locator('tbody tr', { hasText: integration.name }).first();
+    await expect.poll(() => run.locator('.badge').textContent().catch(() => null), { timeout: 30_000 }).toBe('SUCCEEDED');
+    expect(Number(await run.locator('td').nth(6).textContent())).toBeGreaterThan(0);
+
+    await page.getByRole('link', { name: 'Rehydrate' }).click();
+    await page.getByLabel(/^Record id/).fill(customerId);
+    await page.locator('#r-integration').selectOption(integration.id);
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    await page.getByRole('heading', { name: 'What would change' }).waitFor();
+    const nameRow = page.locator('tbody tr', { hasText: 'customer.name' });
+    expect(await nameRow.locator('td').nth(1).textContent()).toBe('Rehydrate Me Ltd');
+    expect(await nameRow.locator('td').nth(2).textContent()).toBe('Rehydrate Me Ltd');
+  });
+
   it('is usable by keyboard, and the overview does not shift when its data arrives', async () => {
     const { page } = await session();
     await page.goto(`${world.t.url}/console/`);

@@ -202,7 +202,7 @@ export type ConsoleIntegrationFragment = { id: string, provider: Provider, name:
 
 export type ConsoleJobFragment = { id: string, operation: string, entityType: string | null, entityId: string | null, status: JobStatus, attempts: number, maxAttempts: number, lastError: string | null, correlationId: string, nextAttemptAt: string | null, createdAt: string, updatedAt: string, completedAt: string | null, source: ChangeSource, integration: { id: string, name: string, provider: Provider } };
 
-export type ConsoleLogFragment = { id: string, service: string, eventType: string, direction: Direction, status: LogStatus, timestamp: string, errorMsg: string | null, correlationId: string | null, integrationId: string | null, jobId: string | null, webhookEventId: string | null, httpStatus: number | null, durationMs: number | null, attempt: number | null };
+export type ConsoleLogFragment = { id: string, service: string, eventType: string, direction: Direction, status: LogStatus, timestamp: string, errorMsg: string | null, correlationId: string | null, integrationId: string | null, jobId: string | null, webhookEventId: string | null, httpStatus: number | null, durationMs: number | null, attempt: number | null, errorKind: string | null };
 
 export type ConsoleWebhookEventFragment = { id: string, externalEventId: string, eventType: string, status: WebhookStatus, receivedAt: string, processedAt: string | null, error: string | null, attempts: number, correlationId: string, integration: { id: string, name: string, provider: Provider } };
 
@@ -232,7 +232,7 @@ export type ConsoleJobQueryVariables = Exact<{
 }>;
 
 
-export type ConsoleJobQuery = { integrationJob: { id: string, operation: string, entityType: string | null, entityId: string | null, status: JobStatus, attempts: number, maxAttempts: number, lastError: string | null, correlationId: string, nextAttemptAt: string | null, createdAt: string, updatedAt: string, completedAt: string | null, source: ChangeSource, logs: Array<{ id: string, service: string, eventType: string, direction: Direction, status: LogStatus, timestamp: string, errorMsg: string | null, correlationId: string | null, integrationId: string | null, jobId: string | null, webhookEventId: string | null, httpStatus: number | null, durationMs: number | null, attempt: number | null }>, integration: { id: string, name: string, provider: Provider } } };
+export type ConsoleJobQuery = { integrationJob: { id: string, operation: string, entityType: string | null, entityId: string | null, status: JobStatus, attempts: number, maxAttempts: number, lastError: string | null, correlationId: string, nextAttemptAt: string | null, createdAt: string, updatedAt: string, completedAt: string | null, source: ChangeSource, logs: Array<{ id: string, service: string, eventType: string, direction: Direction, status: LogStatus, timestamp: string, errorMsg: string | null, correlationId: string | null, integrationId: string | null, jobId: string | null, webhookEventId: string | null, httpStatus: number | null, durationMs: number | null, attempt: number | null, errorKind: string | null }>, integration: { id: string, name: string, provider: Provider } } };
 
 export type ConsoleJobUpdatedSubscriptionVariables = Exact<{
   filter?: IntegrationEventFilter | null | undefined;
@@ -268,14 +268,14 @@ export type ConsoleLogsQueryVariables = Exact<{
 }>;
 
 
-export type ConsoleLogsQuery = { integrationLogs: { totalCount: number, edges: Array<{ node: { id: string, service: string, eventType: string, direction: Direction, status: LogStatus, timestamp: string, errorMsg: string | null, correlationId: string | null, integrationId: string | null, jobId: string | null, webhookEventId: string | null, httpStatus: number | null, durationMs: number | null, attempt: number | null } }> } };
+export type ConsoleLogsQuery = { integrationLogs: { totalCount: number, edges: Array<{ node: { id: string, service: string, eventType: string, direction: Direction, status: LogStatus, timestamp: string, errorMsg: string | null, correlationId: string | null, integrationId: string | null, jobId: string | null, webhookEventId: string | null, httpStatus: number | null, durationMs: number | null, attempt: number | null, errorKind: string | null } }> } };
 
 export type ConsoleLogAddedSubscriptionVariables = Exact<{
   filter?: IntegrationEventFilter | null | undefined;
 }>;
 
 
-export type ConsoleLogAddedSubscription = { integrationLogAdded: { id: string, service: string, eventType: string, direction: Direction, status: LogStatus, timestamp: string, errorMsg: string | null, correlationId: string | null, integrationId: string | null, jobId: string | null, webhookEventId: string | null, httpStatus: number | null, durationMs: number | null, attempt: number | null } };
+export type ConsoleLogAddedSubscription = { integrationLogAdded: { id: string, service: string, eventType: string, direction: Direction, status: LogStatus, timestamp: string, errorMsg: string | null, correlationId: string | null, integrationId: string | null, jobId: string | null, webhookEventId: string | null, httpStatus: number | null, durationMs: number | null, attempt: number | null, errorKind: string | null } };
 
 export type ConsoleWebhookEventsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -505,6 +505,7 @@ export const ConsoleLogFragmentDoc = new TypedDocumentString(`
   httpStatus
   durationMs
   attempt
+  errorKind
 }
     `, {"fragmentName":"ConsoleLog"}) as unknown as TypedDocumentString<ConsoleLogFragment, unknown>;
 export const ConsoleWebhookEventFragmentDoc = new TypedDocumentString(`
@@ -695,6 +696,7 @@ fragment ConsoleLog on IntegrationLog {
   httpStatus
   durationMs
   attempt
+  errorKind
 }`) as unknown as TypedDocumentString<ConsoleJobQuery, ConsoleJobQueryVariables>;
 export const ConsoleJobUpdatedDocument = new TypedDocumentString(`
     subscription ConsoleJobUpdated($filter: IntegrationEventFilter) {
@@ -817,6 +819,7 @@ export const ConsoleLogsDocument = new TypedDocumentString(`
   httpStatus
   durationMs
   attempt
+  errorKind
 }`) as unknown as TypedDocumentString<ConsoleLogsQuery, ConsoleLogsQueryVariables>;
 export const ConsoleLogAddedDocument = new TypedDocumentString(`
     subscription ConsoleLogAdded($filter: IntegrationEventFilter) {
@@ -839,6 +842,7 @@ export const ConsoleLogAddedDocument = new TypedDocumentString(`
   httpStatus
   durationMs
   attempt
+  errorKind
 }`) as unknown as TypedDocumentString<ConsoleLogAddedSubscription, ConsoleLogAddedSubscriptionVariables>;
 export const ConsoleWebhookEventsDocument = new TypedDocumentString(`
     query ConsoleWebhookEvents($first: Int, $filter: WebhookEventFilter) {

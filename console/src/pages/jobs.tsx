@@ -225,7 +225,7 @@ function JobDetail({ id }: { id: string }) {
             {j.logs.map((l) => (
               <li key={l.id} className={`tl-${l.status.toLowerCase()}`}>
                 <time>{fmtTime(l.timestamp)}</time> attempt {l.attempt ?? '—'}: <Badge value={l.status} /> HTTP {l.httpStatus ?? '—'}, {l.durationMs ?? '—'} ms
-                {l.errorMsg ? ` — ${l.errorMsg}` : ''}
+                {l.errorMsg ? ` — ${l.errorKind ? `${l.errorKind}: ` : ''}${l.errorMsg}` : ''}
               </li>
             ))}
             {j.nextAttemptAt && ['RETRYING', 'PENDING'].includes(j.status) && (

@@ -92,7 +92,7 @@ export default function LogsPage() {
                     '—'
                   )}
                 </td>
-                <td className="clip">{l.errorMsg ?? ''}</td>
+                <td className="clip">{l.errorKind ? `${l.errorKind}: ${l.errorMsg ?? ''}` : (l.errorMsg ?? '')}</td>
               </tr>
             ))}
           </tbody>
