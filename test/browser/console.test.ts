@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CreateApiKeyDocument, CreateCustomerDocument, CreateIntegrationDocument, PushCustomerDocument } from '../generated/graphql.js';
 import { waitForJobs } from '../support/outbound.js';
+import { newWhsec, stripeHeaders } from '../support/webhooks.js';
 import { startBrowserWorld, type BrowserWorld, type WatchedPage } from './support.js';
 
 let world: BrowserWorld;
@@ -193,6 +194,41 @@ describe('operator console in Chromium', () => {
     const nameRow = page.locator('tbody tr', { hasText: 'customer.name' });
     expect(await nameRow.locator('td').nth(1).textContent()).toBe('Rehydrate Me Ltd');
     expect(await nameRow.locator('td').nth(2).textContent()).toBe('Rehydrate Me Ltd');
+  });
+
+  it('Webhook events lists a received provider event by integration and status, and replays it after a confirmation', async () => {
+    const secret = newWhsec();
+    const key = `sk_test_hooks_0123456789abcdefghij`;
+    const { createIntegration } = await world.t.run(CreateIntegrationDocument, {
+      input: { provider: 'STRIPE', name: 'Stripe hooks', baseUrl: world.sandbox.stripe.url, credentials: { apiKey: key }, webhookSecret: secret },
+    });
+    const { id, webhookUrl } = createIntegration.integration;
+    const eventId = `evt_console_${Date.now()}`;
+    const body = JSON.stringify({
+      id: eventId,
+      object: 'event',
+      type: 'customer.updated',
+      created: Math.floor(Date.now() / 1000),
+      data: { object: { id: 'cus_console_unlinked', object: 'customer', name: 'Nobody Here', email: 'nobody@example.com' } },
+    });
+    const posted = await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', ...stripeHeaders(body, secret) }, body });
+    expect(posted.status).toBe(200);
+    const stored = async () => (await world.t.sql<{ status: string; attempts: number }>('SELECT status, attempts FROM webhook_event WHERE external_event_id = $1', [eventId]))[0];
+    await expect.poll(async () => (await stored())?.status, { timeout: 15_000 }).toMatch(/^(PROCESSED|IGNORED)$/);
+    const before = await stored();
+
+    const { page, signIn } = await session();
+    await signIn(world.t.adminKey);
+    await page.getByRole('link', { name: 'Webhook events' }).click();
+    await page.locator('#w-integration').selectOption(id);
+    await page.getByLabel('Status').selectOption(before.status);
+    await page.getByRole('button', { name: 'Filter' }).click();
+    const row = page.locator('tbody tr', { hasText: eventId });
+    await row.waitFor();
+    expect(await row.locator('.badge').textContent()).toBe(before.status);
+    await row.getByRole('button', { name: 'Replay…' }).click();
+    await row.getByRole('button', { name: 'Confirm' }).click();
+    await expect.poll(async () => (await stored()).attempts, { timeout: 15_000 }).toBeGreaterThan(before.attempts);
   });
 
   it('is usable by keyboard, and the overview does not shift when its data arrives', async () => {
