@@ -231,6 +231,36 @@ describe('operator console in Chromium', () => {
     await expect.poll(async () => (await stored()).attempts, { timeout: 15_000 }).toBeGreaterThan(before.attempts);
   });
 
+  it('Integrations creates an integration from the form (credentials write-only) and rotates its webhook secret with a grace period', async () => {
+    const { page, signIn } = await session();
+    await signIn(world.t.adminKey);
+    await page.getByRole('link', { name: 'Integrations' }).click();
+    await page.getByText('New integration').click();
+    await page.getByLabel('Provider').selectOption('STRIPE');
+    await page.getByLabel('Name', { exact: true }).fill('Made in the console');
+    await page.getByLabel('Base URL').fill(world.sandbox.stripe.url);
+    await page.getByLabel(/^Credentials/).fill(JSON.stringify({ apiKey: 'sk_test_console_form_0123456789abcdef' }));
+    await page.getByLabel(/^Webhook secret/).fill(newWhsec());
+    await page.getByLabel(/^Settings/).fill('{"maxAttempts": 3}');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    const card = page.locator('article', { has: page.getByRole('heading', { name: 'Made in the console' }) });
+    await card.waitFor();
+    expect(await card.textContent()).toContain('stored');
+    expect(await card.textContent()).not.toContain('sk_test_console_form');
+
+    await card.getByText('Rotate webhook secret').click();
+    await card.getByLabel('New secret').fill(newWhsec());
+    await card.getByLabel(/^Grace/).fill('600');
+    await card.getByRole('button', { name: 'Rotate' }).click();
+    await card.getByRole('status').filter({ hasText: 'keeps verifying for 600 s' }).waitFor();
+    const [row] = await world.t.sql<{ grace: number; previous: boolean }>(
+      "SELECT extract(epoch FROM previous_secret_expires_at - now())::float AS grace, previous_webhook_secret_encrypted IS NOT NULL AS previous FROM integration WHERE name = 'Made in the console'",
+    );
+    expect(row.previous).toBe(true);
+    expect(row.grace).toBeGreaterThan(500);
+    expect(row.grace).toBeLessThanOrEqual(600);
+  });
+
   it('is usable by keyboard, and the overview does not shift when its data arrives', async () => {
     const { page } = await session();
     await page.goto(`${world.t.url}/console/`);
