@@ -80,7 +80,7 @@ export default function LogsPage() {
                 </td>
                 <td>{l.httpStatus ?? '—'}</td>
                 <td>{l.durationMs ?? '—'}</td>
-                <td className="mono clip">
+                <td className="mono clip-id" title={l.correlationId ?? undefined}>
                   {l.correlationId ? <Link to={`/logs?correlationId=${encodeURIComponent(l.correlationId)}`}>{l.correlationId}</Link> : '—'}
                 </td>
                 <td>
@@ -92,7 +92,7 @@ export default function LogsPage() {
                     '—'
                   )}
                 </td>
-                <td className="clip">{l.errorKind ? `${l.errorKind}: ${l.errorMsg ?? ''}` : (l.errorMsg ?? '')}</td>
+                <td className="wrap">{l.errorKind ? `${l.errorKind}: ${l.errorMsg ?? ''}` : (l.errorMsg ?? '')}</td>
               </tr>
             ))}
           </tbody>

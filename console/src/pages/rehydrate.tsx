@@ -62,7 +62,7 @@ export default function RehydratePage() {
                     <td>
                       <Badge value={c.applies ? 'YES' : 'NO'} />
                     </td>
-                    <td>{c.reason ?? ''}</td>
+                    <td className="wrap">{c.reason ?? ''}</td>
                   </tr>
                 ))}
               </tbody>
