@@ -35,6 +35,7 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
       <form
         className="stack"
         autoComplete="off"
+        aria-label="New integration"
         onSubmit={async (e) => {
           e.preventDefault();
           const credentials = parseJson(form.credentials);
