@@ -47,6 +47,9 @@ export function pageSecurityHeaders(): RequestHandler {
     // The same refusal as frame-ancestors 'none', for browsers that only read X-Frame-Options.
     frameguard: { action: 'deny' },
     crossOriginEmbedderPolicy: false,
+    // TLS terminates in front of the gateway (docs/security.md): whether a host is HTTPS-only,
+    // and its subdomains too, is the proxy's decision, not one page's.
+    strictTransportSecurity: false,
   });
 }
 

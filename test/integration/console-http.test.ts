@@ -35,6 +35,8 @@ describe('console and GraphiQL over HTTP', () => {
       expect(res.headers.get('referrer-policy')).toBe('no-referrer');
       expect(res.headers.get('x-frame-options')).toBe('DENY');
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      // HTTPS-only for the host is the TLS proxy's decision.
+      expect(res.headers.get('strict-transport-security')).toBeNull();
     }
   });
 
