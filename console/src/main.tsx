@@ -43,6 +43,8 @@ type Access = 'none' | 'checking' | 'operator' | 'denied';
 let firstCheck: Promise<unknown> | null = null;
 if (apiKey.get()) {
   firstCheck = request(ConsoleAccessDocument, {});
+  // Handled when the app reads it; this keeps an early refusal from counting as unhandled.
+  firstCheck.catch(() => undefined);
   void loaders[pageFor(location.pathname.slice('/console'.length) || '/')]();
 }
 
