@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CreateApiKeyDocument, CreateCustomerDocument, CreateIntegrationDocument, PushCustomerDocument } from '../generated/graphql.js';
+import { CreateApiKeyDocument, RevokeApiKeyDocument, CreateCustomerDocument, CreateIntegrationDocument, PushCustomerDocument } from '../generated/graphql.js';
 import { waitForJobs } from '../support/outbound.js';
 import { newWhsec, stripeHeaders } from '../support/webhooks.js';
 import { startBrowserWorld, type BrowserWorld, type WatchedPage } from './support.js';
@@ -284,6 +284,24 @@ describe('operator console in Chromium', () => {
     expect(await page.evaluate('document.activeElement.textContent')).toBe('Jobs');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+  });
+
+  it('an OPERATOR key signs in and stays signed in across a reload; once revoked, the page returns to sign-in and says why', async () => {
+    const { createApiKey } = await world.t.run(CreateApiKeyDocument, { input: { name: 'console operator', role: 'OPERATOR' } });
+    const watchedPage = await session();
+    const { page, signIn } = watchedPage;
+    await signIn(createApiKey.key);
+    await page.getByRole('link', { name: 'Jobs', exact: true }).click();
+    await page.reload();
+    await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+
+    await world.t.run(RevokeApiKeyDocument, { id: createApiKey.apiKey.id });
+    await page.reload();
+    await page.getByText('That key is unknown, revoked or expired.').waitFor();
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+    // Chromium logs the refused check (HTTP 401) as a console error: expected here, and only that.
+    expect(watchedPage.errors.every((e) => e.includes('status of 401'))).toBe(true);
+    watchedPage.errors.length = 0;
   });
 
   for (const role of ['APP', 'PARTNER'] as const) {
