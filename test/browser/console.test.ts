@@ -196,7 +196,7 @@ describe('operator console in Chromium', () => {
     expect(await nameRow.locator('td').nth(2).textContent()).toBe('Rehydrate Me Ltd');
   });
 
-  it('Webhook events lists a received provider event by integration and status, and replays it after a confirmation', async () => {
+  it('Webhook events lists a received provider event by integration and status and replays it after a confirmation; its log row leads back to it', async () => {
     const secret = newWhsec();
     const key = `sk_test_hooks_0123456789abcdefghij`;
     const { createIntegration } = await world.t.run(CreateIntegrationDocument, {
@@ -229,6 +229,15 @@ describe('operator console in Chromium', () => {
     await row.getByRole('button', { name: 'Replay…' }).click();
     await row.getByRole('button', { name: 'Confirm' }).click();
     await expect.poll(async () => (await stored()).attempts, { timeout: 15_000 }).toBeGreaterThan(before.attempts);
+
+    // From its log rows back to the event.
+    const [{ correlation_id: correlationId }] = await world.t.sql<{ correlation_id: string }>('SELECT correlation_id FROM webhook_event WHERE external_event_id = $1', [eventId]);
+    await page.getByRole('link', { name: 'Logs' }).click();
+    await page.getByLabel('Correlation id').fill(correlationId);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: 'webhook event' }).first().click();
+    await page.locator('tbody tr', { hasText: eventId }).waitFor();
+    expect(await page.locator('tbody tr').count()).toBe(1);
   });
 
   it('Integrations creates an integration from the form (credentials write-only) and rotates its webhook secret with a grace period', async () => {
