@@ -274,7 +274,8 @@ describe('operator console in Chromium', () => {
   it('is usable by keyboard, and the overview does not shift when its data arrives', async () => {
     const { page } = await session();
     await page.goto(`${world.t.url}/console/`);
-    // The key field has focus; Enter signs in.
+    // The key field has focus once the page has rendered; Enter signs in.
+    await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id'), { timeout: 10_000 }).toBe('api-key');
     await page.keyboard.type(world.t.adminKey);
     await page.keyboard.press('Enter');
     await page.locator('.cards article').first().waitFor();
