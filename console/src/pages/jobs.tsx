@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { useMutation, useQuery, useSubscription } from '../api';
+import { request, useMutation, useQuery, useSubscription } from '../api';
 import {
   ConsoleCancelJobDocument,
   ConsoleJobDocument,
@@ -68,6 +68,23 @@ function JobList() {
   };
   const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
   const rows = [...(jobs.data?.integrationJobs.edges ?? [])].reverse();
+  const pageInfo = jobs.data?.integrationJobs.pageInfo;
+  // The list pages oldest first: the next page holds newer jobs.
+  const loadNewer = async () => {
+    if (!pageInfo?.endCursor) return;
+    const next = await request(ConsoleJobsDocument, { first: 100, after: pageInfo.endCursor, filter });
+    jobs.setData((d) => {
+      const known = new Set(d.integrationJobs.edges.map((e) => e.node.id));
+      return {
+        ...d,
+        integrationJobs: {
+          ...d.integrationJobs,
+          pageInfo: next.integrationJobs.pageInfo,
+          edges: [...d.integrationJobs.edges, ...next.integrationJobs.edges.filter((e) => !known.has(e.node.id))],
+        },
+      };
+    });
+  };
 
   return (
     <Page
@@ -124,7 +141,12 @@ function JobList() {
       <ErrorLine error={jobs.error ?? replay.error} />
       {notice && <p role="status">{notice}</p>}
       <p className="count" aria-live="polite">
-        {jobs.data ? `${jobs.data.integrationJobs.totalCount} jobs${filter.createdAfter && !form.after ? ' in the last hour' : ''}` : ' '}
+        {jobs.data ? `${jobs.data.integrationJobs.totalCount} jobs${filter.createdAfter && !form.after ? ' in the last hour' : ''}, ${rows.length} shown` : ' '}{' '}
+        {pageInfo?.hasNextPage && (
+          <button type="button" onClick={() => void loadNewer()}>
+            Load newer jobs
+          </button>
+        )}
       </p>
       <div className="table-wrap">
         <table>
