@@ -21,6 +21,12 @@ import { In } from 'typeorm';
 const ECHO_WINDOW_MINUTES = 30;
 /** Tolerance between a provider's clock (event times) and ours (when a job completed). */
 const CLOCK_SKEW_MS = 2_000;
+/**
+ * How coarse a provider's change times are: Stripe's events carry whole seconds, so a Stripe
+ * change and an API change less than a second apart are not ordered by time. The others' are
+ * milliseconds.
+ */
+const CLOCK_RESOLUTION_MS: Partial<Record<string, number>> = { STRIPE: 1_000 };
 
 const uniqueById = <T extends { id: string }>(records: T[]): T[] => [...new Map(records.map((r) => [r.id, r])).values()];
 
@@ -104,7 +110,7 @@ export class ReconcileContext {
       const jobs = (await this.tx.query(
         `SELECT synced_hashes, status, updated_at FROM integration_job
           WHERE integration_id = $1 AND entity_type = $2 AND entity_id = $3 AND synced_hashes IS NOT NULL
-            AND status IN ('PROCESSING', 'COMPLETED', 'RETRYING') AND created_at > now() - interval '${ECHO_WINDOW_MINUTES} minutes'
+            AND status IN ('PENDING', 'PROCESSING', 'COMPLETED', 'RETRYING') AND created_at > now() - interval '${ECHO_WINDOW_MINUTES} minutes'
           ORDER BY created_at DESC LIMIT 20`,
         [this.integration.id, entityType, ref.entityId],
       )) as Array<{ synced_hashes: SyncedHashes; status: string; updated_at: Date }>;
@@ -208,6 +214,7 @@ export class ReconcileContext {
     clock: Record<string, number> | null,
     tieBreak?: ((field: F) => boolean) | null,
     link?: ExternalRef | null,
+    origins?: FieldOrigins | null,
   ): Partial<Record<F, unknown>> {
     const out: Partial<Record<F, unknown>> = {};
     const sender = this.integration.provider;
@@ -254,6 +261,16 @@ export class ReconcileContext {
         }
         continue;
       }
+      // The model's value came from elsewhere (the API, an import, another integration) later
+      // than this change happened (beyond the provider clock's resolution): this change is older and does not overwrite it. The write of that
+      // newer value there came after this change, so the provider holds it too. (Found by the
+      // soak: a webhook delayed past an API update of the same field undid the update.)
+      const origin = origins?.[field.slice(field.indexOf('.') + 1)];
+      if (clock && origin && origin.integrationId !== this.integration.id && Date.parse(origin.at) > at + (CLOCK_RESOLUTION_MS[sender] ?? 0)) {
+        decide(false, same ? 'equal' : `a newer change (${origin.at}, ${origin.source}) was already applied`);
+        if (!same) this.notes.push(`${field} not changed: a newer ${origin.source} change already set it`);
+        continue;
+      }
       if (clock) {
         const last = clock[field] ?? -Infinity;
         if (last > at || (last === at && tieBreak && !tieBreak(field))) {
@@ -265,6 +282,20 @@ export class ReconcileContext {
       }
       decide(!same, same ? 'equal' : null);
       if (!same) out[field] = value;
+      // The gateway wrote (or is writing) this record there after the change happened: that write
+      // carried the value from before and overwrote the change at the provider, which now holds a
+      // stale value while the model takes the change. The fan-out skips the sender, so the sender
+      // gets the model's value back (once), and the link forgets what it learned for the field so
+      // that the write is not taken for a no-op. (Found by the soak: a lost update per few hundred
+      // changes when a retried write landed after a person's edit.)
+      if (!same && link && (link.entityType === 'Customer' || link.entityType === 'Contract')) {
+        const sent = this.sent.get(link.id);
+        if (sent && sent.lastWriteAt > at) {
+          const { [linkField(field)]: _stale, ...rest } = link.syncedHashes ?? {};
+          link.syncedHashes = rest;
+          this.corrections.set(`${link.entityType}:${link.entityId}`, { entityType: link.entityType, entityId: link.entityId });
+        }
+      }
     }
     if (asserted > 0 && echoed === asserted) syncSuppressed.inc({ integration: this.integration.id, kind: 'echo' });
     return out;
@@ -396,7 +427,7 @@ export async function updateCustomer(ctx: ReconcileContext, customer: Customer, 
   if (facts.email !== undefined && normaliseEmail(facts.email)) incoming['customer.email'] = normaliseEmail(facts.email);
   if (facts.phone !== undefined) incoming['customer.phone'] = nonEmpty(facts.phone);
   if (facts.currency) incoming['customer.currency'] = facts.currency.toUpperCase();
-  const changes = ctx.applyOwned('Customer', current, incoming, ordered ? ref.fieldClock : null, null, ref);
+  const changes = ctx.applyOwned('Customer', current, incoming, ordered ? ref.fieldClock : null, null, ref, customer.fieldOrigins);
   const email = changes['customer.email'];
   if (typeof email === 'string' && (await emailHolder(ctx, email, customer.id)) !== null) {
     // Another customer has the address: it is not moved (nor merged) by an inbound event.

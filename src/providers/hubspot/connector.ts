@@ -43,9 +43,24 @@ export const hubspotConnector: Connector = {
       const log: HttpExchange[] = [];
       if (!p.email) throw new ProviderError('client', 'HubSpot contacts are keyed by email: this customer has none', false);
       const properties = { email: String(p.email).toLowerCase(), ...splitName(String(p.name)), phone: p.phone ?? '', switchboard_id: String(p.customerId) };
-      const body = { inputs: [{ idProperty: 'email', id: properties.email, properties }] };
-      const res = (await call(ctx, 'POST', '/crm/v3/objects/contacts/batch/upsert', body, log)) as { results?: Array<{ id: string; new?: boolean }> };
-      const contact = res.results?.[0];
+      // A linked contact is updated by its id: an upsert keyed by the new email after an email
+      // change would make a second contact and leave the linked one stale (found by the soak).
+      const linked = await ctx.refs('Customer', String(p.customerId));
+      let contact: { id: string; new?: boolean } | undefined;
+      if (linked) {
+        try {
+          const updated = await call(ctx, 'PATCH', `/crm/v3/objects/contacts/${encodeURIComponent(linked)}`, { properties }, log);
+          contact = { id: String(updated.id ?? linked), new: false };
+        } catch (err) {
+          // Deleted in HubSpot since: the upsert below finds or makes it again.
+          if (!(err instanceof ProviderError && err.httpStatus === 404)) throw err;
+        }
+      }
+      if (!contact) {
+        const body = { inputs: [{ idProperty: 'email', id: properties.email, properties }] };
+        const res = (await call(ctx, 'POST', '/crm/v3/objects/contacts/batch/upsert', body, log)) as { results?: Array<{ id: string; new?: boolean }> };
+        contact = res.results?.[0];
+      }
       if (!contact) throw new ProviderError('server', 'HubSpot answered without a result', true, 200, null, log);
       return {
         // The contact's mapped properties as written: a later webhook naming one property

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ProviderHandler, RecordedRequest, Reply } from '../../sandbox/fake-server.js';
 import { hubspotSignatureV3 } from './signature.js';
+import type { WebhookFaults } from '../stripe/fake.js';
 
 type Kind = 'contacts' | 'deals';
 
@@ -110,6 +111,7 @@ export class HubSpotFake implements ProviderHandler {
         continue;
       }
       const attempt = async (n: number): Promise<void> => {
+        this.webhooksInFlight++;
         const body = JSON.stringify([{ ...event, attemptNumber: n }]);
         const ts = Date.now();
         const status = await fetch(target.url, {
@@ -118,10 +120,38 @@ export class HubSpotFake implements ProviderHandler {
           body,
         }).then((r) => r.status, () => 0);
         delivery.status = status;
-        if ((status < 200 || status >= 300) && n < 3) setTimeout(() => void attempt(n + 1), 200 * 2 ** n).unref();
+        if ((status < 200 || status >= 300) && n < 3) this.later(200 * 2 ** n, () => attempt(n + 1));
+        // HubSpot may deliver an event more than once: a second copy of an acknowledged one.
+        else if (status >= 200 && status < 300 && this.random() < this.webhookFaults.duplicateRate) this.later(20 + this.random() * 200, () => attempt(n));
+        this.webhooksInFlight--;
       };
-      setImmediate(() => void attempt(0));
+      // HubSpot does not guarantee order: with `shuffle`, each event waits a random while first.
+      if (this.webhookFaults.shuffle) this.later(this.random() * 300, () => attempt(0));
+      else setImmediate(() => void attempt(0));
     }
+  }
+
+  /** Webhook faults: duplicated and reordered deliveries (POST /__sandbox/webhook-faults). */
+  webhookFaults: WebhookFaults = { duplicateRate: 0, shuffle: false };
+  /** Webhook posts waiting (retries, delayed or duplicated copies) or under way: 0 when the fake has nothing more to send. */
+  webhooksInFlight = 0;
+
+  private later(ms: number, send: () => Promise<void>): void {
+    this.webhooksInFlight++;
+    setTimeout(() => {
+      this.webhooksInFlight--;
+      void send();
+    }, ms).unref();
+  }
+
+  /** `POST /__sandbox/webhook-faults {"duplicateRate"?,"shuffle"?}`. */
+  control(method: string, path: string, body: unknown): Reply | undefined {
+    if (method === 'POST' && path === '/__sandbox/webhook-faults') {
+      this.webhookFaults = { ...this.webhookFaults, ...(body as Partial<WebhookFaults>) };
+      return { status: 200, body: this.webhookFaults };
+    }
+    if (method === 'GET' && path === '/__sandbox/webhook-faults') return { status: 200, body: { ...this.webhookFaults, inFlight: this.webhooksInFlight } };
+    return undefined;
   }
 
   reset() {
@@ -131,6 +161,7 @@ export class HubSpotFake implements ProviderHandler {
     this.searchesLimited = 0;
     this.deliveries.length = 0;
     this.webhook = null;
+    this.webhookFaults = { duplicateRate: 0, shuffle: false };
   }
 
   state(): HubSpotState {
@@ -254,6 +285,18 @@ export class HubSpotFake implements ProviderHandler {
     if (req.method === 'POST' && path === '/crm/v3/objects/deals/batch/upsert') {
       const inputs = body.inputs as Array<{ id: string; idProperty: string; properties: Record<string, unknown> }>;
       return upsert('deals', 'switchboard_contract_id', inputs);
+    }
+    const update = /^\/crm\/v3\/objects\/(contacts|deals)\/(\w+)$/.exec(path);
+    if (req.method === 'PATCH' && update) {
+      const kind = update[1] as Kind;
+      const record = this.s[kind][update[2]];
+      if (!record) return hsError(404, 'OBJECT_NOT_FOUND', 'Object not found.  objectId are usually numeric.');
+      const input = (body.properties ?? {}) as Record<string, unknown>;
+      if (kind === 'contacts' && typeof input.email === 'string' && Object.values(this.s.contacts).some((c) => c.id !== record.id && c.properties.email === input.email)) {
+        return hsError(409, 'CONFLICT', `Contact already exists. Existing ID: ${Object.values(this.s.contacts).find((c) => c.properties.email === input.email)!.id}`);
+      }
+      this.touch(kind, record, Object.fromEntries(Object.entries(input).map(([k, v]) => [k, v === null ? null : String(v)])), now);
+      return { status: 200, body: this.view(kind, record, Object.keys(input)) };
     }
     const search = /^\/crm\/v3\/objects\/(contacts|deals)\/search$/.exec(path);
     if (req.method === 'POST' && search) return this.search(search[1] as Kind, token, body);
