@@ -527,7 +527,14 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
         arrivals.measured++;
         latencies.push({ route: `${c.source} -> ${target}`, ms: hit.answeredAt! - c.at });
       } else if (nextChangeAt.get(c.seq)! < Infinity) arrivals.superseded++;
-      else arrivals.missing++;
+      else {
+        arrivals.missing++;
+        if (process.env.SOAK_TRACE && arrivals.missing <= 3) {
+          o.log(`MISSING ${c.source} ${c.entity} ${c.row} ${c.field}=${c.value} at ${c.at - started} -> ${target}`);
+          for (const x of changes.filter((x) => x.row === c.row)) o.log(`  change ${x.at - started} ${x.source} ${x.field}=${x.value}${x.conflict ? ' (conflict)' : ''}`);
+          for (const w of byRecord.get(`${target}:${c.entity}:${c.row}`) ?? []) o.log(`  write ${w.at - started} ${target} ok=${w.ok} ${JSON.stringify(w.fields)}`);
+        }
+      }
     }
   }
   if (process.env.SOAK_TRACE) {
@@ -560,6 +567,13 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
       if (held) {
         echoCalls++;
         if (echoExamples.length < 5) echoExamples.push(`${target} ${entity} ${row}: ${diff.map((f) => `${f}=${list[i].fields[f]}`).join(', ')}`);
+        if (process.env.SOAK_TRACE && echoCalls <= 3) {
+          o.log(`ECHO ${target} ${entity} ${row} write #${i} at ${list[i].at - started}`);
+          for (const x of changes.filter((x) => x.row === row)) o.log(`  change ${x.at - started} ${x.source} ${x.field}=${x.value}${x.conflict ? ' (conflict)' : ''}`);
+          for (const w of list) o.log(`  write ${w.at - started}..${(w.answeredAt ?? 0) - started} ok=${w.ok} ${JSON.stringify(w.fields)}`);
+          const jobs = await gw.sql(`SELECT j.created_at, j.updated_at, j.status, j.attempts, j.source, i.provider, si.provider AS cause FROM integration_job j JOIN integration i ON i.id = j.integration_id LEFT JOIN integration si ON si.id = j.source_integration_id WHERE entity_id = $1 ORDER BY j.created_at`, [row]);
+          for (const j of jobs as any[]) o.log(`  job ${new Date(j.created_at).getTime() - started}..${new Date(j.updated_at).getTime() - started} ${j.provider} ${j.status} x${j.attempts} ${j.source} ${j.cause ?? ''}`);
+        }
       }
     }
   }

@@ -73,7 +73,7 @@ export class ReconcileContext {
   /** Every field applyOwned weighed, with its verdict. */
   readonly decisions: FieldDecision[] = [];
   /** Records whose change from this provider lost to another owner: the provider gets the owner's value back. */
-  readonly corrections = new Map<string, { entityType: 'Customer' | 'Contract'; entityId: string }>();
+  readonly corrections = new Map<string, { entityType: 'Customer' | 'Contract'; entityId: string; verifyFirst?: boolean }>();
   /** Jobs the change fanned out to other integrations (announced after the commit). */
   readonly fanned: IntegrationJob[] = [];
   /** Per link: the values the gateway sent there lately (jobs in flight or done), and when the last write was. */
@@ -134,10 +134,12 @@ export class ReconcileContext {
     const changed = { Customer: uniqueById(this.published.customers), Contract: uniqueById(this.published.contracts) };
     for (const entityType of ['Customer', 'Contract'] as const) {
       this.fanned.push(...(await jobs.autoSyncMany(this.tx, entityType, changed[entityType], this.origin.correlationId, cause)));
-      const lost = [...this.corrections.values()].filter((c) => c.entityType === entityType).map((c) => c.entityId);
-      if (lost.length === 0) continue;
-      const records = entityType === 'Customer' ? await this.tx.findBy(Customer, { id: In(lost) }) : await this.tx.findBy(Contract, { id: In(lost) });
-      this.fanned.push(...(await jobs.autoSyncMany(this.tx, entityType, records, this.origin.correlationId, cause, this.integration.id)));
+      for (const verifyFirst of [false, true]) {
+        const lost = [...this.corrections.values()].filter((c) => c.entityType === entityType && !!c.verifyFirst === verifyFirst).map((c) => c.entityId);
+        if (lost.length === 0) continue;
+        const records = entityType === 'Customer' ? await this.tx.findBy(Customer, { id: In(lost) }) : await this.tx.findBy(Contract, { id: In(lost) });
+        this.fanned.push(...(await jobs.autoSyncMany(this.tx, entityType, records, this.origin.correlationId, cause, this.integration.id, verifyFirst ? { verifyFirst: true } : undefined)));
+      }
     }
   }
 
@@ -240,7 +242,9 @@ export class ReconcileContext {
         link.syncedHashes = { ...(link.syncedHashes ?? {}), [key]: hash };
         if (known) {
           echoed++;
-          if (clock && (clock[field] ?? -Infinity) < at) clock[field] = at;
+          // The field clock does not move: an echo is the gateway's own write coming back, not a
+          // change at the provider, and a person's edit made before it (reported later, out of
+          // order) must still apply; the model's newer values are guarded by their origins below.
           decide(false, same ? 'equal' : 'echo: the provider reports a value the gateway wrote (or read) there before');
           continue;
         }
@@ -293,7 +297,13 @@ export class ReconcileContext {
         if (sent && sent.lastWriteAt > at) {
           const { [linkField(field)]: _stale, ...rest } = link.syncedHashes ?? {};
           link.syncedHashes = rest;
-          this.corrections.set(`${link.entityType}:${link.entityId}`, { entityType: link.entityType, entityId: link.entityId });
+          // Whether that write landed before or after the change is not known here (it landed
+          // between its request and its completion, and Stripe's clock has whole seconds): the
+          // repair reads the record first and writes only if it differs, so a provider that
+          // holds its change still is not sent it back.
+          const key = `${link.entityType}:${link.entityId}`;
+          const prev = this.corrections.get(key);
+          this.corrections.set(key, { entityType: link.entityType, entityId: link.entityId, verifyFirst: prev ? !!prev.verifyFirst : true });
         }
       }
     }
