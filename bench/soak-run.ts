@@ -149,7 +149,10 @@ export interface SoakReport {
   duplicateContactsAtHubspot: number;
   settleSeconds: number;
   workerKilledAt: number | null;
-  latencies: Array<{ route: string; ms: number }>;
+  /** Outside the worker kill's window (changes made from 5 s before the SIGKILL to 25 s after it left out): the steady state. */
+  steadyLatency: RouteLatency;
+  /** Each measured arrival: route, latency, and when its change was made (s from the start). */
+  latencies: Array<{ route: string; ms: number; at: number }>;
 }
 
 const quantile = (sorted: number[], q: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]);
@@ -502,7 +505,7 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
 
   // --- Latency per change and route, and echo calls, from the fakes' request logs. ---
   const writes = Object.fromEntries(TARGETS.map((t) => [t, writesOf(t, sandbox[t].requests.slice(requestMark[t]))])) as Record<Target, Write[]>;
-  const latencies: Array<{ route: string; ms: number }> = [];
+  const latencies: Array<{ route: string; ms: number; at: number }> = [];
   const arrivals = { measured: 0, superseded: 0, missing: 0 };
   const nextChangeAt = new Map<number, number>();
   const lastOf = new Map<string, number>();
@@ -525,7 +528,7 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
       const hit = (byRecord.get(`${target}:${c.entity}:${c.row}`) ?? []).find((w) => w.ok && w.answeredAt !== null && w.answeredAt >= c.at && w.fields[c.field]?.toLowerCase() === expected.toLowerCase());
       if (hit) {
         arrivals.measured++;
-        latencies.push({ route: `${c.source} -> ${target}`, ms: hit.answeredAt! - c.at });
+        latencies.push({ route: `${c.source} -> ${target}`, ms: hit.answeredAt! - c.at, at: (c.at - started) / 1000 });
       } else if (nextChangeAt.get(c.seq)! < Infinity) arrivals.superseded++;
       else {
         arrivals.missing++;
@@ -549,21 +552,31 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
   }
   const routes = [...new Set(latencies.map((l) => l.route))].sort().map((route) => summarise(route, latencies.filter((l) => l.route === route).map((l) => l.ms)));
 
-  // An echo call: a write that brings a provider nothing but values it set itself. Each field the
-  // write changes (against the write before it for that record) holds the value the provider's own
-  // latest change gave it, made after that previous write: the provider already held it. (A write
-  // restoring the provider's own value over a stale write of the gateway's is a repair, not an echo.)
+  // An echo call: a write that changes nothing at the provider, because what it carries is what
+  // the provider's own change (made since the gateway's previous write there) set: the provider is
+  // sent back its own change. What the provider held per field just before the write: its own
+  // latest change since the previous write, else that write's value. A value another source also
+  // set in between (a status both set) came from there, not back from the provider.
   let echoCalls = 0;
   const echoExamples: string[] = [];
   for (const [key, list] of byRecord) {
     const [target, entity, row] = key.split(':') as [Target, Entity, string];
     for (let i = 1; i < list.length; i++) {
-      const diff = Object.keys(list[i].fields).filter((f) => list[i].fields[f] !== list[i - 1].fields[f]);
-      if (diff.length === 0) continue;
-      const held = diff.every((f) => {
-        const own = (origins.get(`${entity}:${row}:${f}`) ?? []).filter((o) => o.source === target && o.at < list[i].at).at(-1);
-        return !!own && own.at > list[i - 1].at && atTarget(target, entity, f, own.value).toLowerCase() === list[i].fields[f].toLowerCase();
+      const w = list[i];
+      // The write before it that the provider carried out (one answered with an error changed nothing).
+      const prev = list.slice(0, i).findLast((x) => x.ok);
+      if (!prev) continue;
+      let ownBack = 0;
+      const changesSomething = Object.keys(w.fields).some((f) => {
+        const set = (origins.get(`${entity}:${row}:${f}`) ?? []).filter((o) => o.at > prev.at && o.at < w.at);
+        const own = set.filter((o) => o.source === target).at(-1);
+        const heldValue = own ? atTarget(target, entity, f, own.value) : prev.fields[f];
+        if (heldValue.toLowerCase() !== w.fields[f].toLowerCase()) return true;
+        if (own && heldValue.toLowerCase() !== prev.fields[f].toLowerCase() && !set.some((o) => o.source !== target && o.at > own.at && o.value === own.value)) ownBack++;
+        return false;
       });
+      const held = !changesSomething && ownBack > 0;
+      const diff = Object.keys(w.fields).filter((f) => w.fields[f] !== prev.fields[f]);
       if (held) {
         echoCalls++;
         if (echoExamples.length < 5) echoExamples.push(`${target} ${entity} ${row}: ${diff.map((f) => `${f}=${list[i].fields[f]}`).join(', ')}`);
@@ -599,6 +612,10 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
     consistency: records ? consistentRecords / records : 0,
     mismatches: mismatches.slice(0, 20),
     latency: { all: summarise('all routes', latencies.map((l) => l.ms)), routes },
+    steadyLatency: summarise(
+      'all routes, steady',
+      latencies.filter((l) => workerKilledAt === null || l.at < (workerKilledAt - started) / 1000 - 5 || l.at > (workerKilledAt - started) / 1000 + 25).map((l) => l.ms),
+    ),
     arrivals,
     jobs: { total, failed: byStatus.FAILED ?? 0, byStatus },
     errorRate: total ? (byStatus.FAILED ?? 0) / total : 0,
