@@ -46,6 +46,8 @@ export interface SoakOptions {
   duplicateRate: number;
   settleTimeoutMs: number;
   seed: number;
+  /** SIGKILL the worker halfway (and start another). */
+  killWorker: boolean;
   log: (line: string) => void;
 }
 
@@ -394,7 +396,7 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
       sandbox.hubspot.setFaults({ burst429: 20, retryAfterSeconds: 1 });
       o.log(`change ${i}: 429 burst (20 requests each at Stripe and HubSpot)`);
     }
-    if (i === Math.floor(o.changes * 0.5)) {
+    if (o.killWorker && i === Math.floor(o.changes * 0.5)) {
       echoesOfKilled = await echoCounter([gw.workerUrl()]);
       await gw.killWorker();
       workerKilledAt = Date.now();
@@ -572,7 +574,7 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
         const own = set.filter((o) => o.source === target).at(-1);
         const heldValue = own ? atTarget(target, entity, f, own.value) : prev.fields[f];
         if (heldValue.toLowerCase() !== w.fields[f].toLowerCase()) return true;
-        if (own && heldValue.toLowerCase() !== prev.fields[f].toLowerCase() && !set.some((o) => o.source !== target && o.at > own.at && o.value === own.value)) ownBack++;
+        if (own && heldValue.toLowerCase() !== prev.fields[f].toLowerCase() && !set.some((o) => o.source !== target && o.value === own.value)) ownBack++;
         return false;
       });
       const held = !changesSomething && ownBack > 0;

@@ -5,7 +5,7 @@
  * process, which also makes the changes. Halfway the worker is SIGKILLed and another started.
  *
  *   npm run soak -- [--changes 10000] [--rate 50] [--customers 500] [--contracts 250]
- *                   [--fault-rate 0.05] [--duplicate-rate 0.1] [--seed 19] [--out soak-report]
+ *                   [--fault-rate 0.05] [--duplicate-rate 0.1] [--seed 19] [--no-kill] [--out soak-report]
  *
  * Prints the table (targets beside each figure) and writes soak.json, soak.txt and
  * soak-latency.png (+ .svg) under --out. Exits 1 when a target is missed.
@@ -29,6 +29,7 @@ const { values: args } = parseArgs({
     'duplicate-rate': { type: 'string', default: '0.1' },
     seed: { type: 'string', default: '19' },
     out: { type: 'string', default: 'soak-report' },
+    'no-kill': { type: 'boolean', default: false },
   },
 });
 
@@ -113,6 +114,7 @@ try {
       duplicateRate: Number(args['duplicate-rate']),
       settleTimeoutMs: 600_000,
       seed: Number(args.seed),
+      killWorker: !args['no-kill'],
       log: (line) => console.log(line),
     },
   );
