@@ -176,7 +176,7 @@ describe('lost updates the soak found', () => {
     sandbox.hubspot.setFaults({ latencyMs: 700 });
     try {
       await t.run(UpdateCustomerDocument, { id: globalId(customerId), input: { name: 'Api Value' } });
-      await until(() => sandbox.hubspot.requests.some((r) => r.method === 'PATCH' && r.path.endsWith(`/${contact.id}`) && r.status === null && r.body.includes('Api Value')), 10_000, 5);
+      await until(() => sandbox.hubspot.requests.some((r) => r.method === 'PATCH' && r.path.endsWith(`/${contact.id}`) && r.status === null && r.body.includes('"lastname":"Value"')), 10_000, 5);
       sandbox.hubspot.handler.updateObject('contacts', contact.id, { firstname: 'Person', lastname: 'Edit' });
       await until(() => hubspotContact(customerId).properties.lastname === 'Value', 10_000, 10);
     } finally {
