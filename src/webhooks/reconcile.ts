@@ -270,7 +270,7 @@ export class ReconcileContext {
       // newer value there came after this change, so the provider holds it too. (Found by the
       // soak: a webhook delayed past an API update of the same field undid the update.)
       const origin = origins?.[field.slice(field.indexOf('.') + 1)];
-      if (origin && origin.integrationId !== this.integration.id && Date.parse(origin.at) > at + (CLOCK_RESOLUTION_MS[sender] ?? 0)) {
+      if (clock && origin && origin.integrationId !== this.integration.id && Date.parse(origin.at) > at + (CLOCK_RESOLUTION_MS[sender] ?? 0)) {
         decide(false, same ? 'equal' : `a newer change (${origin.at}, ${origin.source}) was already applied`);
         if (!same) this.notes.push(`${field} not changed: a newer ${origin.source} change already set it`);
         continue;
