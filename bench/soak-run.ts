@@ -118,6 +118,8 @@ interface Change {
   conflict: boolean;
   /** The token it is recognised by in bodies (null: a status, not unique). */
   token: string | null;
+  /** An API change: when its answer came (it committed between `at` and this). */
+  doneAt?: number;
 }
 
 export interface RouteLatency {
@@ -314,11 +316,15 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
   let workerKilledAt: number | null = null;
   const inFlight = new Set<Promise<void>>();
   const errors: string[] = [];
-  const record = (c: Omit<Change, 'seq' | 'at'> & { at?: number }) => {
-    const change = { ...c, seq: changes.length, at: c.at ?? Date.now() };
+  const record = (c: Omit<Change, 'seq' | 'at'> & { at?: number }): Change => {
+    const change: Change = { ...c, seq: changes.length, at: c.at ?? Date.now() };
     changes.push(change);
     const key = `${c.entity}:${c.row}:${c.field}`;
     (origins.get(key) ?? origins.set(key, []).get(key)!).push({ value: c.value, source: c.source, at: change.at });
+    return change;
+  };
+  const answered = (change: Change) => () => {
+    change.doneAt = Date.now();
   };
   const conflictFor = (source: Source, entity: Entity, field: string) => source !== 'api' && OWNER[`${entity}.${field}`] !== source;
 
@@ -334,17 +340,17 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
         const c = pick(customers);
         const field = k < 0.3 ? 'name' : k < 0.5 ? 'email' : 'phone';
         const value = field === 'name' ? `Soak ${t}` : field === 'email' ? `${t}@soak.example` : phone;
-        record({ source, entity: 'Customer', row: c.row, field, value, token: field === 'phone' ? phone : t, conflict: false, at });
-        return gql(`mutation($id: ID!, $input: UpdateCustomerInput!) { updateCustomer(id: $id, input: $input) { customer { id } } }`, { id: c.id, input: { [field]: value } }).then(() => undefined);
+        const change = record({ source, entity: 'Customer', row: c.row, field, value, token: field === 'phone' ? phone : t, conflict: false, at });
+        return gql(`mutation($id: ID!, $input: UpdateCustomerInput!) { updateCustomer(id: $id, input: $input) { customer { id } } }`, { id: c.id, input: { [field]: value } }).then(answered(change));
       }
       const c = pick(contracts);
       if (k < 0.9) {
-        record({ source, entity: 'Contract', row: c.row, field: 'title', value: `Deal ${t}`, token: t, conflict: false, at });
-        return gql(`mutation($id: ID!, $input: UpdateContractInput!) { updateContract(id: $id, input: $input) { contract { id } } }`, { id: c.id, input: { title: `Deal ${t}` } }).then(() => undefined);
+        const change = record({ source, entity: 'Contract', row: c.row, field: 'title', value: `Deal ${t}`, token: t, conflict: false, at });
+        return gql(`mutation($id: ID!, $input: UpdateContractInput!) { updateContract(id: $id, input: $input) { contract { id } } }`, { id: c.id, input: { title: `Deal ${t}` } }).then(answered(change));
       }
       const status = pick(STATUSES);
-      record({ source, entity: 'Contract', row: c.row, field: 'status', value: status, token: null, conflict: false, at });
-      return gql(`mutation($id: ID!, $input: UpdateContractInput!) { updateContract(id: $id, input: $input) { contract { id } } }`, { id: c.id, input: { status } }).then(() => undefined);
+      const change = record({ source, entity: 'Contract', row: c.row, field: 'status', value: status, token: null, conflict: false, at });
+      return gql(`mutation($id: ID!, $input: UpdateContractInput!) { updateContract(id: $id, input: $input) { contract { id } } }`, { id: c.id, input: { status } }).then(answered(change));
     }
     if (source === 'hubspot') {
       if (k < 0.8) {
@@ -509,14 +515,14 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
   const writes = Object.fromEntries(TARGETS.map((t) => [t, writesOf(t, sandbox[t].requests.slice(requestMark[t]))])) as Record<Target, Write[]>;
   const latencies: Array<{ route: string; ms: number; at: number }> = [];
   const arrivals = { measured: 0, superseded: 0, missing: 0 };
-  const nextChangeAt = new Map<number, number>();
-  const lastOf = new Map<string, number>();
-  for (let i = changes.length - 1; i >= 0; i--) {
-    const c = changes[i];
+  // Overtaken: another change of the same field that was not over before this one started (an
+  // API change is in flight from its request to its answer; it committed somewhere in between).
+  const byField = new Map<string, Change[]>();
+  for (const c of changes) {
     const key = `${c.entity}:${c.row}:${c.field}`;
-    nextChangeAt.set(i, lastOf.get(key) ?? Infinity);
-    lastOf.set(key, c.at);
+    (byField.get(key) ?? byField.set(key, []).get(key)!).push(c);
   }
+  const overtaken = (c: Change) => byField.get(`${c.entity}:${c.row}:${c.field}`)!.some((x) => x !== c && (x.doneAt ?? x.at) >= c.at);
   const byRecord = new Map<string, Write[]>();
   for (const t of TARGETS) for (const w of writes[t]) {
     const key = `${t}:${w.entity}:${w.row}`;
@@ -531,7 +537,7 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
       if (hit) {
         arrivals.measured++;
         latencies.push({ route: `${c.source} -> ${target}`, ms: hit.answeredAt! - c.at, at: (c.at - started) / 1000 });
-      } else if (nextChangeAt.get(c.seq)! < Infinity) arrivals.superseded++;
+      } else if (overtaken(c)) arrivals.superseded++;
       else {
         arrivals.missing++;
         if (process.env.SOAK_TRACE && arrivals.missing <= 3) {
