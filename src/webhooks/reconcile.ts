@@ -239,7 +239,10 @@ export class ReconcileContext {
         // clocks' skew): a person setting an old value again after that is a change.
         const sent = this.sent.get(link.id);
         const known = link.syncedHashes?.[key] === hash || (!!sent?.hashes.get(key)?.has(hash) && at <= sent.lastWriteAt + CLOCK_SKEW_MS);
-        link.syncedHashes = { ...(link.syncedHashes ?? {}), [key]: hash };
+        // The link learns what the provider holds, unless the gateway wrote there since (or is
+        // writing): a late event's value was overwritten, and learning it would make the next
+        // change to that value look like a no-op there (found by the soak: a status never sent).
+        if (!sent || at >= sent.lastWriteAt) link.syncedHashes = { ...(link.syncedHashes ?? {}), [key]: hash };
         if (known) {
           echoed++;
           // The field clock does not move: an echo is the gateway's own write coming back, not a
