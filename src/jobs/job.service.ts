@@ -289,6 +289,8 @@ export class JobService {
     correlationId: string,
     cause: ChangeCause = API_CAUSE,
     only: string | null = null,
+    /** Added to each job's payload (`verifyFirst`: a repair that reads the provider before writing). */
+    extra?: Record<string, unknown>,
   ): Promise<IntegrationJob[]> {
     if (entities.length === 0) return [];
     const integrations = await tx
@@ -325,7 +327,7 @@ export class JobService {
           syncSuppressed.inc({ integration: integration.id, kind: 'noop' });
           continue;
         }
-        const payload = entityType === 'Customer' ? customerPayload(entity as Customer) : contractPayload(entity as Contract);
+        const payload = { ...(entityType === 'Customer' ? customerPayload(entity as Customer) : contractPayload(entity as Contract)), ...extra };
         reqs.push({ integration, operation: module.autoSync[entityType]!, entityType, entityId: entity.id, payload, correlationId, cause, syncedHashes: hashes });
       }
     }

@@ -169,7 +169,7 @@ export async function applyCustomerSnapshots(page: PageApply, snapshots: Custome
       result.changed++;
     } else {
       const linkedNow = !refs.get(r.externalId)?.createdAt;
-      const changes = ctx.applyOwned('Customer', currentOf(customer), incomingOf(r.asserted ? (Object.fromEntries(r.asserted.map((k) => [k, r.facts[k]])) as CustomerFacts) : r.facts), ref.fieldClock, null, ref);
+      const changes = ctx.applyOwned('Customer', currentOf(customer), incomingOf(r.asserted ? (Object.fromEntries(r.asserted.map((k) => [k, r.facts[k]])) as CustomerFacts) : r.facts), ref.fieldClock, null, ref, customer.fieldOrigins);
       for (const c of ctx.corrections.values()) corrections.add(c.entityId);
       const address = changes['customer.email'];
       if (typeof address === 'string') {

@@ -21,6 +21,12 @@ import { In } from 'typeorm';
 const ECHO_WINDOW_MINUTES = 30;
 /** Tolerance between a provider's clock (event times) and ours (when a job completed). */
 const CLOCK_SKEW_MS = 2_000;
+/**
+ * How coarse a provider's change times are: Stripe's events carry whole seconds, so a Stripe
+ * change and an API change less than a second apart are not ordered by time. The others' are
+ * milliseconds.
+ */
+const CLOCK_RESOLUTION_MS: Partial<Record<string, number>> = { STRIPE: 1_000 };
 
 const uniqueById = <T extends { id: string }>(records: T[]): T[] => [...new Map(records.map((r) => [r.id, r])).values()];
 
@@ -67,7 +73,7 @@ export class ReconcileContext {
   /** Every field applyOwned weighed, with its verdict. */
   readonly decisions: FieldDecision[] = [];
   /** Records whose change from this provider lost to another owner: the provider gets the owner's value back. */
-  readonly corrections = new Map<string, { entityType: 'Customer' | 'Contract'; entityId: string }>();
+  readonly corrections = new Map<string, { entityType: 'Customer' | 'Contract'; entityId: string; verifyFirst?: boolean }>();
   /** Jobs the change fanned out to other integrations (announced after the commit). */
   readonly fanned: IntegrationJob[] = [];
   /**
@@ -110,7 +116,7 @@ export class ReconcileContext {
       const jobs = (await this.tx.query(
         `SELECT synced_hashes, status, updated_at FROM integration_job
           WHERE integration_id = $1 AND entity_type = $2 AND entity_id = $3 AND synced_hashes IS NOT NULL
-            AND status IN ('PROCESSING', 'COMPLETED', 'RETRYING') AND created_at > now() - interval '${ECHO_WINDOW_MINUTES} minutes'
+            AND status IN ('PENDING', 'PROCESSING', 'COMPLETED', 'RETRYING') AND created_at > now() - interval '${ECHO_WINDOW_MINUTES} minutes'
           ORDER BY created_at DESC LIMIT 20`,
         [this.integration.id, entityType, ref.entityId],
       )) as Array<{ synced_hashes: SyncedHashes; status: string; updated_at: Date }>;
@@ -134,10 +140,12 @@ export class ReconcileContext {
     const changed = { Customer: uniqueById(this.published.customers), Contract: uniqueById(this.published.contracts) };
     for (const entityType of ['Customer', 'Contract'] as const) {
       this.fanned.push(...(await jobs.autoSyncMany(this.tx, entityType, changed[entityType], this.origin.correlationId, cause)));
-      const lost = [...this.corrections.values()].filter((c) => c.entityType === entityType).map((c) => c.entityId);
-      if (lost.length === 0) continue;
-      const records = entityType === 'Customer' ? await this.tx.findBy(Customer, { id: In(lost) }) : await this.tx.findBy(Contract, { id: In(lost) });
-      this.fanned.push(...(await jobs.autoSyncMany(this.tx, entityType, records, this.origin.correlationId, cause, this.integration.id)));
+      for (const verifyFirst of [false, true]) {
+        const lost = [...this.corrections.values()].filter((c) => c.entityType === entityType && !!c.verifyFirst === verifyFirst).map((c) => c.entityId);
+        if (lost.length === 0) continue;
+        const records = entityType === 'Customer' ? await this.tx.findBy(Customer, { id: In(lost) }) : await this.tx.findBy(Contract, { id: In(lost) });
+        this.fanned.push(...(await jobs.autoSyncMany(this.tx, entityType, records, this.origin.correlationId, cause, this.integration.id, verifyFirst ? { verifyFirst: true } : undefined)));
+      }
     }
   }
 
@@ -214,6 +222,7 @@ export class ReconcileContext {
     clock: Record<string, number> | null,
     tieBreak?: ((field: F) => boolean) | null,
     link?: ExternalRef | null,
+    origins?: FieldOrigins | null,
   ): Partial<Record<F, unknown>> {
     const out: Partial<Record<F, unknown>> = {};
     const sender = this.integration.provider;
@@ -236,10 +245,15 @@ export class ReconcileContext {
         // clocks' skew): a person setting an old value again after that is a change.
         const sent = this.sent.get(link.id);
         const known = this.reportsOwnWrite || link.syncedHashes?.[key] === hash || (!!sent?.hashes.get(key)?.has(hash) && at <= sent.lastWriteAt + CLOCK_SKEW_MS);
-        link.syncedHashes = { ...(link.syncedHashes ?? {}), [key]: hash };
+        // The link learns what the provider holds, unless the gateway wrote there since (or is
+        // writing): a late event's value was overwritten, and learning it would make the next
+        // change to that value look like a no-op there (found by the soak: a status never sent).
+        if (!sent || at >= sent.lastWriteAt) link.syncedHashes = { ...(link.syncedHashes ?? {}), [key]: hash };
         if (known) {
           echoed++;
-          if (clock && (clock[field] ?? -Infinity) < at) clock[field] = at;
+          // The field clock does not move: an echo is the gateway's own write coming back, not a
+          // change at the provider, and a person's edit made before it (reported later, out of
+          // order) must still apply; the model's newer values are guarded by their origins below.
           decide(false, same ? 'equal' : 'echo: the provider reports a value the gateway wrote (or read) there before');
           continue;
         }
@@ -260,6 +274,16 @@ export class ReconcileContext {
         }
         continue;
       }
+      // The model's value came from elsewhere (the API, an import, another integration) later
+      // than this change happened (beyond the provider clock's resolution): this change is older and does not overwrite it. The write of that
+      // newer value there came after this change, so the provider holds it too. (Found by the
+      // soak: a webhook delayed past an API update of the same field undid the update.)
+      const origin = origins?.[field.slice(field.indexOf('.') + 1)];
+      if (clock && origin && origin.integrationId !== this.integration.id && Date.parse(origin.at) > at + (CLOCK_RESOLUTION_MS[sender] ?? 0)) {
+        decide(false, same ? 'equal' : `a newer change (${origin.at}, ${origin.source}) was already applied`);
+        if (!same) this.notes.push(`${field} not changed: a newer ${origin.source} change already set it`);
+        continue;
+      }
       if (clock) {
         const last = clock[field] ?? -Infinity;
         if (last > at || (last === at && tieBreak && !tieBreak(field))) {
@@ -271,6 +295,26 @@ export class ReconcileContext {
       }
       decide(!same, same ? 'equal' : null);
       if (!same) out[field] = value;
+      // The gateway wrote (or is writing) this record there after the change happened: that write
+      // carried the value from before and overwrote the change at the provider, which now holds a
+      // stale value while the model takes the change. The fan-out skips the sender, so the sender
+      // gets the model's value back (once), and the link forgets what it learned for the field so
+      // that the write is not taken for a no-op. (Found by the soak: a lost update per few hundred
+      // changes when a retried write landed after a person's edit.)
+      if (!same && link && (link.entityType === 'Customer' || link.entityType === 'Contract')) {
+        const sent = this.sent.get(link.id);
+        if (sent && sent.lastWriteAt > at) {
+          const { [linkField(field)]: _stale, ...rest } = link.syncedHashes ?? {};
+          link.syncedHashes = rest;
+          // Whether that write landed before or after the change is not known here (it landed
+          // between its request and its completion, and Stripe's clock has whole seconds): the
+          // repair reads the record first and writes only if it differs, so a provider that
+          // holds its change still is not sent it back.
+          const key = `${link.entityType}:${link.entityId}`;
+          const prev = this.corrections.get(key);
+          this.corrections.set(key, { entityType: link.entityType, entityId: link.entityId, verifyFirst: prev ? !!prev.verifyFirst : true });
+        }
+      }
     }
     if (asserted > 0 && echoed === asserted) syncSuppressed.inc({ integration: this.integration.id, kind: 'echo' });
     return out;
@@ -402,7 +446,7 @@ export async function updateCustomer(ctx: ReconcileContext, customer: Customer, 
   if (facts.email !== undefined && normaliseEmail(facts.email)) incoming['customer.email'] = normaliseEmail(facts.email);
   if (facts.phone !== undefined) incoming['customer.phone'] = nonEmpty(facts.phone);
   if (facts.currency) incoming['customer.currency'] = facts.currency.toUpperCase();
-  const changes = ctx.applyOwned('Customer', current, incoming, ordered ? ref.fieldClock : null, null, ref);
+  const changes = ctx.applyOwned('Customer', current, incoming, ordered ? ref.fieldClock : null, null, ref, customer.fieldOrigins);
   const email = changes['customer.email'];
   if (typeof email === 'string' && (await emailHolder(ctx, email, customer.id)) !== null) {
     // Another customer has the address: it is not moved (nor merged) by an inbound event.

@@ -3,10 +3,11 @@ import { EXTERNAL_ID_FIELD } from '../../src/providers/salesforce/api.js';
 import { SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from '../../src/providers/salesforce/fake.js';
 import type { StripeState } from '../../src/providers/stripe/fake.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
-import { CreateCustomerFanOutDocument as CreateCustomerDocument, CreateIntegrationDocument, UpdateCustomerFanOutDocument as UpdateCustomerDocument } from '../generated/graphql.js';
+import { CreateCustomerFanOutDocument as CreateCustomerDocument, CreateIntegrationDocument, ReplayWebhookEventDocument, UpdateCustomerFanOutDocument as UpdateCustomerDocument } from '../generated/graphql.js';
 import { scrapeMetrics, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { HUBSPOT_TOKEN, rowId, STRIPE_KEY } from '../support/outbound.js';
 import { until } from '../support/processes.js';
+import { toGlobalId } from '../../src/domain/shared/ids.js';
 
 /**
  * A change reaches every other provider, whatever its source, and never comes back: Stripe,
@@ -172,6 +173,58 @@ describe('a change reaches the other providers, and only them', () => {
     // The linked contact changed its email: no second contact.
     expect(Object.values(sandbox.hubspot.handler.state().contacts).filter((c) => c.properties.switchboard_id === customerId)).toHaveLength(1);
     expect(hubspotContact(customerId).properties.email).toBe(`own.write.${since}@example.com`);
+  });
+});
+
+describe('lost updates the soak found', () => {
+  it('an email change updates the linked HubSpot contact: no second contact, nothing stale left', async () => {
+    const customerId = await newCustomer('Email Mover');
+    const contactId = hubspotContact(customerId).id;
+    const email = `moved.${Date.now()}@example.com`;
+    await t.run(UpdateCustomerDocument, { id: globalId(customerId), input: { email } });
+    await settled();
+    const contacts = Object.values(sandbox.hubspot.handler.state().contacts).filter((c) => c.properties.switchboard_id === customerId);
+    expect(contacts.map((c) => [c.id, c.properties.email])).toEqual([[contactId, email]]);
+  });
+
+  it("a person's HubSpot edit that the gateway's slower write then overwrote there is written back: the edit wins in every system, HubSpot included", async () => {
+    const customerId = await newCustomer('Overwritten Edit');
+    const contact = hubspotContact(customerId);
+    // The API's write to HubSpot is slow: the person's edit lands at HubSpot first, then the write.
+    sandbox.hubspot.setFaults({ latencyMs: 700 });
+    try {
+      await t.run(UpdateCustomerDocument, { id: globalId(customerId), input: { name: 'Api Value' } });
+      await until(() => sandbox.hubspot.requests.some((r) => r.method === 'PATCH' && r.path.endsWith(`/${contact.id}`) && r.status === null && r.body.includes('"lastname":"Value"')), 10_000, 5);
+      sandbox.hubspot.handler.updateObject('contacts', contact.id, { firstname: 'Person', lastname: 'Edit' });
+      await until(() => hubspotContact(customerId).properties.lastname === 'Value', 10_000, 10);
+    } finally {
+      sandbox.hubspot.setFaults({ latencyMs: 0 });
+    }
+    await settled();
+    const [customer] = await t.sql<{ name: string }>(`SELECT name FROM customer WHERE id = $1`, [customerId]);
+    expect(customer.name).toBe('Person Edit');
+    const hs = hubspotContact(customerId).properties;
+    expect(`${hs.firstname} ${hs.lastname}`).toBe('Person Edit');
+    expect(stripeCustomer(customerId).name).toBe('Person Edit');
+    expect(salesforceAccount(customerId).Name).toBe('Person Edit');
+  });
+
+  it('a HubSpot event older than an API update of the same field, processed after it (replayed here), does not undo it', async () => {
+    const customerId = await newCustomer('Older Event');
+    const contact = hubspotContact(customerId);
+    const since = new Date();
+    sandbox.hubspot.handler.updateObject('contacts', contact.id, { lastname: 'Earlier' });
+    await settled();
+    expect((await t.sql<{ name: string }>(`SELECT name FROM customer WHERE id = $1`, [customerId]))[0].name).toBe('Older Earlier');
+    const [event] = await t.sql<{ id: string }>(`SELECT id FROM webhook_event WHERE integration_id = $1 AND received_at >= $2 ORDER BY received_at LIMIT 1`, [integration.hubspot.row, since]);
+    await t.run(UpdateCustomerDocument, { id: globalId(customerId), input: { name: 'Newer Api' } });
+    await settled();
+    const jobs = await jobCount();
+    await t.run(ReplayWebhookEventDocument, { id: toGlobalId('WebhookEvent', event.id) });
+    await settled();
+    expect((await t.sql<{ name: string }>(`SELECT name FROM customer WHERE id = $1`, [customerId]))[0].name).toBe('Newer Api');
+    expect(await jobCount()).toBe(jobs);
+    expect(stripeCustomer(customerId).name).toBe('Newer Api');
   });
 });
 

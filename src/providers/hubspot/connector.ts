@@ -26,14 +26,26 @@ async function call(ctx: CallContext, method: string, path: string, body: unknow
   throw classifyStatus(res.status, message, parseRetryAfter(res.headers.get('retry-after')), log);
 }
 
+/** Whether the record already holds every one of these property values (a 404: it does not). */
+async function holds(ctx: CallContext, kind: 'contacts' | 'deals', id: string, properties: Record<string, string>, log: HttpExchange[]): Promise<boolean> {
+  const names = Object.keys(properties);
+  try {
+    const record = (await call(ctx, 'GET', `/crm/v3/objects/${kind}/${encodeURIComponent(id)}?properties=${names.map(encodeURIComponent).join(',')}`, undefined, log)) as { properties?: Record<string, string | null> };
+    return names.every((k) => (record.properties?.[k] ?? '') === properties[k]);
+  } catch (err) {
+    if (err instanceof ProviderError && err.httpStatus === 404) return false;
+    throw err;
+  }
+}
+
 function splitName(name: string): { firstname: string; lastname: string } {
   const parts = name.trim().split(/\s+/);
   return parts.length > 1 ? { firstname: parts.slice(0, -1).join(' '), lastname: parts.at(-1)! } : { firstname: parts[0] ?? '', lastname: '' };
 }
 
 /**
- * HubSpot: a linked contact is updated by its id (PATCH); an unlinked one is upserted by email
- * (batch upsert with idProperty=email), so a repeated attempt updates the same contact; deals are upserted by a unique custom property holding the
+ * HubSpot: contacts are upserted by email (batch upsert with idProperty=email), so a repeated
+ * attempt updates the same contact; deals are upserted by a unique custom property holding the
  * contract id, for the same reason. HubSpot has no idempotency-key header.
  */
 export const hubspotConnector: Connector = {
@@ -42,28 +54,23 @@ export const hubspotConnector: Connector = {
     async 'customer.upsert'(p, _key, ctx) {
       const log: HttpExchange[] = [];
       if (!p.email) throw new ProviderError('client', 'HubSpot contacts are keyed by email: this customer has none', false);
-      const properties = { email: String(p.email).toLowerCase(), ...splitName(String(p.name)), phone: p.phone ?? '', switchboard_id: String(p.customerId) };
-      // A linked contact is updated by its id: an upsert by email would make a second contact
-      // when the email changed. Unlinked, or gone at HubSpot (404): upsert by email.
+      const properties = { email: String(p.email).toLowerCase(), ...splitName(String(p.name)), phone: String(p.phone ?? ''), switchboard_id: String(p.customerId) };
+      // A linked contact is updated by its id: an upsert keyed by the new email after an email
+      // change would make a second contact and leave the linked one stale (found by the soak).
       const linked = await ctx.refs('Customer', String(p.customerId));
       let contact: { id: string; new?: boolean } | undefined;
+      // A repair (see ReconcileContext.applyOwned) reads first: nothing is written back that HubSpot holds.
+      if (linked && p.verifyFirst === true && (await holds(ctx, 'contacts', linked, properties, log))) {
+        return { links: [{ entityType: 'Customer', entityId: String(p.customerId), externalId: linked }], exchanges: log, summary: { hubspotContactId: linked, unchanged: true } };
+      }
       if (linked) {
-        const res = await send(ctx, {
-          method: 'PATCH',
-          path: `/crm/v3/objects/contacts/${encodeURIComponent(linked)}`,
-          headers: { authorization: `Bearer ${String(ctx.credentials.accessToken)}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ properties }),
-          maskedRequest: maskBody({ properties }),
-        });
-        res.exchange.response = maskBody(res.body);
-        if (res.status !== 404) {
-          log.push(res.exchange);
-          if (res.status >= 200 && res.status < 300) contact = { id: String((res.body as { id?: string })?.id ?? linked), new: false };
-          else {
-            const payload = (res.body ?? {}) as { message?: string; category?: string };
-            throw classifyStatus(res.status, `HubSpot ${res.status} ${payload.category ?? 'error'}: ${payload.message ?? 'no message'}`, parseRetryAfter(res.headers.get('retry-after')), log);
-          }
-        } else log.push(res.exchange);
+        try {
+          const updated = await call(ctx, 'PATCH', `/crm/v3/objects/contacts/${encodeURIComponent(linked)}`, { properties }, log);
+          contact = { id: String(updated.id ?? linked), new: false };
+        } catch (err) {
+          // Deleted in HubSpot since: the upsert below finds or makes it again.
+          if (!(err instanceof ProviderError && err.httpStatus === 404)) throw err;
+        }
       }
       if (!contact) {
         const body = { inputs: [{ idProperty: 'email', id: properties.email, properties }] };
@@ -91,6 +98,10 @@ export const hubspotConnector: Connector = {
       };
       if (p.amount) properties.amount = String(p.amount);
       if (p.endDate) properties.closedate = new Date(String(p.endDate)).toISOString();
+      const linkedDeal = p.verifyFirst === true ? await ctx.refs('Contract', String(p.contractId)) : null;
+      if (linkedDeal && (await holds(ctx, 'deals', linkedDeal, properties, log))) {
+        return { links: [{ entityType: 'Contract', entityId: String(p.contractId), externalId: linkedDeal }], exchanges: log, summary: { hubspotDealId: linkedDeal, unchanged: true } };
+      }
       const body = { inputs: [{ idProperty: DEAL_ID_PROPERTY, id: String(p.contractId), properties }] };
       const res = (await call(ctx, 'POST', '/crm/v3/objects/deals/batch/upsert', body, log)) as { results?: Array<{ id: string }> };
       const deal = res.results?.[0];

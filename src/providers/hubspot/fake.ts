@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ProviderHandler, RecordedRequest, Reply } from '../../sandbox/fake-server.js';
 import { hubspotSignatureV3 } from './signature.js';
+import type { WebhookFaults } from '../stripe/fake.js';
 
 type Kind = 'contacts' | 'deals';
 
@@ -116,6 +117,7 @@ export class HubSpotFake implements ProviderHandler {
         continue;
       }
       const attempt = async (n: number): Promise<void> => {
+        this.webhooksInFlight++;
         const body = JSON.stringify([{ ...event, attemptNumber: n }]);
         const ts = Date.now();
         const status = await fetch(target.url, {
@@ -124,10 +126,38 @@ export class HubSpotFake implements ProviderHandler {
           body,
         }).then((r) => r.status, () => 0);
         delivery.status = status;
-        if ((status < 200 || status >= 300) && n < 3) setTimeout(() => void attempt(n + 1), 200 * 2 ** n).unref();
+        if ((status < 200 || status >= 300) && n < 3) this.later(200 * 2 ** n, () => attempt(n + 1));
+        // HubSpot may deliver an event more than once: a second copy of an acknowledged one.
+        else if (status >= 200 && status < 300 && this.random() < this.webhookFaults.duplicateRate) this.later(20 + this.random() * 200, () => attempt(n));
+        this.webhooksInFlight--;
       };
-      setImmediate(() => void attempt(0));
+      // HubSpot does not guarantee order: with `shuffle`, each event waits a random while first.
+      if (this.webhookFaults.shuffle) this.later(this.random() * 300, () => attempt(0));
+      else setImmediate(() => void attempt(0));
     }
+  }
+
+  /** Webhook faults: duplicated and reordered deliveries (POST /__sandbox/webhook-faults). */
+  webhookFaults: WebhookFaults = { duplicateRate: 0, shuffle: false };
+  /** Webhook posts waiting (retries, delayed or duplicated copies) or under way: 0 when the fake has nothing more to send. */
+  webhooksInFlight = 0;
+
+  private later(ms: number, send: () => Promise<void>): void {
+    this.webhooksInFlight++;
+    setTimeout(() => {
+      this.webhooksInFlight--;
+      void send();
+    }, ms).unref();
+  }
+
+  /** `POST /__sandbox/webhook-faults {"duplicateRate"?,"shuffle"?}`. */
+  control(method: string, path: string, body: unknown): Reply | undefined {
+    if (method === 'POST' && path === '/__sandbox/webhook-faults') {
+      this.webhookFaults = { ...this.webhookFaults, ...(body as Partial<WebhookFaults>) };
+      return { status: 200, body: this.webhookFaults };
+    }
+    if (method === 'GET' && path === '/__sandbox/webhook-faults') return { status: 200, body: { ...this.webhookFaults, inFlight: this.webhooksInFlight } };
+    return undefined;
   }
 
   reset() {
@@ -137,6 +167,7 @@ export class HubSpotFake implements ProviderHandler {
     this.searchesLimited = 0;
     this.deliveries.length = 0;
     this.webhook = null;
+    this.webhookFaults = { duplicateRate: 0, shuffle: false };
   }
 
   state(): HubSpotState {

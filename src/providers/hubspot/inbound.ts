@@ -96,11 +96,18 @@ async function contactEvent(ctx: ReconcileContext, e: Json, remote: Prefetched):
     ctx.notes.push(`${property}: a newer change was already applied`);
     return { status: 'PROCESSED' };
   }
+  const customer = await ctx.tx.findOne(Customer, { where: { id: ref.entityId }, lock: { mode: 'pessimistic_write' } });
+  if (!customer) return { status: 'IGNORED', note: 'the linked customer no longer exists' };
+  // The field it feeds took a value from the API (or elsewhere) after this change: the change is
+  // older and does not undo it (ADR 0017; the other paths weigh this in applyOwned).
+  const origin = customer.fieldOrigins?.[property === 'email' ? 'email' : property === 'phone' ? 'phone' : 'name'];
+  if (origin && origin.integrationId !== ctx.integration.id && Date.parse(origin.at) > ctx.occurredAtMs) {
+    ctx.notes.push(`${property}: a newer ${origin.source} change was already applied`);
+    return { status: 'PROCESSED' };
+  }
   ref.fieldClock[key] = ctx.occurredAtMs;
   const props = { ...(ref.remoteData ?? {}), [property!]: e.propertyValue ?? null } as Json;
   ref.remoteData = props;
-  const customer = await ctx.tx.findOne(Customer, { where: { id: ref.entityId }, lock: { mode: 'pessimistic_write' } });
-  if (!customer) return { status: 'IGNORED', note: 'the linked customer no longer exists' };
   const facts = contactFacts(props);
   const asserted = property === 'email' ? { email: facts.email } : property === 'phone' ? { phone: facts.phone } : { name: facts.name };
   await updateCustomer(ctx, customer, ref, asserted, false);
@@ -194,7 +201,7 @@ async function dealEvent(ctx: ReconcileContext, e: Json, remote: Prefetched): Pr
     'contract.value': contract.valueMinor,
     'contract.endDate': contract.endDate?.toISOString() ?? null,
   };
-  const changes = ctx.applyOwned('Contract', current, dealFacts(ctx, props, contract.valueCurrency), ref!.fieldClock, null, ref);
+  const changes = ctx.applyOwned('Contract', current, dealFacts(ctx, props, contract.valueCurrency), ref!.fieldClock, null, ref, contract.fieldOrigins);
   await ctx.tx.save(ref!);
   if (Object.keys(changes).length === 0) return { status: 'PROCESSED' };
   if (changes['contract.title'] !== undefined) contract.title = String(changes['contract.title']);

@@ -36,6 +36,20 @@ async function upsert(
 }
 
 /**
+ * For a repair (see ReconcileContext.applyOwned): the record's id when it already holds these
+ * values, so nothing is written back that Salesforce holds; null otherwise.
+ */
+async function holds(ctx: CallContext, sObject: 'Account' | 'Opportunity', canonicalId: string, values: Record<string, unknown>, log: HttpExchange[]): Promise<string | null> {
+  const found = await readByExternalId(ctx, sObject, EXTERNAL_ID_FIELD, canonicalId, ['Id', ...Object.keys(values)], log).catch((err: unknown) => {
+    // Several records with this external id (300): let the upsert report it.
+    if (err instanceof SalesforceError) return null;
+    throw err;
+  });
+  if (typeof found?.Id !== 'string') return null;
+  return Object.entries(values).every(([k, v]) => (found[k] ?? null) === (v ?? null)) ? found.Id : null;
+}
+
+/**
  * Salesforce: customers as Accounts and contracts as Opportunities, both upserted by the
  * `Switchboard_Id__c` external id field (PATCH .../sobjects/<Object>/Switchboard_Id__c/<canonical
  * id>): a repeated attempt updates the same record, which makes retries safe without an
@@ -47,6 +61,10 @@ export const salesforceConnector: Connector = {
     async 'customer.upsert'(p, _key, ctx) {
       const log: HttpExchange[] = [];
       const customerId = String(p.customerId);
+      if (p.verifyFirst === true) {
+        const held = await holds(ctx, 'Account', customerId, { Name: String(p.name), Phone: p.phone ?? null }, log);
+        if (held) return { links: [{ entityType: 'Customer', entityId: customerId, externalId: held }], exchanges: log, summary: { salesforceAccountId: held, unchanged: true } };
+      }
       const account = await upsert(ctx, 'Account', 'Customer', customerId, { Name: String(p.name), Phone: p.phone ?? null }, log);
       return {
         links: [{ entityType: 'Customer', entityId: customerId, externalId: account.id }],
@@ -72,6 +90,10 @@ export const salesforceConnector: Connector = {
       };
       if (p.endDate) record.CloseDate = String(p.endDate).slice(0, 10);
       if (accountId) record.AccountId = accountId;
+      if (p.verifyFirst === true) {
+        const held = await holds(ctx, 'Opportunity', contractId, { Name: record.Name, StageName: record.StageName, Amount: record.Amount }, log);
+        if (held) return { links: [{ entityType: 'Contract', entityId: contractId, externalId: held }], exchanges: log, summary: { salesforceOpportunityId: held, unchanged: true } };
+      }
       let opportunity;
       try {
         opportunity = await upsert(ctx, 'Opportunity', 'Contract', contractId, record, log);

@@ -490,7 +490,11 @@ export class SalesforceFake implements ProviderHandler {
     this.queued.push({ id: fakeSalesforceId('04l'), type, recordId });
     if (!this.flushing) {
       this.flushing = true;
-      setImmediate(() => void this.flush());
+      this.outboundInFlight++;
+      setImmediate(() => {
+        this.outboundInFlight--;
+        void this.flush();
+      });
     }
   }
 
@@ -508,7 +512,27 @@ export class SalesforceFake implements ProviderHandler {
     await Promise.all(groups.map((group) => this.deliver(group, 0)));
   }
 
+  /** Outbound Messages waiting (retries, duplicates) or under way: 0 when the fake has nothing more to send. */
+  outboundInFlight = 0;
+
+  private later(ms: number, send: () => Promise<void>): void {
+    this.outboundInFlight++;
+    setTimeout(() => {
+      this.outboundInFlight--;
+      void send();
+    }, ms).unref();
+  }
+
   private async deliver(group: Array<{ id: string; type: SObjectType; recordId: string }>, attempt: number): Promise<void> {
+    this.outboundInFlight++;
+    try {
+      await this.deliverOnce(group, attempt);
+    } finally {
+      this.outboundInFlight--;
+    }
+  }
+
+  private async deliverOnce(group: Array<{ id: string; type: SObjectType; recordId: string }>, attempt: number): Promise<void> {
     const url = this.webhook;
     if (!url || group.length === 0) return;
     const notifications: OutboundNotification[] = group.map((q) => {
@@ -528,9 +552,9 @@ export class SalesforceFake implements ProviderHandler {
     }
     if (!delivery.acked) {
       // Salesforce backs off from 15 s up to 2 h over 24 h; the sandbox compresses that.
-      if (attempt < 8) setTimeout(() => void this.deliver(group, attempt + 1), 100 * 2 ** attempt).unref();
+      if (attempt < 8) this.later(100 * 2 ** attempt, () => this.deliver(group, attempt + 1));
       return;
     }
-    if (Math.random() < this.outboundFaults.duplicateRate) setTimeout(() => void this.deliver(group, attempt), 50).unref();
+    if (Math.random() < this.outboundFaults.duplicateRate) this.later(50, () => this.deliver(group, attempt));
   }
 }

@@ -93,6 +93,16 @@ export const stripeConnector: Connector = {
   operations: {
     async 'customer.upsert'(p, key, ctx) {
       const log: HttpExchange[] = [];
+      // A repair of a change Stripe's whole-second clock could not order against the gateway's
+      // last write (see ReconcileContext.applyOwned): read first, write only what differs, so
+      // Stripe is not sent back the value it already holds.
+      const linked = p.verifyFirst === true ? await ctx.refs('Customer', String(p.customerId)) : null;
+      if (linked) {
+        const held = await stripeGet(ctx, `/v1/customers/${encodeURIComponent(linked)}`, {}, log);
+        if (held && !held.deleted && ['name', 'email', 'phone'].every((f) => (held[f] ?? null) === (p[f] ?? null))) {
+          return result(log, [{ entityType: 'Customer', entityId: String(p.customerId), externalId: held.id }], { stripeCustomerId: held.id, unchanged: true });
+        }
+      }
       const customer = await upsertCustomer(p, key, ctx, log);
       return result(log, [{ entityType: 'Customer', entityId: String(p.customerId), externalId: customer.id, remoteData: { livemode: customer.livemode ?? false } }], {
         stripeCustomerId: customer.id,

@@ -21,6 +21,14 @@ export interface StripeWebhookTarget {
   dropRate?: number;
 }
 
+/** What the sandbox does to webhook deliveries, as real providers may. */
+export interface WebhookFaults {
+  /** Share of acknowledged events sent once more (providers deliver at least once). */
+  duplicateRate: number;
+  /** Each event waits a random 0 to 300 ms before its first post: events arrive in any order. */
+  shuffle: boolean;
+}
+
 export interface StripeEvent {
   id: string;
   object: 'event';
@@ -172,6 +180,7 @@ export class StripeFake implements ProviderHandler {
       return;
     }
     const attempt = async (n: number): Promise<void> => {
+      this.webhooksInFlight++;
       const t = Math.floor(Date.now() / 1000);
       const status = await fetch(target.url, {
         method: 'POST',
@@ -179,9 +188,37 @@ export class StripeFake implements ProviderHandler {
         body,
       }).then((r) => r.status, () => 0);
       delivery.status = status;
-      if ((status < 200 || status >= 300) && n < 3) setTimeout(() => void attempt(n + 1), 200 * 2 ** n).unref();
+      if ((status < 200 || status >= 300) && n < 3) this.later(200 * 2 ** n, () => attempt(n + 1));
+      // Stripe may deliver an event more than once: a second copy of an acknowledged one.
+      else if (status >= 200 && status < 300 && this.random() < this.webhookFaults.duplicateRate) this.later(20 + this.random() * 200, () => attempt(n));
+      this.webhooksInFlight--;
     };
-    setImmediate(() => void attempt(0));
+    // Stripe does not guarantee order: with `shuffle`, each event waits a random while first.
+    if (this.webhookFaults.shuffle) this.later(this.random() * 300, () => attempt(0));
+    else setImmediate(() => void attempt(0));
+  }
+
+  /** Webhook faults: duplicated and reordered deliveries (POST /__sandbox/webhook-faults). */
+  webhookFaults: WebhookFaults = { duplicateRate: 0, shuffle: false };
+  /** Webhook posts waiting (retries, delayed or duplicated copies) or under way: 0 when the fake has nothing more to send. */
+  webhooksInFlight = 0;
+
+  private later(ms: number, send: () => Promise<void>): void {
+    this.webhooksInFlight++;
+    setTimeout(() => {
+      this.webhooksInFlight--;
+      void send();
+    }, ms).unref();
+  }
+
+  /** `POST /__sandbox/webhook-faults {"duplicateRate"?,"shuffle"?}`. */
+  control(method: string, path: string, body: unknown): Reply | undefined {
+    if (method === 'POST' && path === '/__sandbox/webhook-faults') {
+      this.webhookFaults = { ...this.webhookFaults, ...(body as Partial<WebhookFaults>) };
+      return { status: 200, body: this.webhookFaults };
+    }
+    if (method === 'GET' && path === '/__sandbox/webhook-faults') return { status: 200, body: { ...this.webhookFaults, inFlight: this.webhooksInFlight } };
+    return undefined;
   }
   /** Customers newest first, kept until one is added or deleted (large seeded lists page fast). */
   private customerList: Array<Record<string, unknown>> | null = null;
@@ -198,6 +235,7 @@ export class StripeFake implements ProviderHandler {
     this.deliveries.length = 0;
     this.events.length = 0;
     this.clockOffsetSeconds = 0;
+    this.webhookFaults = { duplicateRate: 0, shuffle: false };
     this.idempotency.clear();
     this.inFlight.clear();
   }
