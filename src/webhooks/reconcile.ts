@@ -82,6 +82,8 @@ export class ReconcileContext {
    * which catch echoes whether or not a provider marks them.
    */
   reportsOwnWrite = false;
+  /** Fields applyOwned recognised as echoes (the gateway's own writes reported back). */
+  readonly echoedFields = new Set<string>();
   /** Per link: the values the gateway sent there lately (jobs in flight or done), and when the last write was. */
   private readonly sent = new Map<string, { hashes: Map<string, Set<string>>; lastWriteAt: number }>();
 
@@ -251,6 +253,7 @@ export class ReconcileContext {
         if (!sent || at >= sent.lastWriteAt) link.syncedHashes = { ...(link.syncedHashes ?? {}), [key]: hash };
         if (known) {
           echoed++;
+          this.echoedFields.add(field);
           // The field clock does not move: an echo is the gateway's own write coming back, not a
           // change at the provider, and a person's edit made before it (reported later, out of
           // order) must still apply; the model's newer values are guarded by their origins below.

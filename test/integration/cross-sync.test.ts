@@ -8,6 +8,9 @@ import { scrapeMetrics, startTestGateway, type TestGateway } from '../support/ga
 import { HUBSPOT_TOKEN, rowId, STRIPE_KEY } from '../support/outbound.js';
 import { until } from '../support/processes.js';
 import { toGlobalId } from '../../src/domain/shared/ids.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hubspotHeaders, post } from '../support/webhooks.js';
 
 /**
  * A change reaches every other provider, whatever its source, and never comes back: Stripe,
@@ -19,6 +22,7 @@ let t: TestGateway;
 let sandbox: Sandbox;
 const STRIPE_SECRET = 'whsec_' + 'Y3Jvc3Mtc3luYy1zdHJpcGUtc2VjcmV0';
 const HUBSPOT_SECRET = 'hubspot-cross-sync-client-secret-01';
+let hubspotWebhookUrl = '';
 const integration = { stripe: { id: '', row: '' }, hubspot: { id: '', row: '' }, salesforce: { id: '', row: '' } };
 
 beforeAll(async () => {
@@ -32,7 +36,8 @@ beforeAll(async () => {
     return createIntegration.integration.webhookUrl!;
   };
   sandbox.stripe.handler.setWebhook({ url: await make('stripe', 'STRIPE', sandbox.stripe.url, { apiKey: STRIPE_KEY }, STRIPE_SECRET), secret: STRIPE_SECRET });
-  sandbox.hubspot.handler.setWebhook({ url: await make('hubspot', 'HUBSPOT', sandbox.hubspot.url, { accessToken: HUBSPOT_TOKEN }, HUBSPOT_SECRET), secret: HUBSPOT_SECRET });
+  hubspotWebhookUrl = await make('hubspot', 'HUBSPOT', sandbox.hubspot.url, { accessToken: HUBSPOT_TOKEN }, HUBSPOT_SECRET);
+  sandbox.hubspot.handler.setWebhook({ url: hubspotWebhookUrl, secret: HUBSPOT_SECRET });
   const sf = sandbox.salesforce.handler;
   sf.setWebhook({ url: await make('salesforce', 'SALESFORCE', sandbox.salesforce.url, { clientId: SANDBOX_CLIENT_ID, clientSecret: SANDBOX_CLIENT_SECRET }, sf.organizationId) });
 });
@@ -207,6 +212,46 @@ describe('lost updates the soak found', () => {
     expect(`${hs.firstname} ${hs.lastname}`).toBe('Person Edit');
     expect(stripeCustomer(customerId).name).toBe('Person Edit');
     expect(salesforceAccount(customerId).Name).toBe('Person Edit');
+  });
+
+  it("the same, with HubSpot reporting the gateway's write before the person's edit (its events come in any order): the write's echo does not make the edit look older", async () => {
+    const customerId = await newCustomer('Reported Late');
+    const contact = hubspotContact(customerId);
+    // HubSpot's events for this record are caught, then delivered to the gateway in reverse.
+    const caught: string[] = [];
+    const catcher = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c)).on('end', () => {
+        caught.push(body);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => catcher.listen(0, '127.0.0.1', resolve));
+    sandbox.hubspot.handler.setWebhook({ url: `http://127.0.0.1:${(catcher.address() as AddressInfo).port}/`, secret: HUBSPOT_SECRET });
+    sandbox.hubspot.setFaults({ latencyMs: 700 });
+    try {
+      await t.run(UpdateCustomerDocument, { id: globalId(customerId), input: { phone: '+1 555 0111' } });
+      await until(() => sandbox.hubspot.requests.some((r) => r.method === 'PATCH' && r.path.endsWith(`/${contact.id}`) && r.status === null && r.body.includes('0111')), 10_000, 5);
+      sandbox.hubspot.handler.updateObject('contacts', contact.id, { phone: '+1 555 0222' });
+      await until(() => caught.length === 2, 10_000, 10);
+    } finally {
+      sandbox.hubspot.setFaults({ latencyMs: 0 });
+      sandbox.hubspot.handler.setWebhook({ url: hubspotWebhookUrl, secret: HUBSPOT_SECRET });
+      catcher.close();
+    }
+    const [edit, write] = caught.map((b) => JSON.parse(b)[0]);
+    expect([edit.changeSource, edit.propertyValue, write.changeSource, write.propertyValue]).toEqual(['CRM_UI', '+1 555 0222', 'INTEGRATION', '+1 555 0111']);
+    expect(hubspotContact(customerId).properties.phone).toBe('+1 555 0111');
+    // The write's event is processed first, then the person's (which happened before the write).
+    for (const body of [caught[1], caught[0]]) {
+      expect((await post(hubspotWebhookUrl, body, hubspotHeaders(hubspotWebhookUrl, body, HUBSPOT_SECRET))).status).toBe(200);
+      await settled();
+    }
+    // The person's edit (HubSpot owns phones) is the model's, and is written back to HubSpot.
+    expect((await t.sql<{ phone: string }>(`SELECT phone FROM customer WHERE id = $1`, [customerId]))[0].phone).toBe('+1 555 0222');
+    expect(hubspotContact(customerId).properties.phone).toBe('+1 555 0222');
+    expect(stripeCustomer(customerId).phone).toBe('+1 555 0222');
+    expect(salesforceAccount(customerId).Phone).toBe('+1 555 0222');
   });
 
   it('a HubSpot event older than an API update of the same field, processed after it (replayed here), does not undo it', async () => {

@@ -1,3 +1,4 @@
+import { ExternalRef } from '../../domain/external-ref/external-ref.entity.js';
 import type { FieldOrigins } from '../../domain/shared/field-origins.js';
 import { ProviderError, type CallContext } from '../connector.js';
 import { DEAL_ID_PROPERTY } from './connector.js';
@@ -105,12 +106,19 @@ async function contactEvent(ctx: ReconcileContext, e: Json, remote: Prefetched):
     ctx.notes.push(`${property}: a newer ${origin.source} change was already applied`);
     return { status: 'PROCESSED' };
   }
-  ref.fieldClock[key] = ctx.occurredAtMs;
   const props = { ...(ref.remoteData ?? {}), [property!]: e.propertyValue ?? null } as Json;
   ref.remoteData = props;
   const facts = contactFacts(props);
   const asserted = property === 'email' ? { email: facts.email } : property === 'phone' ? { phone: facts.phone } : { name: facts.name };
   await updateCustomer(ctx, customer, ref, asserted, false);
+  // The property's clock moves for a change at HubSpot, not for the gateway's own write reported
+  // back (an echo): a person's edit made just before that write, reported after it (HubSpot's
+  // events come in any order), must still apply, and its repair put it back (found by the soak).
+  const fed = property === 'email' ? 'customer.email' : property === 'phone' ? 'customer.phone' : 'customer.name';
+  if (!ctx.echoedFields.has(fed)) {
+    ref.fieldClock[key] = ctx.occurredAtMs;
+    await ctx.tx.update(ExternalRef, { id: ref.id }, { fieldClock: ref.fieldClock });
+  }
   return { status: 'PROCESSED' };
 }
 
