@@ -226,7 +226,8 @@ describe('pushCustomer to Stripe', () => {
       const { pushCustomer } = await t.run(PushCustomerDocument, { customerId: await newCustomer('Probe Fault'), integrationId: integration.id });
       await waitForJobs(t, [pushCustomer.job.id]);
       expect((await t.run(JobDocument, { id: pushCustomer.job.id })).integrationJob).toMatchObject({ status: 'COMPLETED', attempts: 2 });
-      expect(await t.sql('SELECT circuit FROM integration WHERE id = $1', [integrationId])).toEqual([{ circuit: 'CLOSED' }]);
+      // The probe's outcome is recorded on the circuit just after the job's own (a separate statement).
+      await until(async () => (await t.sql<{ circuit: string }>('SELECT circuit FROM integration WHERE id = $1', [integrationId]))[0].circuit === 'CLOSED', 10_000, 20);
       expect(sandbox.stripe.requests.filter((r) => r.path === '/v1/customers')).toHaveLength(1);
       // The failed probe left the circuit half-open: the retry (due 20-200 ms later) waited for that
       // probe's lease (2 x timeoutMs + 5 s) to run out and went as the next probe. Had the failure
