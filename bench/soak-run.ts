@@ -292,8 +292,8 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
 
   // --- Faults from here on. ---
   for (const server of [sandbox.stripe, sandbox.hubspot, sandbox.salesforce, sandbox.crm]) server.setFaults({ errorRate: o.faultRate });
-  sandbox.stripe.handler.webhookFaults = { duplicateRate: o.duplicateRate, shuffle: true };
-  sandbox.hubspot.handler.webhookFaults = { duplicateRate: o.duplicateRate, shuffle: true };
+  sandbox.stripe.handler.webhooks.faults = { duplicateRate: o.duplicateRate, shuffle: true };
+  sandbox.hubspot.handler.webhooks.faults = { duplicateRate: o.duplicateRate, shuffle: true };
   sandbox.salesforce.handler.outboundFaults = { duplicateRate: o.duplicateRate, shuffle: true };
   const requestMark = Object.fromEntries(TARGETS.map((t) => [t, sandbox[t].requests.length])) as Record<Target, number>;
 
@@ -655,7 +655,7 @@ export async function settle(sandbox: Sandbox, gw: SoakGateway, timeoutMs: numbe
       `SELECT (SELECT count(*)::int FROM integration_job WHERE status IN ('PENDING', 'PROCESSING', 'RETRYING')) AS jobs,
               (SELECT count(*)::int FROM webhook_event WHERE status = 'RECEIVED') AS events`,
     );
-    const fakes = sandbox.stripe.handler.webhooksInFlight + sandbox.hubspot.handler.webhooksInFlight + sandbox.salesforce.handler.outboundInFlight;
+    const fakes = sandbox.stripe.handler.webhooks.inFlight + sandbox.hubspot.handler.webhooks.inFlight + sandbox.salesforce.handler.outboundInFlight;
     const seen = `${sandbox.servers.map((s) => s.requests.length).join(',')}|${sandbox.stripe.handler.deliveries.length},${sandbox.hubspot.handler.deliveries.length},${sandbox.salesforce.handler.deliveries.length}`;
     if (row.jobs === 0 && row.events === 0 && fakes === 0 && seen === last) quiet++;
     else quiet = 0;

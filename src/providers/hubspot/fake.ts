@@ -1,7 +1,7 @@
+import { WebhookPoster } from '../../sandbox/webhook-poster.js';
 import { randomUUID } from 'node:crypto';
 import type { ProviderHandler, RecordedRequest, Reply } from '../../sandbox/fake-server.js';
 import { hubspotSignatureV3 } from './signature.js';
-import type { WebhookFaults } from '../stripe/fake.js';
 
 type Kind = 'contacts' | 'deals';
 
@@ -88,7 +88,9 @@ export class HubSpotFake implements ProviderHandler {
   readonly deliveries: Array<{ eventId: number; subscriptionType: string; objectId: number; status: number | null; dropped?: boolean }> = [];
   private nextEventId = 100;
 
-  constructor(private readonly random: () => number = Math.random) {}
+  constructor(private readonly random: () => number = Math.random) {
+    this.webhooks = new WebhookPoster(random);
+  }
 
   /** Where the app's webhooks go (signed v3 with the app's client secret); `dropRate`: the share never sent. */
   setWebhook(target: { url: string; secret?: string; dropRate?: number } | null): void {
@@ -116,48 +118,27 @@ export class HubSpotFake implements ProviderHandler {
         delivery.dropped = true;
         continue;
       }
-      const attempt = async (n: number): Promise<void> => {
-        this.webhooksInFlight++;
-        const body = JSON.stringify([{ ...event, attemptNumber: n }]);
-        const ts = Date.now();
-        const status = await fetch(target.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': hubspotSignatureV3(target.secret, 'POST', target.url, body, ts), 'x-hubspot-request-timestamp': String(ts) },
-          body,
-        }).then((r) => r.status, () => 0);
-        delivery.status = status;
-        if ((status < 200 || status >= 300) && n < 3) this.later(200 * 2 ** n, () => attempt(n + 1));
-        // HubSpot may deliver an event more than once: a second copy of an acknowledged one.
-        else if (status >= 200 && status < 300 && this.random() < this.webhookFaults.duplicateRate) this.later(20 + this.random() * 200, () => attempt(n));
-        this.webhooksInFlight--;
-      };
-      // HubSpot does not guarantee order: with `shuffle`, each event waits a random while first.
-      if (this.webhookFaults.shuffle) this.later(this.random() * 300, () => attempt(0));
-      else setImmediate(() => void attempt(0));
+      // HubSpot retries an event it got no 2xx for, and guarantees neither order nor a single delivery.
+      this.webhooks.send(
+        (n) => {
+          const body = JSON.stringify([{ ...event, attemptNumber: n }]);
+          const ts = Date.now();
+          return fetch(target.url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': hubspotSignatureV3(target.secret, 'POST', target.url, body, ts), 'x-hubspot-request-timestamp': String(ts) },
+            body,
+          }).then((r) => r.status, () => 0);
+        },
+        (status) => (delivery.status = status),
+      );
     }
   }
 
-  /** Webhook faults: duplicated and reordered deliveries (POST /__sandbox/webhook-faults). */
-  webhookFaults: WebhookFaults = { duplicateRate: 0, shuffle: false };
-  /** Webhook posts waiting (retries, delayed or duplicated copies) or under way: 0 when the fake has nothing more to send. */
-  webhooksInFlight = 0;
+  /** Webhook sending, with its faults (POST /__sandbox/webhook-faults): duplicated and reordered deliveries. */
+  readonly webhooks: WebhookPoster;
 
-  private later(ms: number, send: () => Promise<void>): void {
-    this.webhooksInFlight++;
-    setTimeout(() => {
-      this.webhooksInFlight--;
-      void send();
-    }, ms).unref();
-  }
-
-  /** `POST /__sandbox/webhook-faults {"duplicateRate"?,"shuffle"?}`. */
   control(method: string, path: string, body: unknown): Reply | undefined {
-    if (method === 'POST' && path === '/__sandbox/webhook-faults') {
-      this.webhookFaults = { ...this.webhookFaults, ...(body as Partial<WebhookFaults>) };
-      return { status: 200, body: this.webhookFaults };
-    }
-    if (method === 'GET' && path === '/__sandbox/webhook-faults') return { status: 200, body: { ...this.webhookFaults, inFlight: this.webhooksInFlight } };
-    return undefined;
+    return this.webhooks.control(method, path, body);
   }
 
   reset() {
@@ -167,7 +148,7 @@ export class HubSpotFake implements ProviderHandler {
     this.searchesLimited = 0;
     this.deliveries.length = 0;
     this.webhook = null;
-    this.webhookFaults = { duplicateRate: 0, shuffle: false };
+    this.webhooks.reset();
   }
 
   state(): HubSpotState {

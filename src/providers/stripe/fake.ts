@@ -1,3 +1,4 @@
+import { WebhookPoster } from '../../sandbox/webhook-poster.js';
 import { createHash } from 'node:crypto';
 import { decodeForm } from './form.js';
 import { stripeSignature } from './signature.js';
@@ -21,13 +22,6 @@ export interface StripeWebhookTarget {
   dropRate?: number;
 }
 
-/** What the sandbox does to webhook deliveries, as real providers may. */
-export interface WebhookFaults {
-  /** Share of acknowledged events sent once more (providers deliver at least once). */
-  duplicateRate: number;
-  /** Each event waits a random 0 to 300 ms before its first post: events arrive in any order. */
-  shuffle: boolean;
-}
 
 export interface StripeEvent {
   id: string;
@@ -96,7 +90,9 @@ export class StripeFake implements ProviderHandler {
   /** Seconds added to the clock of new objects and events (tests of ordering and of Stripe's 30 days). */
   clockOffsetSeconds = 0;
 
-  constructor(private readonly random: () => number = Math.random) {}
+  constructor(private readonly random: () => number = Math.random) {
+    this.webhooks = new WebhookPoster(random);
+  }
 
   setWebhook(target: { url: string; secret?: string; dropRate?: number } | null): void {
     // Events are signed: without a secret there is nothing to send.
@@ -179,46 +175,25 @@ export class StripeFake implements ProviderHandler {
       delivery.dropped = true;
       return;
     }
-    const attempt = async (n: number): Promise<void> => {
-      this.webhooksInFlight++;
-      const t = Math.floor(Date.now() / 1000);
-      const status = await fetch(target.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': `t=${t},v1=${stripeSignature(target.secret, t, body)}`, 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },
-        body,
-      }).then((r) => r.status, () => 0);
-      delivery.status = status;
-      if ((status < 200 || status >= 300) && n < 3) this.later(200 * 2 ** n, () => attempt(n + 1));
-      // Stripe may deliver an event more than once: a second copy of an acknowledged one.
-      else if (status >= 200 && status < 300 && this.random() < this.webhookFaults.duplicateRate) this.later(20 + this.random() * 200, () => attempt(n));
-      this.webhooksInFlight--;
-    };
-    // Stripe does not guarantee order: with `shuffle`, each event waits a random while first.
-    if (this.webhookFaults.shuffle) this.later(this.random() * 300, () => attempt(0));
-    else setImmediate(() => void attempt(0));
+    // Stripe retries an event it got no 2xx for, and guarantees neither order nor a single delivery.
+    this.webhooks.send(
+      () => {
+        const t = Math.floor(Date.now() / 1000);
+        return fetch(target.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': `t=${t},v1=${stripeSignature(target.secret, t, body)}`, 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },
+          body,
+        }).then((r) => r.status, () => 0);
+      },
+      (status) => (delivery.status = status),
+    );
   }
 
-  /** Webhook faults: duplicated and reordered deliveries (POST /__sandbox/webhook-faults). */
-  webhookFaults: WebhookFaults = { duplicateRate: 0, shuffle: false };
-  /** Webhook posts waiting (retries, delayed or duplicated copies) or under way: 0 when the fake has nothing more to send. */
-  webhooksInFlight = 0;
+  /** Webhook sending, with its faults (POST /__sandbox/webhook-faults): duplicated and reordered deliveries. */
+  readonly webhooks: WebhookPoster;
 
-  private later(ms: number, send: () => Promise<void>): void {
-    this.webhooksInFlight++;
-    setTimeout(() => {
-      this.webhooksInFlight--;
-      void send();
-    }, ms).unref();
-  }
-
-  /** `POST /__sandbox/webhook-faults {"duplicateRate"?,"shuffle"?}`. */
   control(method: string, path: string, body: unknown): Reply | undefined {
-    if (method === 'POST' && path === '/__sandbox/webhook-faults') {
-      this.webhookFaults = { ...this.webhookFaults, ...(body as Partial<WebhookFaults>) };
-      return { status: 200, body: this.webhookFaults };
-    }
-    if (method === 'GET' && path === '/__sandbox/webhook-faults') return { status: 200, body: { ...this.webhookFaults, inFlight: this.webhooksInFlight } };
-    return undefined;
+    return this.webhooks.control(method, path, body);
   }
   /** Customers newest first, kept until one is added or deleted (large seeded lists page fast). */
   private customerList: Array<Record<string, unknown>> | null = null;
@@ -235,7 +210,7 @@ export class StripeFake implements ProviderHandler {
     this.deliveries.length = 0;
     this.events.length = 0;
     this.clockOffsetSeconds = 0;
-    this.webhookFaults = { duplicateRate: 0, shuffle: false };
+    this.webhooks.reset();
     this.idempotency.clear();
     this.inFlight.clear();
   }
