@@ -172,6 +172,7 @@ export async function startGateway(env: Env, log: Logger, options: GatewayOption
     let subscriptions: ReturnType<typeof attachSubscriptions> | null = null;
 
     const integrationCache = new IntegrationCache(services.integrations);
+    services.integrations.onChange((id) => integrationCache.forget(id));
     if (env.ROLE !== 'worker') {
       // API keys are cached only while revocations can reach this process; integration changes
       // (a secret rotated with no grace) drop the ingress's copy at once.

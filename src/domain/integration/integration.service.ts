@@ -233,7 +233,22 @@ export class IntegrationService {
     });
   }
 
+  /** Called with an integration's id once a change to it has committed (this process's caches). */
+  private readonly changeListeners: Array<(id: string) => void> = [];
+
+  onChange(listener: (id: string) => void): void {
+    this.changeListeners.push(listener);
+  }
+
   private async change(id: string, action: string, mutate: (i: Integration) => Record<string, unknown> | void): Promise<Integration> {
+    const saved = await this.commitChange(id, action, mutate);
+    // Other processes hear the NOTIFY; this one drops its copies before the mutation answers, so
+    // a request that follows the answer (an old secret after a rotation without grace) sees it.
+    for (const listener of this.changeListeners) listener(id);
+    return saved;
+  }
+
+  private async commitChange(id: string, action: string, mutate: (i: Integration) => Record<string, unknown> | void): Promise<Integration> {
     return this.db.transaction(async (tx) => {
       const integration = await tx.findOne(Integration, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!integration) throw notFound('Integration');
