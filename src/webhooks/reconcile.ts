@@ -442,14 +442,21 @@ async function emailHolder(ctx: ReconcileContext, email: string, exceptId: strin
 }
 
 /** Applies owned customer facts to a resolved customer (conflicts logged, order kept). */
-export async function updateCustomer(ctx: ReconcileContext, customer: Customer, ref: ExternalRef, facts: CustomerFacts, ordered = true): Promise<void> {
+export async function updateCustomer(
+  ctx: ReconcileContext,
+  customer: Customer,
+  ref: ExternalRef,
+  facts: CustomerFacts,
+  ordered = true,
+  tieBreak: ((field: OwnedField) => boolean) | null = null,
+): Promise<void> {
   const current = { 'customer.name': customer.name, 'customer.email': customer.email?.toLowerCase() ?? null, 'customer.phone': customer.phone, 'customer.currency': customer.currency };
   const incoming: Record<string, unknown> = {};
   if (facts.name !== undefined && nonEmpty(facts.name)) incoming['customer.name'] = nonEmpty(facts.name);
   if (facts.email !== undefined && normaliseEmail(facts.email)) incoming['customer.email'] = normaliseEmail(facts.email);
   if (facts.phone !== undefined) incoming['customer.phone'] = nonEmpty(facts.phone);
   if (facts.currency) incoming['customer.currency'] = facts.currency.toUpperCase();
-  const changes = ctx.applyOwned('Customer', current, incoming, ordered ? ref.fieldClock : null, null, ref, customer.fieldOrigins);
+  const changes = ctx.applyOwned('Customer', current, incoming, ordered ? ref.fieldClock : null, tieBreak, ref, customer.fieldOrigins);
   const email = changes['customer.email'];
   if (typeof email === 'string' && (await emailHolder(ctx, email, customer.id)) !== null) {
     // Another customer has the address: it is not moved (nor merged) by an inbound event.

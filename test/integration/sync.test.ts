@@ -17,6 +17,9 @@ import {
 import { codes, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { rowId } from '../support/outbound.js';
 import { until } from '../support/processes.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { post, stripeHeaders, waitProcessed } from '../support/webhooks.js';
 import { subscribe } from '../support/subscriptions.js';
 
 let t: TestGateway;
@@ -178,6 +181,47 @@ describe('sync runs (backfill and polling)', () => {
     expect([...model.values()].filter((c) => c.deleted)).toHaveLength(1);
     const logs = await t.sql<{ event_type: string; response: unknown }>(`SELECT event_type, response FROM integration_log WHERE integration_id = $1 AND event_type = 'sync.deleted'`, [stripe.row]);
     expect(logs).toHaveLength(1);
+  });
+
+  it("Stripe: two changes of a customer's email in the same second (Stripe's events carry whole seconds), delivered newest first: the newest stays", async () => {
+    const stripe = await integration('STRIPE');
+    const [id] = sandbox.stripe.handler.seedCustomers(1, () => ({ name: 'Same Second', email: 'same-second-0@example.com' }));
+    await runSync(stripe.id, 'customers', 'FULL');
+    const caught: string[] = [];
+    const catcher = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c)).on('end', () => {
+        caught.push(body);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => catcher.listen(0, '127.0.0.1', resolve));
+    sandbox.stripe.handler.setWebhook({ url: `http://127.0.0.1:${(catcher.address() as AddressInfo).port}/`, secret: STRIPE_SECRET });
+    let events: any[] = [];
+    try {
+      // Two edits at Stripe, caught before the gateway sees them; again until they share a second.
+      for (let n = 1; events.length === 0 || events[0].created !== events[1].created; n += 2) {
+        caught.length = 0;
+        sandbox.stripe.handler.updateCustomer(id, { email: `same-second-${n}@example.com` });
+        sandbox.stripe.handler.updateCustomer(id, { email: `same-second-${n + 1}@example.com` });
+        await until(() => caught.length === 2, 10_000, 5);
+        events = caught.map((b) => JSON.parse(b));
+      }
+    } finally {
+      sandbox.stripe.handler.setWebhook(null);
+      catcher.close();
+    }
+    const newest = events[1].data.object.email as string;
+    expect(events[1].data.previous_attributes.email).toBe(events[0].data.object.email);
+    for (const body of [caught[1], caught[0]]) {
+      expect((await post(stripe.webhookUrl, body, stripeHeaders(body, STRIPE_SECRET))).status).toBe(200);
+      await waitProcessed(t, stripe.row, [JSON.parse(body).id]);
+    }
+    const [row] = await t.sql<{ email: string }>(
+      `SELECT c.email FROM customer c JOIN external_ref r ON r.entity_id = c.id WHERE r.integration_id = $1 AND r.external_id = $2`,
+      [stripe.row, id],
+    );
+    expect(row.email).toBe(newest);
   });
 
   it('10% of webhooks dropped while 500 changes happen at Stripe and HubSpot: the next incremental runs leave the model equal to the providers', async () => {

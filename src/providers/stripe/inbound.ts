@@ -1,7 +1,7 @@
 import { Invoice, InvoiceStatus } from '../../domain/invoice/invoice.entity.js';
 import { isUuid } from '../../domain/shared/ids.js';
 import type { InboundHandler } from '../../webhooks/inbound-handler.js';
-import { nonEmpty, resolveCustomer, updateCustomer, type ReconcileContext } from '../../webhooks/reconcile.js';
+import { nonEmpty, normaliseEmail, resolveCustomer, updateCustomer, type ReconcileContext } from '../../webhooks/reconcile.js';
 
 type Json = Record<string, any>;
 
@@ -33,7 +33,19 @@ async function customerEvent(ctx: ReconcileContext, event: Json) {
   // customer.updated names what changed in previous_attributes: only those fields are asserted.
   const changed = event.type === 'customer.updated' && event.data.previous_attributes ? Object.keys(event.data.previous_attributes) : null;
   const asserted = changed ? Object.fromEntries(Object.entries(facts).filter(([k]) => changed.includes(k))) : facts;
-  await updateCustomer(ctx, customer, ref, asserted);
+  // Two changes of one field in the same second (Stripe's `created` resolution) may arrive in
+  // either order: the one whose previous value is what the model holds came second and applies;
+  // the other, older, does not undo it.
+  const previous = (event.data.previous_attributes ?? null) as Json | null;
+  const tieBreak = previous
+    ? (field: string) => {
+        const key = field.slice(field.indexOf('.') + 1);
+        if (!(key in previous)) return false;
+        const norm = key === 'email' ? normaliseEmail : key === 'currency' ? (v: unknown) => nonEmpty(v)?.toUpperCase() ?? null : nonEmpty;
+        return norm(previous[key]) === norm((customer as unknown as Json)[key]);
+      }
+    : null;
+  await updateCustomer(ctx, customer, ref, asserted, true, tieBreak);
   return { status: 'PROCESSED' as const };
 }
 
