@@ -82,10 +82,16 @@ export class ReconcileContext {
    * which catch echoes whether or not a provider marks them.
    */
   reportsOwnWrite = false;
+  /**
+   * The provider marks this change as made by someone else (HubSpot's `sourceId` of a user or
+   * another app): no value it asserts is an echo, even one the gateway wrote there lately (a
+   * person setting a deal stage back to a stage the gateway wrote a second before).
+   */
+  reportsForeignWrite = false;
   /** Fields applyOwned recognised as echoes (the gateway's own writes reported back). */
   readonly echoedFields = new Set<string>();
   /** Per link: the values the gateway sent there lately (jobs in flight or done), and when the last write was. */
-  private readonly sent = new Map<string, { hashes: Map<string, Set<string>>; lastWriteAt: number }>();
+  private readonly sent = new Map<string, { hashes: Map<string, Set<string>>; lastWriteAt: number; writeAhead: boolean }>();
 
   constructor(
     readonly tx: EntityManager,
@@ -126,7 +132,10 @@ export class ReconcileContext {
         const hashes = new Map<string, Set<string>>();
         for (const job of jobs) for (const [field, hash] of Object.entries(job.synced_hashes)) (hashes.get(field) ?? hashes.set(field, new Set()).get(field)!).add(hash);
         const lastWriteAt = jobs.some((j) => j.status !== 'COMPLETED') ? Date.now() : Math.max(...jobs.map((j) => new Date(j.updated_at).getTime()));
-        this.sent.set(ref.id, { hashes, lastWriteAt });
+        // The newest job there has not written yet (a PROCESSING one may have): it carries the
+        // model's newest values and lands after this event's change.
+        const writeAhead = jobs[0].status === 'PENDING' || jobs[0].status === 'RETRYING';
+        this.sent.set(ref.id, { hashes, lastWriteAt, writeAhead });
       }
     }
     return ref;
@@ -207,6 +216,23 @@ export class ReconcileContext {
     for (const log of this.published.logs) await this.tx.query(insertLogSql(1), logParams(log));
   }
 
+  /** The link no longer claims to know what the provider holds for this field. */
+  private forget(link: ExternalRef, field: string): void {
+    const { [linkField(field)]: _unknown, ...rest } = link.syncedHashes ?? {};
+    link.syncedHashes = rest;
+  }
+
+  /**
+   * The provider gets the model's value back after the commit (fanOut). A definite correction
+   * (the provider holds another value) outweighs a read-first one for the same record.
+   */
+  private correct(link: ExternalRef, verifyFirst: boolean): void {
+    if (link.entityType !== 'Customer' && link.entityType !== 'Contract') return;
+    const key = `${link.entityType}:${link.entityId}`;
+    const prev = this.corrections.get(key);
+    this.corrections.set(key, { entityType: link.entityType, entityId: link.entityId, verifyFirst: prev ? !!prev.verifyFirst && verifyFirst : verifyFirst });
+  }
+
   /**
    * Applies the fields an event asserts, under the ownership map and the order rule:
    * - a field its sender does not own is not applied; a differing value is logged as a conflict
@@ -246,7 +272,9 @@ export class ReconcileContext {
         // there lately, reported as of no later than its last write there (give or take the
         // clocks' skew): a person setting an old value again after that is a change.
         const sent = this.sent.get(link.id);
-        const known = this.reportsOwnWrite || link.syncedHashes?.[key] === hash || (!!sent?.hashes.get(key)?.has(hash) && at <= sent.lastWriteAt + CLOCK_SKEW_MS);
+        const known =
+          this.reportsOwnWrite ||
+          (!this.reportsForeignWrite && (link.syncedHashes?.[key] === hash || (!!sent?.hashes.get(key)?.has(hash) && at <= sent.lastWriteAt + CLOCK_SKEW_MS)));
         // The link learns what the provider holds, unless the gateway wrote there since (or is
         // writing): a late event's value was overwritten, and learning it would make the next
         // change to that value look like a no-op there (found by the soak: a status never sent).
@@ -258,13 +286,33 @@ export class ReconcileContext {
           // change at the provider, and a person's edit made before it (reported later, out of
           // order) must still apply; the model's newer values are guarded by their origins below.
           decide(false, same ? 'equal' : 'echo: the provider reports a value the gateway wrote (or read) there before');
+          // An echo of a value the model has moved on from, with no write of the newer value on
+          // its way there: either a late echo (a later write already carried the newer value) or
+          // a person setting a value the gateway wrote there lately, which hashes cannot tell
+          // apart. A repair that reads first settles it: it writes the model's value only where
+          // the provider does not hold it. (Found by the soak: a deal stage left at a value the
+          // gateway had written a second before.) HubSpot's own-write mark rules out the second.
+          if (!same && !this.reportsOwnWrite && !sent?.writeAhead) {
+            // Not learned (the gateway wrote there since): the link holds that write's hashes,
+            // which may not be what the provider holds now.
+            if (sent && at < sent.lastWriteAt) this.forget(link, field);
+            this.correct(link, true);
+          }
           continue;
         }
       }
       if (owner !== sender) {
         decide(false, same ? 'equal' : `owned by ${owner}`);
-        if (!same && link && (link.entityType === 'Customer' || link.entityType === 'Contract')) {
-          this.corrections.set(`${link.entityType}:${link.entityId}`, { entityType: link.entityType, entityId: link.entityId });
+        if (!same && link) {
+          // The gateway wrote there after this change happened (or is writing): the link did not
+          // learn the value, so it still holds the hashes of that write, and a correction would
+          // be taken for a no-op. Forget the field and read first: whether the write landed
+          // before the change or after is not known here. (Found by the soak: a Stripe name edit
+          // in the same whole second as the gateway's write there was never corrected.)
+          const sent = this.sent.get(link.id);
+          const unordered = !!sent && at < sent.lastWriteAt;
+          if (unordered) this.forget(link, field);
+          this.correct(link, unordered);
         }
         if (!same) {
           this.addLog({
@@ -304,18 +352,15 @@ export class ReconcileContext {
       // gets the model's value back (once), and the link forgets what it learned for the field so
       // that the write is not taken for a no-op. (Found by the soak: a lost update per few hundred
       // changes when a retried write landed after a person's edit.)
-      if (!same && link && (link.entityType === 'Customer' || link.entityType === 'Contract')) {
+      if (!same && link) {
         const sent = this.sent.get(link.id);
         if (sent && sent.lastWriteAt > at) {
-          const { [linkField(field)]: _stale, ...rest } = link.syncedHashes ?? {};
-          link.syncedHashes = rest;
+          this.forget(link, field);
           // Whether that write landed before or after the change is not known here (it landed
           // between its request and its completion, and Stripe's clock has whole seconds): the
           // repair reads the record first and writes only if it differs, so a provider that
           // holds its change still is not sent it back.
-          const key = `${link.entityType}:${link.entityId}`;
-          const prev = this.corrections.get(key);
-          this.corrections.set(key, { entityType: link.entityType, entityId: link.entityId, verifyFirst: prev ? !!prev.verifyFirst : true });
+          this.correct(link, true);
         }
       }
     }

@@ -10,7 +10,7 @@ import { until } from '../support/processes.js';
 import { toGlobalId } from '../../src/domain/shared/ids.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { hubspotHeaders, post } from '../support/webhooks.js';
+import { hubspotHeaders, post, stripeHeaders } from '../support/webhooks.js';
 
 /**
  * A change reaches every other provider, whatever its source, and never comes back: Stripe,
@@ -23,6 +23,7 @@ let sandbox: Sandbox;
 const STRIPE_SECRET = 'whsec_' + 'Y3Jvc3Mtc3luYy1zdHJpcGUtc2VjcmV0';
 const HUBSPOT_SECRET = 'hubspot-cross-sync-client-secret-01';
 let hubspotWebhookUrl = '';
+let stripeWebhookUrl = '';
 const integration = { stripe: { id: '', row: '' }, hubspot: { id: '', row: '' }, salesforce: { id: '', row: '' } };
 
 beforeAll(async () => {
@@ -35,7 +36,8 @@ beforeAll(async () => {
     integration[key] = { id: createIntegration.integration.id, row: rowId(createIntegration.integration.id) };
     return createIntegration.integration.webhookUrl!;
   };
-  sandbox.stripe.handler.setWebhook({ url: await make('stripe', 'STRIPE', sandbox.stripe.url, { apiKey: STRIPE_KEY }, STRIPE_SECRET), secret: STRIPE_SECRET });
+  stripeWebhookUrl = await make('stripe', 'STRIPE', sandbox.stripe.url, { apiKey: STRIPE_KEY }, STRIPE_SECRET);
+  sandbox.stripe.handler.setWebhook({ url: stripeWebhookUrl, secret: STRIPE_SECRET });
   hubspotWebhookUrl = await make('hubspot', 'HUBSPOT', sandbox.hubspot.url, { accessToken: HUBSPOT_TOKEN }, HUBSPOT_SECRET);
   sandbox.hubspot.handler.setWebhook({ url: hubspotWebhookUrl, secret: HUBSPOT_SECRET });
   const sf = sandbox.salesforce.handler;
@@ -270,6 +272,91 @@ describe('lost updates the soak found', () => {
     expect((await t.sql<{ name: string }>(`SELECT name FROM customer WHERE id = $1`, [customerId]))[0].name).toBe('Newer Api');
     expect(await jobCount()).toBe(jobs);
     expect(stripeCustomer(customerId).name).toBe('Newer Api');
+  });
+});
+
+describe('changes that look like echoes, or like no-ops, and are not', () => {
+  /** Collects what a fake posts (its webhook pointed here) until `done`, then points it back at the gateway. */
+  async function catching(point: (url: string) => void, restore: () => void, act: () => void, count = 1): Promise<string[]> {
+    const caught: string[] = [];
+    const catcher = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c)).on('end', () => {
+        caught.push(body);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => catcher.listen(0, '127.0.0.1', resolve));
+    point(`http://127.0.0.1:${(catcher.address() as AddressInfo).port}/`);
+    try {
+      act();
+      await until(() => caught.length >= count, 10_000, 10);
+    } finally {
+      restore();
+      catcher.close();
+    }
+    return caught;
+  }
+  const lastJobAt = async (integrationRow: string, customerId: string) =>
+    new Date((await t.sql<{ at: Date }>(`SELECT max(updated_at) AS at FROM integration_job WHERE integration_id = $1 AND entity_id = $2`, [integrationRow, customerId]))[0].at).getTime();
+
+  it("Stripe: a conflicting name edit in the same whole second as the gateway's write there (its event cannot be ordered after the write) is still corrected", async () => {
+    const customerId = await newCustomer('Same Second');
+    await t.run(UpdateCustomerDocument, { id: globalId(customerId), input: { phone: '+1 555 0333' } });
+    await settled();
+    const stripeId = stripeCustomer(customerId).id as string;
+    const [body] = await catching(
+      (url) => sandbox.stripe.handler.setWebhook({ url, secret: STRIPE_SECRET }),
+      () => sandbox.stripe.handler.setWebhook({ url: stripeWebhookUrl, secret: STRIPE_SECRET }),
+      () => sandbox.stripe.handler.updateCustomer(stripeId, { name: 'Stripe Edit' }),
+    );
+    // Stripe stamps events with whole seconds: an edit made within the second the gateway's write
+    // there completed carries that second, earlier than the completion.
+    const event = JSON.parse(body);
+    event.created = Math.floor((await lastJobAt(integration.stripe.row, customerId)) / 1000);
+    const sent = JSON.stringify(event);
+    expect((await post(stripeWebhookUrl, sent, stripeHeaders(sent, STRIPE_SECRET))).status).toBe(200);
+    await settled();
+    // HubSpot owns names: the model keeps its name, logs the conflict, and Stripe gets it back.
+    expect((await t.sql<{ name: string }>(`SELECT name FROM customer WHERE id = $1`, [customerId]))[0].name).toBe('Same Second');
+    const [conflict] = await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM integration_log WHERE event_type = 'conflict.customer.name' AND webhook_event_id IN (SELECT id FROM webhook_event WHERE external_event_id = $1)`, [event.id]);
+    expect(conflict.n).toBe(1);
+    expect(stripeCustomer(customerId).name).toBe('Same Second');
+  });
+
+  it('HubSpot: a person setting a phone back to a value the gateway wrote there a moment before is a change (HubSpot marks it as a user\'s), not an echo', async () => {
+    const customerId = await newCustomer('Phone Back');
+    const contactId = hubspotContact(customerId).id;
+    await t.run(UpdateCustomerDocument, { id: globalId(customerId), input: { phone: '+1 555 0401' } });
+    await settled();
+    const since = Date.now();
+    await t.run(UpdateCustomerDocument, { id: globalId(customerId), input: { phone: '+1 555 0402' } });
+    await until(() => sandbox.hubspot.requests.some((r) => r.at >= since && r.method === 'PATCH' && r.path.endsWith(`/${contactId}`) && r.status === 200 && r.body.includes('0402')), 10_000, 5);
+    // Within a second of the write: the value is one the gateway sent there lately.
+    sandbox.hubspot.handler.updateObject('contacts', contactId, { phone: '+1 555 0401' });
+    await settled();
+    // HubSpot owns phones: the person's value is the model's, and everyone's.
+    expect((await t.sql<{ phone: string }>(`SELECT phone FROM customer WHERE id = $1`, [customerId]))[0].phone).toBe('+1 555 0401');
+    expect(hubspotContact(customerId).properties.phone).toBe('+1 555 0401');
+    expect(stripeCustomer(customerId).phone).toBe('+1 555 0401');
+    expect(salesforceAccount(customerId).Phone).toBe('+1 555 0401');
+  });
+
+  it('Salesforce (no origin mark): a person setting a name the gateway wrote there a moment before, while the model holds a newer one, gets the model\'s value back', async () => {
+    const customerId = await newCustomer('Name One');
+    await t.run(UpdateCustomerDocument, { id: globalId(customerId), input: { name: 'Name Two' } });
+    await settled();
+    const accountId = salesforceAccount(customerId).Id as string;
+    const since = Date.now();
+    await t.run(UpdateCustomerDocument, { id: globalId(customerId), input: { name: 'Name Three' } });
+    await until(() => sandbox.salesforce.requests.some((r) => r.at >= since && r.method === 'PATCH' && r.status !== null && r.status < 300 && r.body.includes('Name Three')), 10_000, 5);
+    sandbox.salesforce.handler.userChange('Account', { Name: 'Name Two' }, accountId);
+    await settled();
+    // Salesforce's value could be the gateway's write reported late or a person's edit; it is
+    // not the model's (HubSpot owns names), so Salesforce is read and written back.
+    expect((await t.sql<{ name: string }>(`SELECT name FROM customer WHERE id = $1`, [customerId]))[0].name).toBe('Name Three');
+    expect(salesforceAccount(customerId).Name).toBe('Name Three');
+    expect(stripeCustomer(customerId).name).toBe('Name Three');
   });
 });
 

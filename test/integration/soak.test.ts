@@ -45,7 +45,7 @@ describe('the consistency soak', () => {
           worker = await spawnGateway(t, { ROLE: 'worker', FIELD_OWNERSHIP: ownership, WEBHOOK_RETRY_DELAY_SECONDS: '1' });
         },
       },
-      { changes: CHANGES, rate: 25, customers: 40, contracts: 20, faultRate: 0.05, duplicateRate: 0.1, settleTimeoutMs: 120_000, seed: 19, killWorker: true, log: (line) => process.env.SOAK_LOG && console.log(line) },
+      { changes: CHANGES, rate: 25, customers: 40, contracts: 20, faultRate: 0.05, duplicateRate: 0.1, settleTimeoutMs: 120_000, seed: Number(process.env.SOAK_SEED ?? 19), killWorker: true, log: (line) => process.env.SOAK_LOG && console.log(line) },
     );
     if (process.env.SOAK_LOG) console.log(JSON.stringify({ ...report, latencies: undefined }, null, 2));
     expect(report.changesBySource.api + report.changesBySource.hubspot + report.changesBySource.salesforce + report.changesBySource.stripe).toBe(CHANGES);

@@ -249,6 +249,9 @@ export const hubspotHandler: InboundHandler = {
     const type = String(e.subscriptionType);
     // HubSpot reports changes made through the API too, marked with the app that made them.
     ctx.reportsOwnWrite = e.changeSource === 'INTEGRATION' && e.sourceId != null && e.appId != null && String(e.sourceId) === String(e.appId);
+    // A change marked as made by someone else (a user, `userId:…`, or another app) is no echo,
+    // whatever value it sets.
+    ctx.reportsForeignWrite = e.changeSource != null && e.sourceId != null && e.appId != null && String(e.sourceId) !== String(e.appId);
     if (type.startsWith('contact.')) return contactEvent(ctx, e, (remote ?? {}) as Prefetched);
     if (type.startsWith('deal.')) return dealEvent(ctx, e, (remote ?? {}) as Prefetched);
     return { status: 'IGNORED', note: `HubSpot ${type} events change nothing in the canonical model` };
