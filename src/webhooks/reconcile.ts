@@ -117,28 +117,34 @@ export class ReconcileContext {
   }
 
   async findRef(entityType: CanonicalEntityType, externalId: string): Promise<ExternalRef | null> {
-    const ref = await this.tx.findOne(ExternalRef, { where: { integrationId: this.integration.id, entityType, externalId }, lock: { mode: 'pessimistic_write' } });
-    if (ref && (entityType === 'Customer' || entityType === 'Contract')) {
-      // What the gateway sent there lately: a provider reports its writes back late and out of
-      // order (Salesforce retries Outbound Messages for 24 h), after the link learned newer ones.
-      const jobs = (await this.tx.query(
-        `SELECT synced_hashes, status, updated_at FROM integration_job
-          WHERE integration_id = $1 AND entity_type = $2 AND entity_id = $3 AND synced_hashes IS NOT NULL
-            AND status IN ('PENDING', 'PROCESSING', 'COMPLETED', 'RETRYING') AND created_at > now() - interval '${ECHO_WINDOW_MINUTES} minutes'
-          ORDER BY created_at DESC LIMIT 20`,
-        [this.integration.id, entityType, ref.entityId],
-      )) as Array<{ synced_hashes: SyncedHashes; status: string; updated_at: Date }>;
-      if (jobs.length) {
-        const hashes = new Map<string, Set<string>>();
-        for (const job of jobs) for (const [field, hash] of Object.entries(job.synced_hashes)) (hashes.get(field) ?? hashes.set(field, new Set()).get(field)!).add(hash);
-        const lastWriteAt = jobs.some((j) => j.status !== 'COMPLETED') ? Date.now() : Math.max(...jobs.map((j) => new Date(j.updated_at).getTime()));
-        // The newest job there has not written yet (a PROCESSING one may have): it carries the
-        // model's newest values and lands after this event's change.
-        const writeAhead = jobs[0].status === 'PENDING' || jobs[0].status === 'RETRYING';
-        this.sent.set(ref.id, { hashes, lastWriteAt, writeAhead });
-      }
-    }
-    return ref;
+    return this.tx.findOne(ExternalRef, { where: { integrationId: this.integration.id, entityType, externalId }, lock: { mode: 'pessimistic_write' } });
+  }
+
+  /**
+   * What the gateway sent to this link lately (jobs in flight or done), for applyOwned's echo and
+   * order checks: a provider reports its writes back late and out of order (Salesforce retries
+   * Outbound Messages for 24 h), after the link learned newer ones. Call it with the canonical
+   * record locked: a change that committed a job there before the lock was granted is seen.
+   * (Found by the soak: read before the lock, an API write's job committed meanwhile was missed,
+   * and a person's edit it overwrote at the provider was not written back.)
+   */
+  async recentWrites(link: ExternalRef): Promise<void> {
+    if (link.entityType !== 'Customer' && link.entityType !== 'Contract') return;
+    const jobs = (await this.tx.query(
+      `SELECT synced_hashes, status, updated_at FROM integration_job
+        WHERE integration_id = $1 AND entity_type = $2 AND entity_id = $3 AND synced_hashes IS NOT NULL
+          AND status IN ('PENDING', 'PROCESSING', 'COMPLETED', 'RETRYING') AND created_at > now() - interval '${ECHO_WINDOW_MINUTES} minutes'
+        ORDER BY created_at DESC LIMIT 20`,
+      [this.integration.id, link.entityType, link.entityId],
+    )) as Array<{ synced_hashes: SyncedHashes; status: string; updated_at: Date }>;
+    if (jobs.length === 0) return;
+    const hashes = new Map<string, Set<string>>();
+    for (const job of jobs) for (const [field, hash] of Object.entries(job.synced_hashes)) (hashes.get(field) ?? hashes.set(field, new Set()).get(field)!).add(hash);
+    const lastWriteAt = jobs.some((j) => j.status !== 'COMPLETED') ? Date.now() : Math.max(...jobs.map((j) => new Date(j.updated_at).getTime()));
+    // The newest job there has not written yet (a PROCESSING one may have): it carries the
+    // model's newest values and lands after this event's change.
+    const writeAhead = jobs[0].status === 'PENDING' || jobs[0].status === 'RETRYING';
+    this.sent.set(link.id, { hashes, lastWriteAt, writeAhead });
   }
 
   /**
@@ -501,6 +507,7 @@ export async function updateCustomer(
   if (facts.email !== undefined && normaliseEmail(facts.email)) incoming['customer.email'] = normaliseEmail(facts.email);
   if (facts.phone !== undefined) incoming['customer.phone'] = nonEmpty(facts.phone);
   if (facts.currency) incoming['customer.currency'] = facts.currency.toUpperCase();
+  await ctx.recentWrites(ref);
   const changes = ctx.applyOwned('Customer', current, incoming, ordered ? ref.fieldClock : null, tieBreak, ref, customer.fieldOrigins);
   const email = changes['customer.email'];
   if (typeof email === 'string' && (await emailHolder(ctx, email, customer.id)) !== null) {

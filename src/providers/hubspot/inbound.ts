@@ -209,6 +209,7 @@ async function dealEvent(ctx: ReconcileContext, e: Json, remote: Prefetched): Pr
     'contract.value': contract.valueMinor,
     'contract.endDate': contract.endDate?.toISOString() ?? null,
   };
+  await ctx.recentWrites(ref!);
   const changes = ctx.applyOwned('Contract', current, dealFacts(ctx, props, contract.valueCurrency), ref!.fieldClock, null, ref, contract.fieldOrigins);
   await ctx.tx.save(ref!);
   if (Object.keys(changes).length === 0) return { status: 'PROCESSED' };

@@ -126,6 +126,7 @@ async function opportunityNotification(ctx: ReconcileContext, n: StoredNotificat
     'contract.value': contract.valueMinor,
     'contract.endDate': contract.endDate?.toISOString() ?? null,
   };
+  await ctx.recentWrites(ref!);
   const changes = ctx.applyOwned('Contract', current, opportunityFacts(ctx, n.fields, contract, currency), ref.fieldClock, null, ref, contract.fieldOrigins);
   await ctx.tx.save(ref);
   if (Object.keys(changes).length === 0) return { status: 'PROCESSED' };
