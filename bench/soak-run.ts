@@ -528,6 +528,35 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
     const key = `${t}:${w.entity}:${w.row}`;
     (byRecord.get(key) ?? byRecord.set(key, []).get(key)!).push(w);
   }
+  /** SOAK_TRACE: one record's changes, writes everywhere, jobs, and the webhook events about it, on one clock. */
+  const traceRecord = async (title: string, entity: Entity, row: string) => {
+    const ms = (d: unknown) => (d ? new Date(d as string).getTime() - started : '-');
+    o.log(title);
+    for (const c of changes.filter((c) => c.row === row)) o.log(`  change ${c.at - started} ${c.source} ${c.field}=${c.value}${c.conflict ? ' (conflict)' : ''}`);
+    for (const t of TARGETS) for (const w of byRecord.get(`${t}:${entity}:${row}`) ?? []) o.log(`  write ${w.at - started}..${(w.answeredAt ?? 0) - started} ${t} ok=${w.ok} ${JSON.stringify(w.fields)}`);
+    const jobs = await gw.sql(
+      `SELECT j.created_at, j.completed_at, j.status, j.attempts, j.source, i.provider, si.provider AS cause, j.payload->>'verifyFirst' AS verify, j.payload->>'name' AS name, j.payload->>'phone' AS phone, j.payload->>'email' AS email, j.payload->>'title' AS title, j.payload->>'status' AS st
+         FROM integration_job j JOIN integration i ON i.id = j.integration_id LEFT JOIN integration si ON si.id = j.source_integration_id WHERE entity_id = $1 ORDER BY j.created_at`,
+      [row],
+    );
+    for (const j of jobs as any[]) o.log(`  job ${ms(j.created_at)}..${ms(j.completed_at)} ${j.provider} ${j.status} x${j.attempts} ${j.source} ${j.cause ?? ''}${j.verify ? ' verifyFirst' : ''} ${entity === 'Customer' ? `${j.name} ${j.email} ${j.phone}` : `${j.title} ${j.st}`}`);
+    const events = await gw.sql(
+      `SELECT e.received_at, e.processed_at, e.occurred_at, e.status, e.event_type, i.provider, e.body FROM webhook_event e JOIN integration i ON i.id = e.integration_id
+        WHERE e.integration_id IN (SELECT integration_id FROM external_ref WHERE entity_id = $1) AND EXISTS (SELECT 1 FROM external_ref r WHERE r.entity_id = $1 AND r.integration_id = e.integration_id AND strpos(e.body, r.external_id) > 0)
+        ORDER BY e.received_at`,
+      [row],
+    );
+    for (const e of events as any[]) {
+      let what = '';
+      try {
+        const b = JSON.parse(e.body);
+        what = b.data?.object ? `email=${b.data.object.email} name=${b.data.object.name} prev=${JSON.stringify(b.data.previous_attributes ?? {})}` : JSON.stringify(b).slice(0, 160);
+      } catch {
+        what = String(e.body).replace(/\s+/g, ' ').slice(0, 160);
+      }
+      o.log(`  event ${e.provider} ${e.event_type} at ${ms(e.occurred_at)} received ${ms(e.received_at)} processed ${ms(e.processed_at)} ${e.status} ${what}`);
+    }
+  };
   for (const c of changes) {
     if (c.conflict || c.token === null) continue;
     for (const target of TARGETS) {
@@ -540,22 +569,14 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
       } else if (overtaken(c)) arrivals.superseded++;
       else {
         arrivals.missing++;
-        if (process.env.SOAK_TRACE && arrivals.missing <= 3) {
-          o.log(`MISSING ${c.source} ${c.entity} ${c.row} ${c.field}=${c.value} at ${c.at - started} -> ${target}`);
-          for (const x of changes.filter((x) => x.row === c.row)) o.log(`  change ${x.at - started} ${x.source} ${x.field}=${x.value}${x.conflict ? ' (conflict)' : ''}`);
-          for (const w of byRecord.get(`${target}:${c.entity}:${c.row}`) ?? []) o.log(`  write ${w.at - started} ${target} ok=${w.ok} ${JSON.stringify(w.fields)}`);
-        }
+        if (process.env.SOAK_TRACE && arrivals.missing <= 2) await traceRecord(`MISSING ${c.source} ${c.entity} ${c.row} ${c.field}=${c.value} at ${c.at - started} -> ${target}`, c.entity, c.row);
       }
     }
   }
   if (process.env.SOAK_TRACE) {
     for (const m of mismatches.slice(0, 3)) {
       const [entity, row] = m.split(' ');
-      o.log(`TRACE ${m}`);
-      for (const c of changes.filter((c) => c.row === row)) o.log(`  change ${c.at - started} ${c.source} ${c.field}=${c.value}${c.conflict ? ' (conflict)' : ''}`);
-      for (const t of TARGETS) for (const w of byRecord.get(`${t}:${entity}:${row}`) ?? []) o.log(`  write ${w.at - started}..${(w.answeredAt ?? 0) - started} ${t} ok=${w.ok} ${JSON.stringify(w.fields)}`);
-      const jobs = await gw.sql(`SELECT j.created_at, j.completed_at, j.status, j.attempts, j.source, i.provider, j.payload->>'name' AS name, j.payload->>'phone' AS phone, j.payload->>'email' AS email FROM integration_job j JOIN integration i ON i.id = j.integration_id WHERE entity_id = $1 ORDER BY j.created_at`, [row]);
-      for (const j of jobs as any[]) o.log(`  job ${new Date(j.created_at).getTime() - started}..${j.completed_at ? new Date(j.completed_at).getTime() - started : '-'} ${j.provider} ${j.status} x${j.attempts} ${j.source} ${j.name} ${j.email} ${j.phone}`);
+      await traceRecord(`TRACE ${m}`, entity as Entity, row);
     }
   }
   const routes = [...new Set(latencies.map((l) => l.route))].sort().map((route) => summarise(route, latencies.filter((l) => l.route === route).map((l) => l.ms)));
