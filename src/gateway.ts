@@ -22,7 +22,6 @@ import { REVOCATION_CHANNEL } from './domain/auth/api-key.service.js';
 import { listen } from './pubsub/pg-listener.js';
 import { createServices, type Services } from './services.js';
 import { alertsFiring, collectMetrics, onScrape, registry, webhookLag, webhookWaiting } from './observability/metrics.js';
-import { InboundWake } from './webhooks/inbound-wake.js';
 import { EventWriter } from './webhooks/event-writer.js';
 import { IntegrationCache, RejectionSampler, webhookRoute } from './webhooks/ingress.js';
 import { insertLogSql, logParams } from './jobs/log-row.js';
@@ -210,8 +209,6 @@ export async function startGateway(env: Env, log: Logger, options: GatewayOption
         circuitCooldownMs: env.CIRCUIT_COOLDOWN_MS,
         heartbeatSeconds: env.QUEUE_HEARTBEAT_SECONDS,
         slowFetchMs: env.QUEUE_SLOW_FETCH_MS,
-        pollMs: env.WORKER_POLL_MS,
-        wake: { databaseUrl, listen: guard },
       });
       await worker.start();
       // Before the queue stops: calls in flight finish (or are aborted after the timeout).
@@ -221,8 +218,6 @@ export async function startGateway(env: Env, log: Logger, options: GatewayOption
         ownership: ownership(env.FIELD_OWNERSHIP),
         retryLimit: env.WEBHOOK_RETRY_LIMIT,
         concurrency: env.WEBHOOK_CONCURRENCY,
-        pollMs: env.WEBHOOK_POLL_MS,
-        wake: { databaseUrl, listen: guard },
       });
       await processor.start();
       onStop('webhook processor', () => processor.stop());
@@ -248,9 +243,8 @@ export async function startGateway(env: Env, log: Logger, options: GatewayOption
       onStop('alert evaluator', () => alertEvaluator.stop());
     }
 
-    // Webhook ingress (API roles): group-committed event writes, processors woken after each; lag gauges for /metrics.
-    const inboundWake = new InboundWake(db, log);
-    const webhookWriter = env.ROLE === 'worker' ? null : new EventWriter(databaseUrl, boss, log, { maxBatch: 500, maxConcurrentCommits: env.WEBHOOK_COMMIT_CONCURRENCY, ...guard, onStored: () => inboundWake.poke() }, (ids) => services.webhooks.jobsFor(ids));
+    // Webhook ingress (API roles): group-committed event writes; lag gauges for /metrics.
+    const webhookWriter = env.ROLE === 'worker' ? null : new EventWriter(databaseUrl, boss, log, { maxBatch: 500, maxConcurrentCommits: env.WEBHOOK_COMMIT_CONCURRENCY, ...guard }, (ids) => services.webhooks.jobsFor(ids));
     const stopLagGauge = onScrape(async () => {
       for (const r of await services.webhooks.lag()) {
         webhookLag.set({ integration: r.integrationId }, r.oldestSeconds);

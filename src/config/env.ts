@@ -83,17 +83,6 @@ const baseSchema = z.object({
   WEBHOOK_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(6),
   WEBHOOK_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(2),
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
-  /**
-   * How often a worker process looks for outbound jobs while none is due. Jobs enqueued wake it at
-   * once (the queue's NOTIFY); the poll finds retries and deferrals falling due.
-   */
-  WORKER_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(250),
-  /**
-   * How often a worker process looks for webhook events to process while none is due. New events
-   * wake it at once (the ingress NOTIFYs after storing them); the poll finds retries, replays and
-   * events whose wake-up was missed.
-   */
-  WEBHOOK_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(500),
   /** Sync runs (backfill, polling) one worker process carries out at once. */
   SYNC_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(2),
   /** How often worker processes look for integrations whose pollIntervalSeconds has come round. */

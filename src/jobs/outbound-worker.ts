@@ -45,8 +45,7 @@ import { insertLogSql, insertLogsSql, logParams, logRecord, logService } from '.
 import { linkRecords, upsertLinksSql } from '../domain/external-ref/external-ref.service.js';
 import { JOB_COLUMN_LIST, jobFromRow } from './job-row.js';
 import { OUTBOUND_QUEUE, QUEUE_SCHEMA, type OutboundQueueData } from './queue-names.js';
-import { outboundTable, queueDb, queueNotifyChannel } from './queue.js';
-import { listen, type ListenOptions, type PgListener } from '../pubsub/pg-listener.js';
+import { outboundTable, queueDb } from './queue.js';
 import { outboundFetchSql, RATE_LOOKAHEAD_MS, type FetchedEntry } from './fair-fetch.js';
 import { Lanes, SHARE_SAMPLE_MS } from './worker-lanes.js';
 
@@ -57,13 +56,6 @@ export interface OutboundWorkerOptions {
   heartbeatSeconds: number;
   /** A fetch slower than this refreshes the planner's statistics of the queue table (see refreshQueueStatistics). */
   slowFetchMs: number;
-  /**
-   * How long the fetch loop waits when nothing is due. New entries wake it at once (the queue's
-   * NOTIFY, with `wake`); the poll finds entries falling due later (retries, deferrals).
-   */
-  pollMs: number;
-  /** LISTEN for the outbound queue's NOTIFY (pg-boss sends it in the enqueuing transaction). */
-  wake?: { databaseUrl: string; listen?: ListenOptions };
 }
 
 /** How long a paused integration's job waits before it looks again (resume wakes it at once). */
@@ -74,6 +66,8 @@ const ORDER_RECHECK_MS = 10_000;
 const ANALYZE_EVERY_MS = 10_000;
 /** ... and looks whether its statistics are stale at most this often. */
 const ANALYZE_CHECK_EVERY_MS = 1_000;
+/** How long the fetch loop waits when nothing is due. */
+const FETCH_IDLE_MS = 250;
 /** The longest the fetch loop waits for more free places before fetching (see fetchLoop). */
 const FETCH_GATHER_MAX_MS = 200;
 /** How long to wait for a free concurrency slot in-process before putting the job off. */
@@ -305,11 +299,6 @@ export class OutboundWorker {
   private readonly running = new Map<string, BossJob>();
   private readonly ready: BossJob[] = [];
   private placeFreed: (() => void) | null = null;
-  /** Ends the fetch loop's idle wait: entries were enqueued. */
-  private enqueued: (() => void) | null = null;
-  /** Entries were enqueued while the loop was not idle: its next idle wait ends at once. */
-  private poked = false;
-  private wakeListener: PgListener | null = null;
   /** What this process holds of each integration, and its in-flight time (the fair fetch's local half). */
   private readonly lanes = new Lanes();
   private sampler: NodeJS.Timeout | undefined;
@@ -356,10 +345,6 @@ export class OutboundWorker {
     workerPlacesTotal.set(this.options.concurrency);
     this.sampler = setInterval(() => this.lanes.sample(), SHARE_SAMPLE_MS);
     this.sampler.unref();
-    if (this.options.wake) {
-      const { databaseUrl, listen: listenOptions } = this.options.wake;
-      this.wakeListener = await listen(databaseUrl, queueNotifyChannel(QUEUE_SCHEMA), (queue) => queue === OUTBOUND_QUEUE && this.poke(), () => {}, this.log, listenOptions);
-    }
     this.loop = this.fetchLoop().catch((err) => this.log.error({ err }, 'outbound fetch loop stopped'));
     const every = (this.options.heartbeatSeconds * 1000) / 2;
     this.heartbeat = setInterval(() => {
@@ -417,33 +402,8 @@ export class OutboundWorker {
       // Nothing due, or nothing any integration may take now: poll again shortly (a deferred
       // retry falling due sends no notification), or as soon as a call ends (its integration may
       // take another then).
-      if (jobs.length === 0) await this.idle();
+      if (jobs.length === 0) await this.wait(FETCH_IDLE_MS, true);
     }
-  }
-
-  /** New entries: the idle loop fetches now, a busy one at its next idle wait. */
-  private poke(): void {
-    if (this.enqueued) this.enqueued();
-    else this.poked = true;
-  }
-
-  /** Nothing was due: until `pollMs` pass, a place frees, or entries are enqueued. */
-  private idle(): Promise<void> {
-    if (this.poked) {
-      this.poked = false;
-      return Promise.resolve();
-    }
-    return this.untilAborted((resolve) => {
-      const timer = setTimeout(resolve, this.options.pollMs);
-      const freed = () => resolve();
-      this.placeFreed = freed;
-      this.enqueued = freed;
-      return () => {
-        clearTimeout(timer);
-        if (this.placeFreed === freed) this.placeFreed = null;
-        if (this.enqueued === freed) this.enqueued = null;
-      };
-    });
   }
 
   private lastAnalyze = -Infinity;
@@ -589,7 +549,6 @@ export class OutboundWorker {
   async stop(timeoutMs: number): Promise<void> {
     this.stopScrape?.();
     this.fetching.abort();
-    await this.wakeListener?.close();
     await this.loop;
     // Fetched entries that never started go back to the queue for another worker.
     const unstarted = this.ready.splice(0);

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -23,16 +22,6 @@ export interface QueueOptions {
  * statistics: docs/benchmarks.md, session 10). An hour leaves time to look at recent ones.
  */
 const OUTBOUND_DONE_KEEP_SECONDS = 3_600;
-
-/**
- * The channel pg-boss NOTIFYs (payload: the queue's name) in the transaction that inserts runnable
- * entries into a queue created with `notify: true` (pg-boss's notifyChannelSql: 'pgboss_' and
- * the first 24 hex digits of the schema name's SHA-224). The outbound worker fetches in its own
- * loop, not pg-boss's work(), so it LISTENs here itself; a test checks pg-boss still notifies here.
- */
-export function queueNotifyChannel(schema: string): string {
-  return `pgboss_${createHash('sha224').update(schema).digest('hex').slice(0, 24)}`;
-}
 
 /** pg-boss on the gateway's own database, in its own schema, with the outbound queue. */
 export async function startQueue(connectionString: string, log: Logger, options: QueueOptions): Promise<PgBoss> {

@@ -50,8 +50,6 @@ export interface EventWriterOptions {
   maxConcurrentCommits: number;
   timeouts?: DbTimeouts;
   monitor?: DatabaseAvailability | null;
-  /** Called after a commit that stored new events (InboundWake). */
-  onStored?: () => void;
 }
 
 /**
@@ -135,7 +133,6 @@ export class EventWriter {
         (inserted) => {
           // The next commit goes to PostgreSQL first; these answers are written while it runs.
           this.settled();
-          if (inserted.size > 0) this.options.onStored?.();
           for (const p of batch) p.resolve(p.ids.map((id) => (inserted.has(id) ? id : null)));
         },
         async (err) => {
@@ -150,10 +147,7 @@ export class EventWriter {
             for (const p of batch) {
               if (p.settled) continue;
               await this.commit([p], p.deadline).then(
-                (inserted) => {
-                  if (inserted.size > 0) this.options.onStored?.();
-                  p.resolve(p.ids.map((id) => (inserted.has(id) ? id : null)));
-                },
+                (inserted) => p.resolve(p.ids.map((id) => (inserted.has(id) ? id : null))),
                 (e: unknown) => {
                   this.log.error({ err: e }, 'webhook request could not be stored');
                   p.reject(e);

@@ -9,8 +9,6 @@ import { WebhookEvent, WebhookStatus } from '../domain/webhook/webhook-event.ent
 import { insertLogSql, logParams, logService } from '../jobs/log-row.js';
 import { prepared } from '../db/prepared.js';
 import { inboundFetchSql, type FetchedEntry } from '../jobs/fair-fetch.js';
-import { listen, type ListenOptions, type PgListener } from '../pubsub/pg-listener.js';
-import { INBOUND_CHANNEL } from './inbound-wake.js';
 import { INBOUND_QUEUE, type InboundQueueData } from '../jobs/queue-names.js';
 import { isUuid } from '../domain/shared/ids.js';
 import { webhookJobsHeld, webhookProcessed, webhookProcessingSeconds } from '../observability/metrics.js';
@@ -25,14 +23,6 @@ export interface ProcessorOptions {
   ownership: Ownership;
   retryLimit: number;
   concurrency: number;
-  /**
-   * The inbound queue sends no NOTIFY of its own (see queue.ts): the ingress wakes processors
-   * after its commit (InboundWake), and they poll every `pollMs` while nothing is due (retries,
-   * replays, a missed wake-up).
-   */
-  pollMs: number;
-  /** LISTEN on INBOUND_CHANNEL here: stored events are fetched at once, not at the next poll. */
-  wake?: { databaseUrl: string; listen?: ListenOptions };
 }
 
 type InboundEntry = FetchedEntry<InboundQueueData>;
@@ -43,6 +33,8 @@ type InboundEntry = FetchedEntry<InboundQueueData>;
  * fetch), so another integration's events always find a free one however large a backlog is.
  */
 const JOB_SLOTS = 6;
+/** The inbound queue sends no NOTIFY (see queue.ts): poll every half second while nothing is due. */
+const POLL_MS = 500;
 /** Running jobs' heartbeat; QUEUE_HEARTBEAT_SECONDS is 10 at least, so this is always in time. */
 const HEARTBEAT_MS = 5_000;
 
@@ -61,9 +53,6 @@ export class WebhookProcessor {
   private readonly held = new Map<string, { job: InboundEntry; integration: string }>();
   private readonly stopping = new AbortController();
   private slotFreed: (() => void) | null = null;
-  /** A wake-up that came while the loop was not waiting: its next wait ends at once. */
-  private poked = false;
-  private wakeListener: PgListener | null = null;
   private loop: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
   private fetchSql = '';
@@ -87,20 +76,10 @@ export class WebhookProcessor {
       const jobs = [...this.held.values()].map((h) => h.job);
       if (jobs.length) this.boss.touch(INBOUND_QUEUE, jobs).catch((err) => this.log.warn({ err }, 'webhook job heartbeat failed'));
     }, HEARTBEAT_MS);
-    if (this.options.wake) {
-      const { databaseUrl, listen: listenOptions } = this.options.wake;
-      this.wakeListener = await listen(databaseUrl, INBOUND_CHANNEL, () => this.poke(), () => {}, this.log, listenOptions);
-    }
     this.loop = this.fetchLoop().catch((err) => this.log.error({ err }, 'webhook processing loop stopped'));
   }
 
-  /** Events were stored: fetch now if waiting, else right after the fetch under way. */
-  private poke(): void {
-    if (this.slotFreed) this.slotFreed();
-    else this.poked = true;
-  }
-
-  /** Fetches jobs while slots are free; polls every `pollMs` while nothing is due, or sooner when a job ends or events are stored. */
+  /** Fetches jobs while slots are free; polls every POLL_MS while nothing is due, or sooner when a job ends. */
   private async fetchLoop(): Promise<void> {
     while (!this.stopping.signal.aborted) {
       const free = JOB_SLOTS - this.held.size;
@@ -114,7 +93,7 @@ export class WebhookProcessor {
         }
       }
       for (const job of jobs) void this.run(job);
-      if (jobs.length === 0 || this.held.size >= JOB_SLOTS) await this.wait(free > 0 && jobs.length === 0 ? this.options.pollMs : null);
+      if (jobs.length === 0 || this.held.size >= JOB_SLOTS) await this.wait(free > 0 && jobs.length === 0 ? POLL_MS : null);
     }
   }
 
@@ -135,10 +114,6 @@ export class WebhookProcessor {
   private wait(ms: number | null): Promise<void> {
     const signal = this.stopping.signal;
     if (signal.aborted) return Promise.resolve();
-    if (this.poked && ms !== null) {
-      this.poked = false;
-      return Promise.resolve();
-    }
     return new Promise((resolve) => {
       const done = () => {
         if (timer) clearTimeout(timer);
@@ -229,7 +204,6 @@ export class WebhookProcessor {
   /** Stops fetching and waits for the jobs being processed (events being applied finish; the rest stay RECEIVED). */
   async stop(): Promise<void> {
     this.stopping.abort();
-    await this.wakeListener?.close();
     await this.loop;
     while (this.held.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
     clearInterval(this.heartbeat);

@@ -3,8 +3,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import type { StripeState } from '../../src/providers/stripe/fake.js';
 import { CreateIntegrationDocument, JobDocument, PushCustomerDocument } from '../generated/graphql.js';
 import { startTestGateway, type TestGateway, scrapeMetrics } from '../support/gateway.js';
-import { rowId, STRIPE_KEY, waitForJobs } from '../support/outbound.js';
-import { fixture, nowSeconds, post, stripeHeaders, waitProcessed } from '../support/webhooks.js';
+import { STRIPE_KEY, waitForJobs } from '../support/outbound.js';
 import { spawnGateway, until, type GatewayProcess, stopSpawned } from '../support/processes.js';
 
 /**
@@ -46,45 +45,6 @@ async function sequentialJobs(integrationId: string, customerIds: string[]): Pro
 }
 
 describe('worker processes', () => {
-  it('a job enqueued by an API process wakes the worker process (the queue\'s NOTIFY): with its poll set to a minute, each job of a sequence runs as soon as it is enqueued', async () => {
-    sandbox.stripe.reset();
-    const integrationId = await integration('wake outbound', {});
-    const worker = await spawnGateway(t, { ROLE: 'worker', WORKER_POLL_MS: '60000' });
-    workers.push(worker);
-    // The worker's first fetch (at start) found nothing: from here it waits a minute, unless woken.
-    for (const customerId of await customers(3, 'Woken')) {
-      const { pushCustomer } = await t.run(PushCustomerDocument, { customerId, integrationId });
-      await waitForJobs(t, [pushCustomer.job.id], ['COMPLETED'], 15_000);
-    }
-    expect(sandbox.stripe.requests.filter((r) => r.method === 'POST')).toHaveLength(3);
-    await worker.stop();
-  });
-
-  it('a webhook stored by an API process wakes the worker process: with its poll set to a minute, the event is processed as soon as it is stored', async () => {
-    const secret = `whsec_${Buffer.from(`workers-wake-${Date.now()}`).toString('base64')}`;
-    const { createIntegration } = await t.run(CreateIntegrationDocument, {
-      input: { provider: 'STRIPE', name: 'wake', baseUrl: sandbox.stripe.url, credentials: { apiKey: STRIPE_KEY }, webhookSecret: secret },
-    });
-    const worker = await spawnGateway(t, { ROLE: 'worker', WEBHOOK_POLL_MS: '60000' });
-    workers.push(worker);
-    // The worker's first fetch (at start) found nothing: from here it waits a minute, unless woken.
-    for (const n of [1, 2, 3]) {
-      const event = fixture('stripe', 'customer.created');
-      event.id = `evt_wake${n}_${Date.now()}`;
-      event.created = nowSeconds();
-      event.data.object.id = `cus_wake${n}_${Date.now()}`;
-      event.data.object.email = `wake.${n}.${Date.now()}@example.com`;
-      const body = JSON.stringify(event);
-      expect((await post(createIntegration.integration.webhookUrl!, body, stripeHeaders(body, secret))).status).toBe(200);
-      const [processed] = await waitProcessed(t, rowId(createIntegration.integration.id), [event.id], 15_000);
-      expect(processed.status).toBe('PROCESSED');
-      // Its queue entry completed: the processor's fetch after it (a freed slot) found nothing,
-      // and from here only a wake-up brings the next event in before the minute is up.
-      await until(async () => (await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'inbound' AND state = 'completed' AND data->'eventIds' ? $1`, [processed.id]))[0].n === 1, 15_000);
-    }
-    await worker.stop();
-  });
-
   it('a worker SIGKILLed in the middle of a call: another picks the job up within its timeout plus a short margin; one object at the provider', async () => {
     sandbox.stripe.reset();
     const integrationId = await integration('kill', { timeoutMs: 10_000 });
