@@ -33,6 +33,7 @@ export function formatReport(r: SoakReport): string {
   row('webhook events received', `${r.webhookEvents.total} (${r.webhookEvents.failed} FAILED)`);
   row('settle time', `${r.settleSeconds.toFixed(1)} s`);
   row('arrivals measured / overtaken / lost', `${r.arrivals.measured} / ${r.arrivals.superseded} / ${r.arrivals.missing}`);
+  row('  unorderable Stripe same-second pairs', String(r.arrivals.unorderable));
   lines.push('');
   const rateNote = r.achievedRate >= TARGETS.rate * 0.95 ? `at ${r.achievedRate.toFixed(0)} changes/s` : `at ${r.achievedRate.toFixed(0)} changes/s (target is stated at ${TARGETS.rate}/s)`;
   lines.push(`change-to-provider latency ${rateNote}; target p99 < ${TARGETS.p99Ms} ms (the case: ${TARGETS.referenceP99Ms} ms)`);

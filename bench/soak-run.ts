@@ -143,7 +143,14 @@ export interface SoakReport {
   mismatches: string[];
   latency: { all: RouteLatency; routes: RouteLatency[] };
   /** Per change and target: arrived (measured), overtaken by a newer change of the field before a write carried it, or never arrived. */
-  arrivals: { measured: number; superseded: number; missing: number };
+  /**
+   * `unorderable`: a Stripe change of a field the same record's other Stripe change set in the
+   * same whole second (Stripe's event time). When a gateway write landed at Stripe between
+   * the two, both events report the same previous value and nothing in them orders the pair: the
+   * gateway keeps one in every system, which may be the older (docs/sync.md#consistency).
+   * Counted apart from `missing`, which is a change that could be ordered and was lost.
+   */
+  arrivals: { measured: number; superseded: number; unorderable: number; missing: number };
   jobs: { total: number; failed: number; byStatus: Record<string, number> };
   errorRate: number;
   suppressedEchoes: number;
@@ -524,7 +531,10 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
   // --- Latency per change and route, and echo calls, from the fakes' request logs. ---
   const writes = Object.fromEntries(TARGETS.map((t) => [t, writesOf(t, sandbox[t].requests.slice(requestMark[t]))])) as Record<Target, Write[]>;
   const latencies: Array<{ route: string; ms: number; at: number }> = [];
-  const arrivals = { measured: 0, superseded: 0, missing: 0 };
+  const arrivals = { measured: 0, superseded: 0, unorderable: 0, missing: 0 };
+  const stripeSecond = (at: number) => Math.floor(at / 1000);
+  const unorderable = (c: Change) =>
+    c.source === 'stripe' && byField.get(`${c.entity}:${c.row}:${c.field}`)!.some((x) => x !== c && x.source === 'stripe' && stripeSecond(x.at) === stripeSecond(c.at));
   // Overtaken: another change of the same field that was not over before this one started (an
   // API change is in flight from its request to its answer; it committed somewhere in between).
   const byField = new Map<string, Change[]>();
@@ -577,6 +587,7 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
         arrivals.measured++;
         latencies.push({ route: `${c.source} -> ${target}`, ms: hit.answeredAt! - c.at, at: (c.at - started) / 1000 });
       } else if (overtaken(c)) arrivals.superseded++;
+      else if (unorderable(c)) arrivals.unorderable++;
       else {
         arrivals.missing++;
         if (process.env.SOAK_TRACE && arrivals.missing <= 2) await traceRecord(`MISSING ${c.source} ${c.entity} ${c.row} ${c.field}=${c.value} at ${c.at - started} -> ${target}`, c.entity, c.row);
