@@ -137,7 +137,10 @@ export class ReconcileContext {
         ORDER BY created_at DESC LIMIT 20`,
       [this.integration.id, link.entityType, link.entityId],
     )) as Array<{ synced_hashes: SyncedHashes; status: string; updated_at: Date }>;
-    if (jobs.length === 0) return;
+    if (jobs.length === 0) {
+      this.sent.set(link.id, { hashes: new Map(), lastWriteAt: -Infinity, writeAhead: false });
+      return;
+    }
     const hashes = new Map<string, Set<string>>();
     for (const job of jobs) for (const [field, hash] of Object.entries(job.synced_hashes)) (hashes.get(field) ?? hashes.set(field, new Set()).get(field)!).add(hash);
     const lastWriteAt = jobs.some((j) => j.status !== 'COMPLETED') ? Date.now() : Math.max(...jobs.map((j) => new Date(j.updated_at).getTime()));
@@ -298,7 +301,9 @@ export class ReconcileContext {
           // apart. A repair that reads first settles it: it writes the model's value only where
           // the provider does not hold it. (Found by the soak: a deal stage left at a value the
           // gateway had written a second before.) HubSpot's own-write mark rules out the second.
-          if (!same && !this.reportsOwnWrite && !sent?.writeAhead) {
+          // Only where the recent writes were read (webhooks; a sync run's page applies many
+          // records at once and corrects only lost conflicts).
+          if (!same && !this.reportsOwnWrite && sent && !sent.writeAhead) {
             // Not learned (the gateway wrote there since): the link holds that write's hashes,
             // which may not be what the provider holds now.
             if (sent && at < sent.lastWriteAt) this.forget(link, field);
