@@ -8,9 +8,7 @@ import { scrapeMetrics, startTestGateway, type TestGateway } from '../support/ga
 import { HUBSPOT_TOKEN, rowId, STRIPE_KEY } from '../support/outbound.js';
 import { until } from '../support/processes.js';
 import { toGlobalId } from '../../src/domain/shared/ids.js';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { hubspotHeaders, post, stripeHeaders } from '../support/webhooks.js';
+import { hubspotHeaders, post, stripeHeaders, webhookCatcher } from '../support/webhooks.js';
 
 /**
  * A change reaches every other provider, whatever its source, and never comes back: Stripe,
@@ -72,6 +70,18 @@ async function settled(): Promise<void> {
 const stripeCustomer = (customerId: string) => Object.values(sandbox.stripe.state<StripeState>().customers).find((c: any) => c.metadata?.switchboard_id === customerId) as any;
 const hubspotContact = (customerId: string) => Object.values(sandbox.hubspot.handler.state().contacts).find((c) => c.properties.switchboard_id === customerId)!;
 const salesforceAccount = (customerId: string) => Object.values(sandbox.salesforce.handler.state().accounts).find((a) => a[EXTERNAL_ID_FIELD] === customerId) as any;
+/** One field of a customer in the model and as each provider holds it (HubSpot's name is firstname + lastname). */
+async function copies(customerId: string, field: 'name' | 'phone'): Promise<Record<'model' | 'stripe' | 'hubspot' | 'salesforce', unknown>> {
+  const [row] = await t.sql<{ name: string; phone: string }>(`SELECT name, phone FROM customer WHERE id = $1`, [customerId]);
+  const hs = hubspotContact(customerId).properties;
+  return {
+    model: row[field],
+    stripe: stripeCustomer(customerId)[field],
+    hubspot: field === 'name' ? `${hs.firstname} ${hs.lastname}` : hs.phone,
+    salesforce: salesforceAccount(customerId)[field === 'name' ? 'Name' : 'Phone'],
+  };
+}
+const everywhere = (value: string) => ({ model: value, stripe: value, hubspot: value, salesforce: value });
 const writesTo = (server: { requests: Array<{ method: string; path: string; at: number }> }, since: number) => server.requests.filter((r) => r.at >= since && r.method !== 'GET' && !r.path.includes('/oauth2/'));
 const suppressed = async (kind: 'echo' | 'noop', integrationId: string) =>
   Number(new RegExp(`switchboard_sync_suppressed_total\\{integration="${integrationId}",kind="${kind}"\\} (\\d+)`).exec(await scrapeMetrics(t.url, t.adminKey))?.[1] ?? 0);
@@ -208,28 +218,16 @@ describe('lost updates the soak found', () => {
       sandbox.hubspot.setFaults({ latencyMs: 0 });
     }
     await settled();
-    const [customer] = await t.sql<{ name: string }>(`SELECT name FROM customer WHERE id = $1`, [customerId]);
-    expect(customer.name).toBe('Person Edit');
-    const hs = hubspotContact(customerId).properties;
-    expect(`${hs.firstname} ${hs.lastname}`).toBe('Person Edit');
-    expect(stripeCustomer(customerId).name).toBe('Person Edit');
-    expect(salesforceAccount(customerId).Name).toBe('Person Edit');
+    expect(await copies(customerId, 'name')).toEqual(everywhere('Person Edit'));
   });
 
   it("the same, with HubSpot reporting the gateway's write before the person's edit (its events come in any order): the write's echo does not make the edit look older", async () => {
     const customerId = await newCustomer('Reported Late');
     const contact = hubspotContact(customerId);
     // HubSpot's events for this record are caught, then delivered to the gateway in reverse.
-    const caught: string[] = [];
-    const catcher = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c)).on('end', () => {
-        caught.push(body);
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((resolve) => catcher.listen(0, '127.0.0.1', resolve));
-    sandbox.hubspot.handler.setWebhook({ url: `http://127.0.0.1:${(catcher.address() as AddressInfo).port}/`, secret: HUBSPOT_SECRET });
+    const catcher = await webhookCatcher();
+    const caught = catcher.caught;
+    sandbox.hubspot.handler.setWebhook({ url: catcher.url, secret: HUBSPOT_SECRET });
     sandbox.hubspot.setFaults({ latencyMs: 700 });
     try {
       await t.run(UpdateCustomerDocument, { id: globalId(customerId), input: { phone: '+1 555 0111' } });
@@ -250,10 +248,7 @@ describe('lost updates the soak found', () => {
       await settled();
     }
     // The person's edit (HubSpot owns phones) is the model's, and is written back to HubSpot.
-    expect((await t.sql<{ phone: string }>(`SELECT phone FROM customer WHERE id = $1`, [customerId]))[0].phone).toBe('+1 555 0222');
-    expect(hubspotContact(customerId).properties.phone).toBe('+1 555 0222');
-    expect(stripeCustomer(customerId).phone).toBe('+1 555 0222');
-    expect(salesforceAccount(customerId).Phone).toBe('+1 555 0222');
+    expect(await copies(customerId, 'phone')).toEqual(everywhere('+1 555 0222'));
   });
 
   it('a HubSpot event older than an API update of the same field, processed after it (replayed here), does not undo it', async () => {
@@ -276,26 +271,18 @@ describe('lost updates the soak found', () => {
 });
 
 describe('changes that look like echoes, or like no-ops, and are not', () => {
-  /** Collects what a fake posts (its webhook pointed here) until `done`, then points it back at the gateway. */
+  /** What a fake posts while `act` runs (its webhook pointed at a catcher), once `count` came; then it points at the gateway again. */
   async function catching(point: (url: string) => void, restore: () => void, act: () => void, count = 1): Promise<string[]> {
-    const caught: string[] = [];
-    const catcher = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c)).on('end', () => {
-        caught.push(body);
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((resolve) => catcher.listen(0, '127.0.0.1', resolve));
-    point(`http://127.0.0.1:${(catcher.address() as AddressInfo).port}/`);
+    const catcher = await webhookCatcher();
+    point(catcher.url);
     try {
       act();
-      await until(() => caught.length >= count, 10_000, 10);
+      await until(() => catcher.caught.length >= count, 10_000, 10);
     } finally {
       restore();
       catcher.close();
     }
-    return caught;
+    return catcher.caught;
   }
   const lastJobAt = async (integrationRow: string, customerId: string) =>
     new Date((await t.sql<{ at: Date }>(`SELECT max(updated_at) AS at FROM integration_job WHERE integration_id = $1 AND entity_id = $2`, [integrationRow, customerId]))[0].at).getTime();
@@ -318,10 +305,9 @@ describe('changes that look like echoes, or like no-ops, and are not', () => {
     expect((await post(stripeWebhookUrl, sent, stripeHeaders(sent, STRIPE_SECRET))).status).toBe(200);
     await settled();
     // HubSpot owns names: the model keeps its name, logs the conflict, and Stripe gets it back.
-    expect((await t.sql<{ name: string }>(`SELECT name FROM customer WHERE id = $1`, [customerId]))[0].name).toBe('Same Second');
+    expect(await copies(customerId, 'name')).toEqual(everywhere('Same Second'));
     const [conflict] = await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM integration_log WHERE event_type = 'conflict.customer.name' AND webhook_event_id IN (SELECT id FROM webhook_event WHERE external_event_id = $1)`, [event.id]);
     expect(conflict.n).toBe(1);
-    expect(stripeCustomer(customerId).name).toBe('Same Second');
   });
 
   it('HubSpot: a person setting a phone back to a value the gateway wrote there a moment before is a change (HubSpot marks it as a user\'s), not an echo', async () => {
@@ -336,10 +322,7 @@ describe('changes that look like echoes, or like no-ops, and are not', () => {
     sandbox.hubspot.handler.updateObject('contacts', contactId, { phone: '+1 555 0401' });
     await settled();
     // HubSpot owns phones: the person's value is the model's, and everyone's.
-    expect((await t.sql<{ phone: string }>(`SELECT phone FROM customer WHERE id = $1`, [customerId]))[0].phone).toBe('+1 555 0401');
-    expect(hubspotContact(customerId).properties.phone).toBe('+1 555 0401');
-    expect(stripeCustomer(customerId).phone).toBe('+1 555 0401');
-    expect(salesforceAccount(customerId).Phone).toBe('+1 555 0401');
+    expect(await copies(customerId, 'phone')).toEqual(everywhere('+1 555 0401'));
   });
 
   it('Salesforce (no origin mark): a person setting a name the gateway wrote there a moment before, while the model holds a newer one, gets the model\'s value back', async () => {
@@ -354,9 +337,7 @@ describe('changes that look like echoes, or like no-ops, and are not', () => {
     await settled();
     // Salesforce's value could be the gateway's write reported late or a person's edit; it is
     // not the model's (HubSpot owns names), so Salesforce is read and written back.
-    expect((await t.sql<{ name: string }>(`SELECT name FROM customer WHERE id = $1`, [customerId]))[0].name).toBe('Name Three');
-    expect(salesforceAccount(customerId).Name).toBe('Name Three');
-    expect(stripeCustomer(customerId).name).toBe('Name Three');
+    expect(await copies(customerId, 'name')).toEqual(everywhere('Name Three'));
   });
 });
 

@@ -17,9 +17,7 @@ import {
 import { codes, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { rowId } from '../support/outbound.js';
 import { until } from '../support/processes.js';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { post, stripeHeaders, waitProcessed } from '../support/webhooks.js';
+import { post, stripeHeaders, waitProcessed, webhookCatcher } from '../support/webhooks.js';
 import { subscribe } from '../support/subscriptions.js';
 
 let t: TestGateway;
@@ -187,16 +185,9 @@ describe('sync runs (backfill and polling)', () => {
     const stripe = await integration('STRIPE');
     const [id] = sandbox.stripe.handler.seedCustomers(1, () => ({ name: 'Same Second', email: 'same-second-0@example.com' }));
     await runSync(stripe.id, 'customers', 'FULL');
-    const caught: string[] = [];
-    const catcher = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c)).on('end', () => {
-        caught.push(body);
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((resolve) => catcher.listen(0, '127.0.0.1', resolve));
-    sandbox.stripe.handler.setWebhook({ url: `http://127.0.0.1:${(catcher.address() as AddressInfo).port}/`, secret: STRIPE_SECRET });
+    const catcher = await webhookCatcher();
+    const caught = catcher.caught;
+    sandbox.stripe.handler.setWebhook({ url: catcher.url, secret: STRIPE_SECRET });
     let events: any[] = [];
     try {
       // Two edits at Stripe, caught before the gateway sees them; again until they share a second.

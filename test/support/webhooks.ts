@@ -1,4 +1,5 @@
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Signature as HubSpotSignature } from '@hubspot/api-client/lib/src/utils/signature.js';
@@ -99,4 +100,21 @@ export async function waitProcessed(t: TestGateway, integrationRowId: string, ex
     );
     return rows.length === externalIds.length ? rows : null;
   }, timeoutMs);
+}
+
+/**
+ * A local endpoint that takes a fake's webhooks in place of the gateway (answering 200), so a
+ * test can hold them back, reorder or alter them, then post them itself.
+ */
+export async function webhookCatcher(): Promise<{ url: string; caught: string[]; close: () => void }> {
+  const caught: string[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c)).on('end', () => {
+      caught.push(body);
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, caught, close: () => server.close() };
 }
