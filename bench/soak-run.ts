@@ -606,7 +606,8 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
 
   // An echo call: a write that changes nothing at the provider, because what it carries is what
   // the provider's own change (made since the gateway's previous write there) set: the provider is
-  // sent back its own change. What the provider held per field just before the write: its own
+  // sent back its own change (unless the write restores the provider's earlier change of that
+  // value, which the previous write overwrote: a repair, ADR 0017). What the provider held per field just before the write: its own
   // latest change since the previous write, else that write's value. A value another source also
   // set in between (a status both set) came from there, not back from the provider.
   let echoCalls = 0;
@@ -624,7 +625,18 @@ export async function runSoak(sandbox: Sandbox, gw: SoakGateway, o: SoakOptions)
         const own = set.filter((o) => o.source === target).at(-1);
         const heldValue = own ? atTarget(target, entity, f, own.value) : prev.fields[f];
         if (heldValue.toLowerCase() !== w.fields[f].toLowerCase()) return true;
-        if (own && heldValue.toLowerCase() !== prev.fields[f].toLowerCase() && !set.some((o) => o.source !== target && o.value === own.value)) ownBack++;
+        // A repair is not an echo: the provider's own latest change before the previous write set
+        // this value, that write (enqueued before the change was applied) overwrote it, and
+        // nobody else changed the field since; the provider setting the same value again while
+        // the repair was under way makes it land on an equal value (statuses repeat).
+        const history = origins.get(`${entity}:${row}:${f}`) ?? [];
+        const lost = history.filter((o) => o.source === target && o.at < prev.at).at(-1);
+        const restores =
+          !!lost &&
+          atTarget(target, entity, f, lost.value).toLowerCase() === w.fields[f].toLowerCase() &&
+          prev.fields[f].toLowerCase() !== w.fields[f].toLowerCase() &&
+          !history.some((o) => o.source !== target && o.at > lost.at && o.at < w.at);
+        if (own && !restores && heldValue.toLowerCase() !== prev.fields[f].toLowerCase() && !set.some((o) => o.source !== target && o.value === own.value)) ownBack++;
         return false;
       });
       const held = !changesSomething && ownBack > 0;
